@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The BPF skeleton (Sources/CProbes/generated) and the protobuf-c code
+// (Sources/COTLP/generated) are produced by `make` before `swift build`.
+let package = Package(
+    name: "l7trace",
+    products: [
+        .executable(name: "l7trace", targets: ["l7trace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C: the BPF skeleton behind a narrow open/attach/poll/close API.
+        .target(
+            name: "CProbes",
+            exclude: ["generated"],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+        // C: protobuf-c code generated from proto/.
+        .target(
+            name: "COTLP",
+            exclude: ["generated"],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Value types shared by capture and the pure layers (no I/O).
+        .target(name: "L7Events"),
+        .target(
+            name: "L7Capture",
+            dependencies: ["CProbes", "L7Events", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "L7Protocols", dependencies: ["L7Events"]),
+        .target(name: "L7Spans", dependencies: ["L7Protocols"]),
+        .target(
+            name: "L7Export",
+            dependencies: ["L7Spans", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "l7trace",
+            dependencies: [
+                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Export",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols"]),
+        .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
+        .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
