@@ -1,0 +1,69 @@
+# l7trace — build, run and test. Every target installs what it is missing first.
+SWIFT      ?= swift
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PYTHON     ?= python3
+CONFIG     ?= release
+ARGS       ?=
+
+BPF_ARCH   := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+GEN_BPF    := Sources/CProbes/generated
+GEN_OTLP   := Sources/COTLP/generated
+VMLINUX    := $(GEN_BPF)/vmlinux.h
+BPF_OBJ    := $(GEN_BPF)/l7trace.bpf.o
+SKEL       := $(GEN_BPF)/l7trace.skel.h
+BPF_SRCS   := $(wildcard bpf/*.bpf.c) $(wildcard bpf/*.h) Sources/CProbes/include/l7trace_abi.h
+PROTOS     := $(shell find proto -name '*.proto' 2>/dev/null | sort)
+OTLP_STAMP := $(GEN_OTLP)/.stamp
+BIN        := .build/$(CONFIG)/l7trace
+
+.PHONY: all deps test-deps generate build run test unit-test e2e-test bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh build
+
+test-deps:
+	@bash scripts/deps.sh test
+
+# vmlinux.h is generated from the running kernel's BTF, never committed.
+$(VMLINUX):
+	@mkdir -p $(GEN_BPF)
+	@test -r /sys/kernel/btf/vmlinux || { echo "l7trace: this kernel has no BTF (/sys/kernel/btf/vmlinux); l7trace needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): $(BPF_SRCS) $(VMLINUX)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -I$(GEN_BPF) -ISources/CProbes/include -Ibpf \
+		-c bpf/l7trace.bpf.c -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(SKEL): $(BPF_OBJ)
+	$(BPFTOOL) gen skeleton $< name l7trace > $@.tmp && mv $@.tmp $@
+
+$(OTLP_STAMP): $(PROTOS)
+	@mkdir -p $(GEN_OTLP)
+	protoc-c --proto_path=proto --c_out=$(GEN_OTLP) $(PROTOS)
+	@touch $@
+
+generate: $(SKEL) $(OTLP_STAMP)
+
+build: deps generate
+	$(SWIFT) build -c $(CONFIG) --product l7trace
+
+run: build
+	@echo "l7trace: tracing $(if $(ARGS),$(ARGS),every process on this host); Ctrl-C to stop" >&2
+	$(BIN) $(ARGS)
+
+unit-test: deps generate
+	$(SWIFT) test
+
+e2e-test: build test-deps
+	L7TRACE_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q Tests/e2e
+
+test: deps test-deps generate
+	$(SWIFT) test
+	$(MAKE) --no-print-directory e2e-test
+
+clean:
+	rm -rf .build $(GEN_BPF) $(GEN_OTLP)
