@@ -1,0 +1,1 @@
+/* protobuf-c glue (being written). */

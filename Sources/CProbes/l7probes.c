@@ -1,0 +1,1 @@
+/* The loader around the generated skeleton (being written). */
