@@ -41,9 +41,15 @@ $(BPF_OBJ): $(BPF_SRCS) $(VMLINUX)
 $(SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name l7trace > $@.tmp && mv $@.tmp $@
 
+# protoc-c includes sibling headers by import path ("opentelemetry/…"); the
+# sed makes those includes relative to each file, so COTLP's clients need no -I.
 $(OTLP_STAMP): $(PROTOS)
-	@mkdir -p $(GEN_OTLP)
+	@rm -rf $(GEN_OTLP) && mkdir -p $(GEN_OTLP)
 	protoc-c --proto_path=proto --c_out=$(GEN_OTLP) $(PROTOS)
+	@cd $(GEN_OTLP) && for f in $$(find opentelemetry -name '*.pb-c.[ch]'); do \
+		up=$$(dirname $$f | sed 's|[^/][^/]*|..|g'); \
+		sed -i "s|^#include \"opentelemetry/|#include \"$$up/opentelemetry/|" $$f; \
+	done
 	@touch $@
 
 generate: $(SKEL) $(OTLP_STAMP)

@@ -1,0 +1,47 @@
+import L7Capture
+import L7Spans
+
+/// The resource (service name and process attributes) of every process
+/// that produced an exchange, read from procfs once per exec.
+///
+/// Resolved as early as possible — on the exec event — because a
+/// short-lived client may be gone from procfs by the time its exchange is
+/// stitched.
+final class ProcessDirectory {
+    private var resources: [UInt32: ProcessResource] = [:]
+    private let hostName: String
+    private let builder: ProcessResourceBuilder
+
+    init() {
+        hostName = ProcFS.hostName() ?? "localhost"
+        builder = ProcessResourceBuilder()
+    }
+
+    func resource(of pid: UInt32) -> ProcessResource {
+        if let known = resources[pid] { return known }
+        let resolved = resolve(pid)
+        resources[pid] = resolved
+        return resolved
+    }
+
+    /// The process exec'd: its name and environment may have changed.
+    func refresh(_ pid: UInt32) {
+        resources[pid] = resolve(pid)
+    }
+
+    func forget(_ pid: UInt32) {
+        resources[pid] = nil
+    }
+
+    private func resolve(_ pid: UInt32) -> ProcessResource {
+        builder.resource(
+            pid: pid,
+            executableName: ProcFS.executableName(pid),
+            executablePath: ProcFS.executablePath(pid),
+            environment: ProcFS.environ(pid),
+            commandLine: ProcFS.commandLine(pid),
+            hostName: hostName,
+            containerID: ProcFS.containerID(pid)
+        )
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import L7Capture
+import L7Events
+import L7Export
+import L7Protocols
+import L7Spans
+import Logging
+
+/// Wires the pipeline: capture → connections/protocols → spans → export.
+///
+/// Everything up to `BatchSpanProcessor.add` runs on the capture thread, in
+/// the ring buffer's callback, so the borrowed payload bytes never need a
+/// copy; export runs on the processor's own thread.
+final class Tracer {
+    private let configuration: TracerConfiguration
+    private let capture: Capture
+    private let tracker: ConnectionTracker
+    private let spans: SpanBuilder
+    private let processor: BatchSpanProcessor
+    private let processes = ProcessDirectory()
+    private let selection: ProcessSelection
+    /// User space's verdict per process, when service names decide it.
+    private var decisions: [UInt32: Bool] = [:]
+    private let stopRequested = ManagedAtomicFlag()
+    private let logger: Logger
+
+    init(configuration: TracerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        selection = configuration.selection
+
+        let exporter = try configuration.export.makeExporter(logger: logger)
+        processor = BatchSpanProcessor(exporter: exporter, configuration: configuration.export.batch, logger: logger)
+
+        tracker = ConnectionTracker()
+        tracker.listeningPorts = ProcFS.listeningPorts()
+        spans = SpanBuilder(options: configuration.spanOptions, clock: ClockConversion(offsetNs: MonotonicClock.unixOffsetNs()),
+                            ids: RandomIDGenerator())
+
+        var options = CaptureOptions()
+        if selection.needsServiceNames {
+            options.processMode = .decide
+        } else if !selection.pids.isEmpty {
+            options.processMode = .listed
+        } else {
+            options.processMode = .all
+        }
+        options.pids = Array(selection.pids)
+        options.ports = configuration.ports
+        options.captureBytesPerCall = configuration.captureBytesPerCall
+        capture = try Capture(options: options)
+
+        tracker.onIgnore = { [capture] key, fd in
+            capture.ignoreConnection(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
+        }
+    }
+
+    func requestStop() { stopRequested.set() }
+
+    /// Runs until stopped or the duration elapses, then flushes.
+    func run() {
+        let deadline = configuration.duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
+        FileHandle.standardError.write("l7trace: ready (\(configuration.summary))\n".data(using: .utf8)!)
+        while !stopRequested.isSet {
+            if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { break }
+            _ = capture.poll(timeoutMs: 50) { event in self.handle(event) }
+            if configuration.dumpEvents { fflush(stdout) }
+        }
+        capture.close()
+        tracker.flushAll { exchange in self.export(exchange) }
+        processor.shutdown(timeout: configuration.export.shutdownTimeout)
+        reportLosses()
+    }
+
+    private func handle(_ event: CaptureEvent) {
+        if configuration.dumpEvents { print(Capture.describe(event)) }
+        switch event {
+        case .processStarted(let started):
+            processes.refresh(started.tgid)
+            if selection.needsServiceNames {
+                decisions[started.tgid] = nil
+                _ = isSelected(started.tgid)
+            }
+            return
+        case .processExited(let exited):
+            tracker.processExited(exited.tgid) { exchange in self.export(exchange) }
+            processes.forget(exited.tgid)
+            decisions[exited.tgid] = nil
+            return
+        case .open(let opened):
+            guard isSelected(opened.key.tgid) else { return }
+        case .data(let chunk):
+            guard isSelected(chunk.key.tgid) else { return }
+        case .close(let closed):
+            guard isSelected(closed.key.tgid) else { return }
+        }
+        tracker.handle(event) { exchange in self.export(exchange) }
+    }
+
+    /// Decides, once per process, whether its service name is selected and
+    /// tells the kernel, so a rejected process costs nothing from then on.
+    private func isSelected(_ tgid: UInt32) -> Bool {
+        guard selection.needsServiceNames else { return true }
+        if let known = decisions[tgid] { return known }
+        let resource = processes.resource(of: tgid)
+        let parentSelected = ProcFS.parentPid(tgid).flatMap { decisions[$0] } ?? false
+        let selected = selection.selects(pid: tgid, serviceName: resource.serviceName, inheritedSelection: parentSelected)
+        decisions[tgid] = selected
+        capture.setProcessVerdict(tgid, trace: selected)
+        return selected
+    }
+
+    private func export(_ exchange: Exchange) {
+        let span = spans.span(for: exchange)
+        processor.add(span, resource: processes.resource(of: exchange.connection.pid))
+    }
+
+    private func reportLosses() {
+        let counters = capture.counters()
+        if counters.lostEvents > 0 {
+            logger.warning("l7trace: the kernel lost \(counters.lostEvents) events (\(counters.lostBytes) bytes): the ring buffer was full")
+        }
+    }
+}

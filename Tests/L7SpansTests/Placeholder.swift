@@ -1,2 +1,0 @@
-import XCTest
-final class L7SpansTestsPlaceholder: XCTestCase { func testNothing() {} }

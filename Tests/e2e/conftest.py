@@ -1,0 +1,198 @@
+"""Fixtures for the end-to-end tests: real probes, real servers and clients,
+a real OTLP receiver decoding with the official opentelemetry-proto package.
+
+Every test selects only the processes or ports it started, so parallel
+tests and the machine's other traffic never leak into it."""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+BIN = os.environ.get("L7TRACE_BIN") or str(ROOT / ".build" / "release" / "l7trace")
+SERVERS = HERE / "servers"
+
+
+def free_port():
+    """A loopback port nobody listens on, drawn from a range the machine's
+    other services are unlikely to use."""
+    for _ in range(200):
+        port = random.randint(20000, 39999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+def wait_for_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def wait_until(predicate, timeout=15.0, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+class Processes:
+    """Starts helper processes and stops each by pid at the end of a test."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, args, env=None, **kwargs):
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        proc = subprocess.Popen(args, env=full_env, stdout=kwargs.pop("stdout", subprocess.DEVNULL),
+                                stderr=kwargs.pop("stderr", subprocess.DEVNULL), **kwargs)
+        self.started.append(proc)
+        return proc
+
+    def http_server(self, port, env=None):
+        proc = self.start([sys.executable, str(SERVERS / "http_server.py"), str(port)], env=env)
+        wait_for_port(port)
+        return proc
+
+    def stop_all(self):
+        for proc in reversed(self.started):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+class Receiver:
+    """The test OTLP/HTTP receiver, in its own process (so that it can be a
+    traced process itself), writing one JSON line per span."""
+
+    def __init__(self, processes, tmp_path):
+        self.port = free_port()
+        self.out = tmp_path / f"spans-{self.port}.jsonl"
+        self.proc = processes.start([sys.executable, str(HERE / "otlp_receiver.py"),
+                                     "--port", str(self.port), "--out", str(self.out)])
+        wait_for_port(self.port)
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def spans(self):
+        if not self.out.exists():
+            return []
+        spans = []
+        for line in self.out.read_text().splitlines():
+            if line.strip():
+                spans.append(json.loads(line))
+        return spans
+
+
+class Tracer:
+    """l7trace itself, started with a selection, stopped by SIGTERM."""
+
+    def __init__(self, args, env=None):
+        full_env = dict(os.environ)
+        full_env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")
+        if env:
+            full_env.update(env)
+        self.args = [BIN] + args
+        self.proc = subprocess.Popen(self.args, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines = []
+        self.stdout_lines = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines, False), daemon=True).start()
+        if not self._ready.wait(60):
+            self.proc.kill()
+            raise AssertionError("l7trace never said it was ready:\n" + "".join(self.stderr_lines))
+
+    def _pump(self, stream, lines, watch_ready):
+        for line in stream:
+            lines.append(line)
+            if watch_ready and line.startswith("l7trace: ready"):
+                self._ready.set()
+        if watch_ready:
+            self._ready.set()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError("l7trace did not stop on SIGTERM:\n" + "".join(self.stderr_lines))
+        time.sleep(0.1)
+        assert code == 0, f"l7trace exited {code}:\n" + "".join(self.stderr_lines)
+        return code
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _needs_root_and_binary():
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests load BPF programs and need root")
+    if not Path(BIN).exists():
+        pytest.fail(f"{BIN} is missing: run `make build` first")
+
+
+@pytest.fixture
+def processes():
+    p = Processes()
+    yield p
+    p.stop_all()
+
+
+@pytest.fixture
+def receiver(processes, tmp_path):
+    return Receiver(processes, tmp_path)
+
+
+@pytest.fixture
+def tracers():
+    started = []
+
+    def start(args, env=None):
+        t = Tracer(args, env)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        if t.proc.poll() is None:
+            t.proc.kill()
+            t.proc.wait()
+
+
+def run(args, **kwargs):
+    return subprocess.run(args, check=True, capture_output=True, timeout=60, **kwargs)
+
+
+def curl(*args):
+    return run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}", *args]).stdout.decode()

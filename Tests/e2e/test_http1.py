@@ -1,0 +1,251 @@
+"""HTTP/1.1 over plain TCP, end to end: real probes, real servers and
+clients, spans decoded by the official opentelemetry-proto package."""
+import os
+import subprocess
+import sys
+import time
+
+from conftest import SERVERS, curl, free_port, run, wait_for_port, wait_until
+
+SERVER, CLIENT = 2, 3
+
+
+def attrs(span):
+    return span["attributes"]
+
+
+def service(span):
+    return span["resource"]["service.name"]
+
+
+def of_kind(spans, kind):
+    return [s for s in spans if s["kind"] == kind]
+
+
+def traced(tracers, receiver, *selection, env=None):
+    return tracers([*selection, "--exporter", "otlp", "--otlp-endpoint", receiver.endpoint], env)
+
+
+def test_curl_to_python_server_gives_server_and_client_spans(processes, receiver, tracers):
+    port = free_port()
+    server = processes.http_server(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    start = time.time_ns()
+    for item in (41, 42, 43):
+        assert curl(f"http://127.0.0.1:{port}/items/{item}?color=red") == "200"
+    end = time.time_ns()
+    assert wait_until(lambda: len(receiver.spans()) >= 6)
+    tracer.stop()
+
+    spans = receiver.spans()
+    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
+    assert len(servers) == 3 and len(clients) == 3, spans
+    for span in servers:
+        a = attrs(span)
+        assert span["name"] == "GET /items/*"
+        assert a["http.request.method"] == "GET"
+        assert a["url.path"] in ("/items/41", "/items/42", "/items/43")
+        assert a["url.query"] == "color=red"
+        assert a["url.scheme"] == "http"
+        assert a["http.route"] == "/items/*"
+        assert a["http.response.status_code"] == 200
+        assert a["server.port"] == port
+        assert a["network.peer.address"] == "127.0.0.1"
+        assert a["network.peer.port"] != port
+        assert a["client.address"] == "127.0.0.1"
+        assert a["network.protocol.version"] == "1.1"
+        assert a["user_agent.original"].startswith("curl/")
+        assert span["resource"]["process.pid"] == server.pid
+        assert span["status"]["code"] == 0
+        assert start <= span["start_time_unix_nano"] <= span["end_time_unix_nano"] <= end
+    for span in clients:
+        a = attrs(span)
+        assert span["name"] == "GET /items/*"
+        assert a["http.response.status_code"] == 200
+        assert a["server.address"] == "127.0.0.1"
+        assert a["server.port"] == port
+        assert a["network.peer.port"] == port
+        assert a["url.full"].startswith(f"http://127.0.0.1:{port}/items/4")
+        assert service(span) == "curl"
+        assert start <= span["start_time_unix_nano"] <= span["end_time_unix_nano"] <= end
+    # The requests ran one after another: each client span encloses the
+    # server span of the same request.
+    by_start = lambda s: s["start_time_unix_nano"]
+    for client, server_span in zip(sorted(clients, key=by_start), sorted(servers, key=by_start)):
+        assert client["start_time_unix_nano"] <= server_span["start_time_unix_nano"]
+        assert server_span["end_time_unix_nano"] <= client["end_time_unix_nano"]
+
+
+def test_error_statuses_follow_the_client_and_server_rules(processes, receiver, tracers):
+    port = free_port()
+    processes.http_server(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    assert curl(f"http://127.0.0.1:{port}/status/404") == "404"
+    assert curl(f"http://127.0.0.1:{port}/status/503") == "503"
+    assert wait_until(lambda: len(receiver.spans()) >= 4)
+    tracer.stop()
+    spans = receiver.spans()
+    status = {(s["kind"], attrs(s)["http.response.status_code"]): s for s in spans}
+    assert status[(SERVER, 404)]["status"]["code"] == 0
+    assert status[(CLIENT, 404)]["status"]["code"] == 2
+    assert attrs(status[(CLIENT, 404)])["error.type"] == "404"
+    assert status[(SERVER, 503)]["status"]["code"] == 2
+    assert attrs(status[(SERVER, 503)])["error.type"] == "503"
+
+
+def test_nginx_takes_its_service_name_from_its_executable(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path};
+    proxy_temp_path {tmp_path};
+    fastcgi_temp_path {tmp_path};
+    uwsgi_temp_path {tmp_path};
+    scgi_temp_path {tmp_path};
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "hello\\n"; }}
+    }}
+}}
+""")
+    processes.start(["nginx", "-c", str(conf), "-p", str(tmp_path)])
+    wait_for_port(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    for _ in range(3):
+        assert curl(f"http://127.0.0.1:{port}/orders/7f3a9c2e5b1d4e6f8a9b0c1d2e3f4a5b") == "200"
+    assert wait_until(lambda: len(of_kind(receiver.spans(), SERVER)) >= 3)
+    tracer.stop()
+    servers = of_kind(receiver.spans(), SERVER)
+    assert len(servers) == 3
+    for span in servers:
+        assert service(span) == "nginx"
+        assert span["resource"]["process.executable.name"] == "nginx"
+        assert span["name"] == "GET /orders/*"
+
+
+def test_service_name_comes_from_the_process_environment(processes, receiver, tracers):
+    port, other = free_port(), free_port()
+    processes.http_server(port, env={"OTEL_SERVICE_NAME": "checkout-api"})
+    processes.http_server(other, env={"OTEL_RESOURCE_ATTRIBUTES": "service.name=inventory,service.version=1.2.3"})
+    tracer = traced(tracers, receiver, "--port", str(port), "--port", str(other))
+    curl(f"http://127.0.0.1:{port}/")
+    curl(f"http://127.0.0.1:{other}/")
+    assert wait_until(lambda: len(of_kind(receiver.spans(), SERVER)) >= 2)
+    tracer.stop()
+    names = {attrs(s)["server.port"]: service(s) for s in of_kind(receiver.spans(), SERVER)}
+    assert names == {port: "checkout-api", other: "inventory"}
+
+
+def test_keep_alive_and_pipelined_requests_give_one_span_each(processes, receiver, tracers):
+    port = free_port()
+    processes.http_server(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    urls = [f"http://127.0.0.1:{port}/keepalive/{i}" for i in range(20)]
+    run(["curl", "-sS", "-o", "/dev/null", *urls])
+    run([sys.executable, str(SERVERS / "pipelined_client.py"), str(port), "15", "/pipelined"])
+    assert wait_until(lambda: len(receiver.spans()) >= 70, timeout=20)
+    time.sleep(0.5)
+    tracer.stop()
+    spans = receiver.spans()
+    keepalive = [s for s in spans if attrs(s)["url.path"].startswith("/keepalive/")]
+    pipelined = [s for s in spans if attrs(s)["url.path"] == "/pipelined"]
+    assert len(of_kind(keepalive, SERVER)) == 20 and len(of_kind(keepalive, CLIENT)) == 20
+    assert len(of_kind(pipelined, SERVER)) == 15 and len(of_kind(pipelined, CLIENT)) == 15
+    # One connection for all keep-alive requests: one client port.
+    assert len({attrs(s)["network.peer.port"] for s in of_kind(keepalive, SERVER)}) == 1
+
+
+def test_large_post_body_size_is_right(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    processes.http_server(port)
+    body = tmp_path / "body.bin"
+    body.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    tracer = traced(tracers, receiver, "--port", str(port))
+    assert curl("-X", "POST", "--data-binary", f"@{body}", "-H", "Content-Type: application/octet-stream",
+                f"http://127.0.0.1:{port}/upload") == "201"
+    assert curl(f"http://127.0.0.1:{port}/bytes/2000000") == "200"
+    assert wait_until(lambda: len(receiver.spans()) >= 4)
+    tracer.stop()
+    spans = receiver.spans()
+    uploads = [s for s in spans if attrs(s)["url.path"] == "/upload"]
+    downloads = [s for s in spans if attrs(s)["url.path"] == "/bytes/2000000"]
+    assert len(uploads) == 2 and len(downloads) == 2
+    for span in uploads:
+        assert span["name"] == "POST /upload"
+        assert attrs(span)["http.request.body.size"] == 3 * 1024 * 1024 + 17
+        assert attrs(span)["http.response.status_code"] == 201
+    for span in downloads:
+        assert attrs(span)["http.response.body.size"] == 2000000
+
+
+def test_port_selection_traces_only_that_port(processes, receiver, tracers):
+    selected, other = free_port(), free_port()
+    processes.http_server(selected)
+    processes.http_server(other)
+    tracer = traced(tracers, receiver, "--port", str(selected))
+    curl(f"http://127.0.0.1:{selected}/a")
+    curl(f"http://127.0.0.1:{other}/b")
+    assert wait_until(lambda: len(receiver.spans()) >= 2)
+    time.sleep(1)
+    tracer.stop()
+    spans = receiver.spans()
+    assert {attrs(s)["url.path"] for s in spans} == {"/a"}
+    assert len(spans) == 2
+
+
+def test_pid_selection_traces_only_that_process(processes, receiver, tracers):
+    selected, other = free_port(), free_port()
+    server = processes.http_server(selected)
+    processes.http_server(other)
+    tracer = traced(tracers, receiver, "--pid", str(server.pid))
+    curl(f"http://127.0.0.1:{selected}/a")
+    curl(f"http://127.0.0.1:{other}/b")
+    assert wait_until(lambda: len(receiver.spans()) >= 1)
+    time.sleep(1)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 1
+    assert spans[0]["kind"] == SERVER and attrs(spans[0])["url.path"] == "/a"
+    assert spans[0]["resource"]["process.pid"] == server.pid
+
+
+def test_service_selection_traces_matching_processes_including_new_ones(processes, receiver, tracers):
+    tag = f"svc{free_port()}"
+    first, other, later = free_port(), free_port(), free_port()
+    processes.http_server(first, env={"OTEL_SERVICE_NAME": f"{tag}-alpha"})
+    processes.http_server(other, env={"OTEL_SERVICE_NAME": f"{tag}-beta"})
+    tracer = traced(tracers, receiver, "--service", f"{tag}-a*", "--service", f"{tag}-g?mma")
+    processes.http_server(later, env={"OTEL_SERVICE_NAME": f"{tag}-gamma"})
+    curl(f"http://127.0.0.1:{first}/one")
+    curl(f"http://127.0.0.1:{other}/two")
+    curl(f"http://127.0.0.1:{later}/three")
+    assert wait_until(lambda: len(receiver.spans()) >= 2)
+    time.sleep(1)
+    tracer.stop()
+    spans = receiver.spans()
+    assert sorted((service(s), attrs(s)["url.path"]) for s in spans) == [
+        (f"{tag}-alpha", "/one"), (f"{tag}-gamma", "/three")]
+    assert all(s["kind"] == SERVER for s in spans)
+
+
+def test_export_traffic_to_a_selected_local_collector_is_never_traced(processes, receiver, tracers):
+    port = free_port()
+    processes.http_server(port)
+    # The collector's own port is selected, and so is its process.
+    tracer = traced(tracers, receiver, "--port", str(port), "--port", str(receiver.port))
+    for i in range(5):
+        curl(f"http://127.0.0.1:{port}/work/{i}")
+        time.sleep(0.3)  # several export rounds
+    assert wait_until(lambda: len(receiver.spans()) >= 10)
+    time.sleep(1)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 10
+    assert not [s for s in spans if attrs(s).get("url.path") == "/v1/traces"]
