@@ -34,7 +34,7 @@ $(VMLINUX):
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 $(BPF_OBJ): $(BPF_SRCS) $(VMLINUX)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -I$(GEN_BPF) -ISources/CProbes/include -Ibpf \
+	$(CLANG) -g -O2 -target bpf -mcpu=v3 -Wall -Wno-unused-function -D__TARGET_ARCH_$(BPF_ARCH) -I$(GEN_BPF) -ISources/CProbes/include -Ibpf \
 		-c bpf/l7trace.bpf.c -o $@.tmp.o
 	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
 
@@ -43,7 +43,7 @@ $(SKEL): $(BPF_OBJ)
 
 # protoc-c includes sibling headers by import path ("opentelemetry/…"); the
 # sed makes those includes relative to each file, so COTLP's clients need no -I.
-$(OTLP_STAMP): $(PROTOS)
+$(OTLP_STAMP): $(PROTOS) Makefile
 	@rm -rf $(GEN_OTLP) && mkdir -p $(GEN_OTLP)
 	protoc-c --proto_path=proto --c_out=$(GEN_OTLP) $(PROTOS)
 	@cd $(GEN_OTLP) && for f in $$(find opentelemetry -name '*.pb-c.[ch]'); do \

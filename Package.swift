@@ -29,10 +29,7 @@ let package = Package(
 
         // Value types shared by capture and the pure layers (no I/O).
         .target(name: "L7Events"),
-        .target(
-            name: "L7Capture",
-            dependencies: ["CProbes", "L7Events", .product(name: "Logging", package: "swift-log")]
-        ),
+        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"]),
         .target(name: "L7Protocols", dependencies: ["L7Events"]),
         .target(name: "L7Spans", dependencies: ["L7Protocols"]),
         .target(
@@ -47,6 +44,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "L7CaptureTests", dependencies: ["L7Capture", "CProbes", "L7Events"]),
         .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols"]),
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
         .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),

@@ -1,1 +1,297 @@
-/* The loader around the generated skeleton (being written). */
+/*
+ * Loader for bpf/l7trace.bpf.c: opens the skeleton (the BPF object is
+ * embedded in it), sizes and configures it from l7_probes_config, loads,
+ * attaches each program and drains the ring buffer for Swift.
+ */
+#include "l7probes.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "generated/l7trace.skel.h"
+
+#define L7_MAX_LINKS 64
+/* Records handed over per poll at most, so that a flood cannot keep the
+ * caller inside one poll forever (it checks for shutdown between polls). */
+#define L7_POLL_BUDGET 65536
+
+struct l7_probes {
+    struct l7trace *skel;
+    struct ring_buffer *ring;
+    int epoll_fd;
+    struct bpf_link *links[L7_MAX_LINKS];
+    int link_count;
+    int cpu_count;
+    /* The handler of the poll in progress (ring_buffer's context is fixed). */
+    l7_record_fn fn;
+    void *fn_context;
+    int delivered;
+    /* The last poll stopped at its budget: records are waiting. */
+    int backlog;
+};
+
+/* libbpf reports through one global callback; we keep its last words so an
+ * error can name the program, and echo everything only when asked. */
+static struct {
+    int verbose;
+    char last[256];
+    char program[64];
+} libbpf_log;
+
+static int on_libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+    char line[1024];
+    va_list copy;
+    va_copy(copy, args);
+    vsnprintf(line, sizeof(line), format, copy);
+    va_end(copy);
+
+    if (libbpf_log.verbose)
+        vfprintf(stderr, format, args); /* whole: the verifier log is one message */
+    if (level == LIBBPF_DEBUG || libbpf_log.program[0])
+        return 0;
+    /* The first "prog 'x': ... failed" names the culprit; keep that line. */
+    const char *prog = strstr(line, "prog '");
+    if (prog && strstr(line, "fail")) {
+        prog += 6;
+        size_t n = strcspn(prog, "'");
+        if (n >= sizeof(libbpf_log.program))
+            n = sizeof(libbpf_log.program) - 1;
+        memcpy(libbpf_log.program, prog, n);
+        libbpf_log.program[n] = 0;
+    }
+    size_t n = strcspn(line, "\n");
+    if (n >= sizeof(libbpf_log.last))
+        n = sizeof(libbpf_log.last) - 1;
+    memcpy(libbpf_log.last, line, n);
+    libbpf_log.last[n] = 0;
+    return 0;
+}
+
+static int fail(struct l7_probes_error *error, const char *stage, int err, const char *program)
+{
+    if (err < 0)
+        err = -err;
+    if (err == 0)
+        err = EINVAL;
+    if (error) {
+        memset(error, 0, sizeof(*error));
+        error->err = err;
+        snprintf(error->stage, sizeof(error->stage), "%s", stage);
+        snprintf(error->program, sizeof(error->program), "%s", program ? program : libbpf_log.program);
+        snprintf(error->message, sizeof(error->message), "%s", libbpf_log.last);
+    }
+    return -err;
+}
+
+static uint32_t ring_size(uint32_t requested)
+{
+    uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+    uint32_t size = page;
+    if (requested > (1u << 30))
+        requested = 1u << 30;
+    while (size < requested)
+        size <<= 1;
+    return size;
+}
+
+static int on_record(void *context, void *data, size_t size)
+{
+    struct l7_probes *p = context;
+    p->fn(p->fn_context, data, size);
+    /* A negative return stops libbpf after this record (which is consumed). */
+    return ++p->delivered >= L7_POLL_BUDGET ? -EAGAIN : 0;
+}
+
+static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
+{
+    uint8_t one = 1;
+    for (uint32_t i = 0; i < config->port_count; i++) {
+        uint16_t port = config->ports[i];
+        if (bpf_map__update_elem(p->skel->maps.ports, &port, sizeof(port), &one, sizeof(one), BPF_ANY))
+            return -errno;
+    }
+    uint8_t pinned = L7_VERDICT_TRACE | L7_VERDICT_PINNED;
+    for (uint32_t i = 0; i < config->pid_count; i++) {
+        uint32_t tgid = config->pids[i];
+        if (bpf_map__update_elem(p->skel->maps.proc_verdict, &tgid, sizeof(tgid), &pinned, sizeof(pinned), BPF_ANY))
+            return -errno;
+    }
+    return 0;
+}
+
+int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out,
+                   struct l7_probes_error *error)
+{
+    const char *env = getenv("L7TRACE_VERIFIER_LOG");
+    libbpf_log.verbose = config->verbose || (env && *env && strcmp(env, "0") != 0);
+    libbpf_log.last[0] = 0;
+    libbpf_log.program[0] = 0;
+    libbpf_set_print(on_libbpf_print);
+    *out = NULL;
+
+    struct l7_probes *p = calloc(1, sizeof(*p));
+    if (!p)
+        return fail(error, "open", ENOMEM, "");
+    p->epoll_fd = -1;
+    p->cpu_count = libbpf_num_possible_cpus();
+    if (p->cpu_count <= 0) {
+        int err = p->cpu_count;
+        free(p);
+        return fail(error, "open", err, "");
+    }
+
+    p->skel = l7trace__open();
+    if (!p->skel) {
+        int err = errno;
+        free(p);
+        return fail(error, "open", err, "");
+    }
+
+    uint32_t capture = config->capture_bytes;
+    if (capture == 0)
+        capture = L7_DEFAULT_CAPTURE_BYTES;
+    if (capture > L7_MAX_CAPTURE_BYTES)
+        capture = L7_MAX_CAPTURE_BYTES;
+    uint32_t ring = ring_size(config->ring_bytes ? config->ring_bytes : (8u << 20));
+
+    p->skel->rodata->self_tgid = config->self_tgid;
+    p->skel->rodata->process_mode = config->process_mode;
+    p->skel->rodata->capture_bytes = capture;
+    p->skel->rodata->port_selection = config->port_count > 0;
+    /* A quarter of the ring: few wake-ups, yet room left while we wake. */
+    p->skel->rodata->wakeup_bytes = ring / 4;
+
+    int err = bpf_map__set_max_entries(p->skel->maps.events, ring);
+    if (!err)
+        err = bpf_map__set_max_entries(p->skel->maps.scratch, (uint32_t)p->cpu_count);
+    if (err) {
+        l7_probes_destroy(p);
+        return fail(error, "open", err, "");
+    }
+
+    err = l7trace__load(p->skel);
+    if (err) {
+        l7_probes_destroy(p);
+        return fail(error, "load", err, NULL);
+    }
+    err = fill_maps(p, config);
+    if (err) {
+        l7_probes_destroy(p);
+        return fail(error, "maps", err, "");
+    }
+
+    p->ring = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_record, p, NULL);
+    if (!p->ring) {
+        err = errno;
+        l7_probes_destroy(p);
+        return fail(error, "maps", err, "");
+    }
+    p->epoll_fd = ring_buffer__epoll_fd(p->ring);
+    *out = p;
+    return 0;
+}
+
+int l7_probes_attach(struct l7_probes *p, struct l7_probes_error *error)
+{
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, p->skel->obj) {
+        if (p->link_count >= L7_MAX_LINKS)
+            return fail(error, "attach", E2BIG, bpf_program__name(prog));
+        struct bpf_link *link = bpf_program__attach(prog);
+        if (!link)
+            return fail(error, "attach", errno, bpf_program__name(prog));
+        p->links[p->link_count++] = link;
+    }
+    return 0;
+}
+
+int l7_probes_poll(struct l7_probes *p, int timeout_ms, l7_record_fn fn, void *context)
+{
+    struct epoll_event ready;
+    /* The kernel rarely wakes us (see emit() in the BPF program), so the
+     * timeout is what bounds latency; then drain whatever is there. */
+    if (epoll_wait(p->epoll_fd, &ready, 1, p->backlog ? 0 : timeout_ms) < 0 && errno != EINTR)
+        return -errno;
+    p->fn = fn;
+    p->fn_context = context;
+    p->delivered = 0;
+    int err = ring_buffer__consume(p->ring);
+    p->fn = NULL;
+    p->fn_context = NULL;
+    p->backlog = err == -EAGAIN;
+    if (err < 0 && err != -EAGAIN)
+        return err;
+    return p->delivered;
+}
+
+int l7_probes_set_process_verdict(struct l7_probes *p, uint32_t tgid, uint8_t verdict)
+{
+    struct bpf_map *map = p->skel->maps.proc_verdict;
+    int err = verdict ? bpf_map__update_elem(map, &tgid, sizeof(tgid), &verdict, sizeof(verdict), BPF_ANY)
+                      : bpf_map__delete_elem(map, &tgid, sizeof(tgid), 0);
+    if (err && !verdict && errno == ENOENT)
+        return 0;
+    return err ? -errno : 0;
+}
+
+int l7_probes_ignore_connection(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)
+{
+    struct bpf_map *map = p->skel->maps.conns;
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn conn;
+    if (bpf_map__lookup_elem(map, &key, sizeof(key), &conn, sizeof(conn), 0))
+        return -errno;
+    if (conn.conn_id != conn_id)
+        return -ENOENT;
+    if (conn.state != L7_CONN_TRACED)
+        return 0;
+    conn.state = L7_CONN_IGNORED;
+    conn.self_check_pending = 0;
+    return bpf_map__update_elem(map, &key, sizeof(key), &conn, sizeof(conn), BPF_EXIST) ? -errno : 0;
+}
+
+int l7_probes_read_counters(struct l7_probes *p, struct l7_counters *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct l7_counters *per_cpu = calloc((size_t)p->cpu_count, sizeof(*per_cpu));
+    if (!per_cpu)
+        return -ENOMEM;
+    uint32_t zero = 0;
+    int err = bpf_map__lookup_elem(p->skel->maps.counters, &zero, sizeof(zero), per_cpu,
+                                   sizeof(*per_cpu) * (size_t)p->cpu_count, 0);
+    if (err) {
+        err = -errno;
+        free(per_cpu);
+        return err;
+    }
+    for (int i = 0; i < p->cpu_count; i++) {
+        out->events += per_cpu[i].events;
+        out->lost_events += per_cpu[i].lost_events;
+        out->lost_bytes += per_cpu[i].lost_bytes;
+        out->uncaptured_bytes += per_cpu[i].uncaptured_bytes;
+        out->filtered_events += per_cpu[i].filtered_events;
+        out->wakeups += per_cpu[i].wakeups;
+    }
+    free(per_cpu);
+    return 0;
+}
+
+void l7_probes_destroy(struct l7_probes *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->link_count; i++)
+        bpf_link__destroy(p->links[i]);
+    ring_buffer__free(p->ring);
+    l7trace__destroy(p->skel);
+    free(p);
+}

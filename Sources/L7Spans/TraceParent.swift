@@ -26,13 +26,16 @@ public struct TraceParent: Sendable, Equatable {
 
     /// Parses one header value (surrounding spaces and tabs allowed).
     public init?(_ value: String) {
-        var utf8 = Substring(value).utf8[...]
-        while let b = utf8.first, b == 0x20 || b == 0x09 { utf8 = utf8.dropFirst() }
-        while let b = utf8.last, b == 0x20 || b == 0x09 { utf8 = utf8.dropLast() }
-        let parsed: TraceParent?? = utf8.withContiguousStorageIfAvailable { TraceParent.parse($0) }
-        if let result = parsed { guard let r = result else { return nil }; self = r; return }
-        guard let r = Array(utf8).withUnsafeBufferPointer({ TraceParent.parse($0) }) else { return nil }
-        self = r
+        var value = value
+        guard let parsed = value.withUTF8({ TraceParent.parse(Self.trimmingOWS($0)) }) else { return nil }
+        self = parsed
+    }
+
+    private static func trimmingOWS(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var start = 0, end = b.count
+        while start < end, b[start] == 0x20 || b[start] == 0x09 { start += 1 }
+        while end > start, b[end - 1] == 0x20 || b[end - 1] == 0x09 { end -= 1 }
+        return UnsafeBufferPointer(rebasing: b[start..<end])
     }
 
     private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> TraceParent? {
@@ -93,10 +96,14 @@ enum TraceState {
     }
 
     static func trimOWS(_ s: Substring) -> Substring {
-        var s = s
-        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
-        return s
+        var start = s.utf8.startIndex, end = s.utf8.endIndex
+        while start < end, s.utf8[start] == 0x20 || s.utf8[start] == 0x09 { start = s.utf8.index(after: start) }
+        while start < end {
+            let before = s.utf8.index(before: end)
+            guard s.utf8[before] == 0x20 || s.utf8[before] == 0x09 else { break }
+            end = before
+        }
+        return s[start..<end]
     }
 
     /// `simple-key` or `tenant@system` multi-tenant key.

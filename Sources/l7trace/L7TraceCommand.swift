@@ -83,9 +83,7 @@ struct L7TraceCommand: ParsableCommand {
         }
         var spanOptions = SpanOptions()
         spanOptions.routePatterns = routes
-        if let methods = environment["OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"] {
-            spanOptions.knownMethods = Set(methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        }
+        spanOptions.knownMethods = SpanOptions.knownMethods(environmentValue: environment["OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"])
 
         let configuration = TracerConfiguration(
             selection: ProcessSelection(pids: Set(pids), serviceGlobs: services, excludedServiceGlobs: excludedServices),

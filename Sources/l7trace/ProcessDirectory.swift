@@ -13,7 +13,7 @@ final class ProcessDirectory {
     private let builder: ProcessResourceBuilder
 
     init() {
-        hostName = ProcFS.hostName() ?? "localhost"
+        hostName = ProcFS.hostName()
         builder = ProcessResourceBuilder()
     }
 

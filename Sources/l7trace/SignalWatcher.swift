@@ -5,9 +5,8 @@ import Foundation
 /// loop can stop between polls, flush and exit 0.
 final class SignalWatcher {
     private let sources: [DispatchSourceSignal]
-    private let queue = DispatchQueue(label: "l7trace.signals")
-
     init(signals: [Int32], onSignal: @escaping () -> Void) {
+        let queue = DispatchQueue(label: "l7trace.signals")
         sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)

@@ -34,7 +34,7 @@ final class Tracer {
 
         tracker = ConnectionTracker()
         tracker.listeningPorts = ProcFS.listeningPorts()
-        spans = SpanBuilder(options: configuration.spanOptions, clock: ClockConversion(offsetNs: MonotonicClock.unixOffsetNs()),
+        spans = SpanBuilder(options: configuration.spanOptions, clock: ClockConversion.current(),
                             ids: RandomIDGenerator())
 
         var options = CaptureOptions()

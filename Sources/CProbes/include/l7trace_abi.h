@@ -1,0 +1,177 @@
+/*
+ * The contract between bpf/l7trace.bpf.c and user space: record layouts in
+ * the ring buffer, map keys and values, and the constants both sides agree on.
+ *
+ * Every record starts with `struct l7_event_header`; `kind` says which struct
+ * it is. Records are written by the kernel in native byte order and are at
+ * most 8-byte aligned, so user space may read them in place.
+ */
+#ifndef L7TRACE_ABI_H
+#define L7TRACE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Hard upper bound of bytes captured per call; the per-load limit is <= this. */
+#define L7_MAX_CAPTURE_BYTES 16384
+#define L7_DEFAULT_CAPTURE_BYTES 4096
+/* How many iovecs of a readv/writev/sendmsg/recvmsg are copied, at most. */
+#define L7_MAX_IOVECS 8
+
+enum l7_event_kind {
+    L7_EVENT_OPEN = 1,
+    L7_EVENT_DATA = 2,
+    L7_EVENT_CLOSE = 3,
+    L7_EVENT_EXEC = 4,
+    L7_EVENT_EXIT = 5,
+};
+
+/* Values of `role`; the same numbers as L7Events.ConnectionRole. */
+enum l7_role {
+    L7_ROLE_UNKNOWN = 0,
+    L7_ROLE_CLIENT = 1,
+    L7_ROLE_SERVER = 2,
+};
+
+/* Values of `direction`; the same numbers as L7Events.Direction. */
+enum l7_direction {
+    L7_DIR_EGRESS = 0,
+    L7_DIR_INGRESS = 1,
+};
+
+/* Values of `source`; the same numbers as L7Events.DataSource. */
+enum l7_source {
+    L7_SOURCE_SYSCALL = 0,
+    L7_SOURCE_SSL = 1,
+};
+
+/* How processes without a verdict are treated (global, set at load). */
+enum l7_process_mode {
+    /* Trace every process unless its verdict is IGNORE. */
+    L7_MODE_ALL = 0,
+    /* Trace only processes whose verdict is TRACE (--pid). */
+    L7_MODE_LISTED = 1,
+    /* Like ALL, but user space is expected to write a verdict for each new
+     * process (--service); exec drops the verdict so it is decided again. */
+    L7_MODE_DECIDE = 2,
+};
+
+/* Values in the `proc_verdict` map. */
+enum l7_verdict {
+    L7_VERDICT_TRACE = 1,
+    L7_VERDICT_IGNORE = 2,
+    /* Flag: the verdict survives exec (pids the user named). Not inherited. */
+    L7_VERDICT_PINNED = 0x10,
+};
+
+struct l7_event_header {
+    __u8 kind;
+    __u8 pad[3];
+    __u32 tgid;
+    __u32 tid;
+    __u32 pad2;
+    /* CLOCK_MONOTONIC nanoseconds (exit of the call for data events). */
+    __u64 timestamp_ns;
+};
+
+struct l7_address {
+    /* 4 (AF_INET) or 6 (AF_INET6); 0 when unknown. */
+    __u8 family;
+    __u8 pad;
+    /* Host byte order. */
+    __u16 port;
+    /* Network order: 4 bytes used for IPv4, 16 for IPv6. */
+    __u8 addr[16];
+};
+
+struct l7_open_event {
+    struct l7_event_header header;
+    __u64 conn_id;
+    __s32 fd;
+    __u8 role;
+    __u8 pad[3];
+    struct l7_address local;
+    struct l7_address remote;
+};
+
+/* Followed by `captured` bytes: the start of what the call moved. */
+struct l7_data_event {
+    struct l7_event_header header;
+    __u64 conn_id;
+    __u64 enter_ns;
+    /* What the call returned (> 0). */
+    __u64 returned;
+    __s32 fd;
+    __u32 captured;
+    __u8 direction;
+    __u8 source;
+    __u8 pad[6];
+};
+
+struct l7_close_event {
+    struct l7_event_header header;
+    __u64 conn_id;
+    __s32 fd;
+    __u32 pad;
+};
+
+/* kind EXEC: header.tgid is the process after exec. */
+struct l7_exec_event {
+    struct l7_event_header header;
+    __u32 ppid;
+    __u32 pad;
+};
+
+/* kind EXIT: header.tgid is the process that exited. */
+struct l7_exit_event {
+    struct l7_event_header header;
+};
+
+/* Key of the `conns` map. */
+struct l7_conn_key {
+    __u32 tgid;
+    __s32 fd;
+};
+
+/* Values of `l7_conn.state`. */
+enum l7_conn_state {
+    /* Bytes are sent to user space. */
+    L7_CONN_TRACED = 0,
+    /* Not selected by --port: nothing about it is sent. */
+    L7_CONN_UNSELECTED = 1,
+    /* User space (or the self-traffic check) said stop; open was sent. */
+    L7_CONN_IGNORED = 2,
+};
+
+/* Value of the `conns` map. */
+struct l7_conn {
+    __u64 conn_id;
+    __u8 state;
+    __u8 role;
+    /* Whether the peer still has to be checked against the tracer's own
+     * outgoing ports (done at the first data call). */
+    __u8 self_check_pending;
+    __u8 pad;
+    /* Host order; kept for the self-traffic check. */
+    __u16 remote_port;
+    __u16 pad2;
+};
+
+/* The single value of the per-CPU `counters` map; user space sums the CPUs. */
+struct l7_counters {
+    /* Records written to the ring buffer. */
+    __u64 events;
+    /* Records that did not fit in the ring buffer (and the bytes calls moved). */
+    __u64 lost_events;
+    __u64 lost_bytes;
+    /* Bytes calls moved beyond the captured prefix. */
+    __u64 uncaptured_bytes;
+    /* Data calls on known connections dropped by a verdict, the port
+     * selection or the self-traffic check. */
+    __u64 filtered_events;
+    /* Times the kernel forced a wake-up of the reader (ring filling up). */
+    __u64 wakeups;
+};
+
+#endif /* L7TRACE_ABI_H */

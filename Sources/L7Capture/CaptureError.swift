@@ -1,0 +1,44 @@
+/// Why capture could not start. Each description is one line that says what
+/// is wrong and what to do about it.
+public enum CaptureError: Error, CustomStringConvertible, Equatable {
+    /// Neither root nor CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN).
+    case notPrivileged
+    /// The kernel has no BTF (/sys/kernel/btf/vmlinux), which CO-RE needs.
+    case noBTF
+    /// tracefs is not mounted and mounting it failed.
+    case tracefsUnavailable(errno: Int32)
+    /// The kernel refused to load a program (usually the verifier).
+    case programRejected(program: String, errno: Int32, detail: String)
+    /// A program loaded but could not be attached to its tracepoint.
+    case attachFailed(program: String, errno: Int32)
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .notPrivileged:
+            return "loading eBPF programs needs root, or CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); run l7trace with sudo"
+        case .noBTF:
+            return "kernel without BTF (/sys/kernel/btf/vmlinux is missing); use a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+        case .tracefsUnavailable(let errno):
+            return "tracefs is not mounted and mounting it failed (\(Self.errorName(errno))); run: mount -t tracefs tracefs /sys/kernel/tracing"
+        case .programRejected(let program, let errno, let detail):
+            let context = detail.isEmpty ? "" : " [\(detail)]"
+            return "the kernel rejected BPF program '\(program)' (\(Self.errorName(errno)))\(context); rerun with L7TRACE_VERIFIER_LOG=1 to see the verifier log"
+        case .attachFailed(let program, let errno):
+            return "could not attach BPF program '\(program)' (\(Self.errorName(errno))); this kernel may lack its tracepoint (CONFIG_FTRACE_SYSCALLS)"
+        case .other(let message):
+            return message
+        }
+    }
+
+    static func errorName(_ errno: Int32) -> String {
+        guard let text = strerror(errno) else { return "errno \(errno)" }
+        return "\(String(cString: text)), errno \(errno)"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

@@ -1,0 +1,237 @@
+import Foundation
+import L7Spans
+import Logging
+
+/// Collects finished spans from the capture thread and exports them in
+/// batches on its own thread, so capture never waits for the network.
+///
+/// A batch leaves when `maxExportBatchSize` spans wait or `scheduleDelay`
+/// has passed since the last export. The queue is bounded: when it is full
+/// new spans are dropped and counted. A batch that failed in a retryable way
+/// goes back to the head of the queue (while there is room) and is tried
+/// again one `scheduleDelay` later; a collector that is down costs memory up
+/// to the queue bound and nothing else.
+public final class BatchSpanProcessor: @unchecked Sendable {
+    private struct Pending {
+        var span: SpanRecord
+        var resource: ProcessResource
+    }
+
+    private let exporter: SpanExporter
+    private let configuration: BatchConfiguration
+    private let logger: Logger
+
+    /// Guards everything below it and wakes the export thread.
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var totals = ExportCounters()
+    private var flushRequested: UInt64 = 0
+    private var flushCompleted: UInt64 = 0
+    private var stopping = false
+    private var finished = false
+    private var queueFullWarnings: RateLimiter
+    private var droppedSinceWarning: UInt64 = 0
+
+    // Touched by the export thread only.
+    private var failureWarnings: RateLimiter
+    private var failuresInARow = 0
+    private var retryNotBefore = 0.0
+
+    public init(exporter: SpanExporter, configuration: BatchConfiguration = BatchConfiguration(), logger: Logger) {
+        self.exporter = exporter
+        var configuration = configuration
+        configuration.maxQueueSize = max(1, configuration.maxQueueSize)
+        configuration.maxExportBatchSize = min(max(1, configuration.maxExportBatchSize), configuration.maxQueueSize)
+        self.configuration = configuration
+        self.logger = logger
+        queueFullWarnings = RateLimiter(interval: configuration.warningInterval)
+        failureWarnings = RateLimiter(interval: configuration.warningInterval)
+        queue.reserveCapacity(configuration.maxQueueSize)
+        let thread = Thread { [self] in exportLoop() }
+        thread.name = "l7trace-export"
+        thread.start()
+    }
+
+    /// Queues one span; never blocks on the exporter. Called from the capture thread.
+    public func add(_ span: SpanRecord, resource: ProcessResource) {
+        var warning: String?
+        condition.lock()
+        if stopping {
+            totals.spansDroppedAtShutdown += 1
+        } else if queue.count >= configuration.maxQueueSize {
+            totals.spansDroppedQueueFull += 1
+            droppedSinceWarning += 1
+            if queueFullWarnings.allow() {
+                warning = "l7trace: the span queue is full (\(configuration.maxQueueSize) spans; OTEL_BSP_MAX_QUEUE_SIZE): "
+                    + "dropped \(droppedSinceWarning) span\(droppedSinceWarning == 1 ? "" : "s") since the last warning"
+                droppedSinceWarning = 0
+            }
+        } else {
+            queue.append(Pending(span: span, resource: resource))
+            if queue.count == configuration.maxExportBatchSize { condition.signal() }
+        }
+        condition.unlock()
+        if let warning { logger.warning("\(warning)") }
+    }
+
+    /// Exports everything queued now; returns false when `timeout` (seconds) ran out first.
+    @discardableResult
+    public func forceFlush(timeout: Double = 30) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        flushRequested += 1
+        let target = flushRequested
+        condition.broadcast()
+        while flushCompleted < target && !finished {
+            if !condition.wait(until: deadline) { return false }
+        }
+        return true
+    }
+
+    /// Exports what is pending (each batch tried once), then stops the export
+    /// thread and the exporter. Spans added afterwards are dropped.
+    public func shutdown(timeout: Double) {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        var completed = true
+        while !finished {
+            if !condition.wait(until: deadline) { completed = false; break }
+        }
+        let abandoned = queue.count
+        if !completed {
+            totals.spansDroppedAtShutdown += UInt64(abandoned)
+            queue.removeAll()
+        }
+        let final = totals
+        condition.unlock()
+
+        if completed {
+            exporter.shutdown()
+        } else {
+            // The export thread is still inside the exporter; leave it to the process exit.
+            logger.warning("l7trace: export did not finish within \(timeout)s at shutdown; \(abandoned) queued spans were dropped")
+        }
+        if final.spansDropped > 0 {
+            let causes = "queue full: \(final.spansDroppedQueueFull), export failed: \(final.spansDroppedExportFailed), "
+                + "at shutdown: \(final.spansDroppedAtShutdown)"
+            logger.warning("l7trace: \(final.spansDropped) spans were not exported (\(causes))")
+        }
+    }
+
+    /// A snapshot of what happened so far.
+    public var counters: ExportCounters {
+        condition.lock()
+        defer { condition.unlock() }
+        var snapshot = totals
+        snapshot.queueDepth = queue.count
+        return snapshot
+    }
+
+    // MARK: The export thread
+
+    private func exportLoop() {
+        condition.lock()
+        var nextExport = MonotonicSeconds.now() + configuration.scheduleDelay
+        while true {
+            // Wait for a reason: a full batch, the schedule, a flush or shutdown.
+            while !stopping && flushCompleted == flushRequested {
+                let now = MonotonicSeconds.now()
+                if queue.count >= configuration.maxExportBatchSize && now >= retryNotBefore { break }
+                if now >= nextExport {
+                    if !queue.isEmpty { break }
+                    nextExport = now + configuration.scheduleDelay
+                }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: max(nextExport - now, 0.001)))
+            }
+            let flushTarget = flushRequested
+            let draining = stopping
+
+            // Send everything queued, a batch at a time, until empty or a failure.
+            while !queue.isEmpty {
+                let count = min(queue.count, configuration.maxExportBatchSize)
+                let batch = Array(queue[0..<count])
+                queue.removeFirst(count)
+                condition.unlock()
+                let result = exporter.export(Self.group(batch))
+                condition.lock()
+                if !handle(result, batch: batch, requeue: !draining) { break }
+            }
+
+            nextExport = MonotonicSeconds.now() + configuration.scheduleDelay
+            if flushCompleted < flushTarget { flushCompleted = flushTarget }
+            condition.broadcast()
+            if draining {
+                // The collector failed during the last pass: nothing left will get through in time.
+                totals.spansDroppedAtShutdown += UInt64(queue.count)
+                queue.removeAll()
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+        }
+    }
+
+    /// Books the outcome of one export (lock held); false when the loop should stop for now.
+    private func handle(_ result: ExportResult, batch: [Pending], requeue: Bool) -> Bool {
+        let count = UInt64(batch.count)
+        switch result {
+        case .success:
+            totals.spansExported += count
+            if failuresInARow > 0 {
+                logger.info("l7trace: export works again after \(failuresInARow) failed attempt\(failuresInARow == 1 ? "" : "s")")
+                failuresInARow = 0
+            }
+            return true
+        case .retryableFailure(let reason):
+            totals.exportFailures += 1
+            failuresInARow += 1
+            let outcome: String
+            if requeue && queue.count + batch.count <= configuration.maxQueueSize {
+                queue.insert(contentsOf: batch, at: 0)
+                retryNotBefore = MonotonicSeconds.now() + configuration.scheduleDelay
+                outcome = "\(count) spans are queued for a retry in \(Self.seconds(configuration.scheduleDelay))"
+            } else {
+                totals.spansDroppedExportFailed += count
+                outcome = "\(count) spans were dropped" + (requeue ? " (the queue is full)" : "")
+            }
+            warnFailure(reason + "; " + outcome)
+            return false
+        case .permanentFailure(let reason):
+            totals.exportFailures += 1
+            failuresInARow += 1
+            totals.spansDroppedExportFailed += count
+            warnFailure(reason + "; \(count) spans were dropped")
+            return true
+        }
+    }
+
+    private func warnFailure(_ message: String) {
+        let suppressed = failureWarnings.suppressed
+        guard failureWarnings.allow() else { return }
+        let repeats = suppressed > 0 ? " (\(suppressed) more failures since the last message)" : ""
+        logger.warning("l7trace: \(message)\(repeats)")
+    }
+
+    /// One ResourceBatch per process, in the order processes first appear.
+    private static func group(_ batch: [Pending]) -> [ResourceBatch] {
+        var batches: [ResourceBatch] = []
+        var indexByPid: [UInt32: Int] = [:]
+        for pending in batch {
+            if let index = indexByPid[pending.resource.pid] {
+                batches[index].spans.append(pending.span)
+            } else {
+                indexByPid[pending.resource.pid] = batches.count
+                batches.append(ResourceBatch(resource: pending.resource, spans: [pending.span]))
+            }
+        }
+        return batches
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value))s" : "\(value)s"
+    }
+}

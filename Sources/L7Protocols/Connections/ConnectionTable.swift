@@ -1,0 +1,98 @@
+import L7Events
+
+/// The tracked connections, with least-recently-used order kept in an
+/// index-linked list so that a lookup, a touch and an eviction are O(1).
+struct ConnectionTable {
+    private struct Slot {
+        var connection: TrackedConnection?
+        var newer: Int32 = -1
+        var older: Int32 = -1
+    }
+
+    private var index: [ConnectionKey: Int32] = [:]
+    private var slots: [Slot] = []
+    private var freeSlots: [Int32] = []
+    /// Most and least recently used slots, -1 when empty.
+    private var newest: Int32 = -1
+    private var oldest: Int32 = -1
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { index.count }
+
+    /// The connection for `key`, now the most recently used.
+    mutating func lookup(_ key: ConnectionKey) -> TrackedConnection? {
+        guard let slot = index[key] else { return nil }
+        unlink(slot)
+        linkNewest(slot)
+        return slots[Int(slot)].connection
+    }
+
+    /// The connection for `key`, leaving the order alone.
+    func peek(_ key: ConnectionKey) -> TrackedConnection? {
+        index[key].flatMap { slots[Int($0)].connection }
+    }
+
+    /// Adds a connection; returns the one evicted to make room, if any.
+    mutating func insert(_ connection: TrackedConnection) -> TrackedConnection? {
+        var evicted: TrackedConnection?
+        if index.count >= capacity, oldest >= 0, let victim = slots[Int(oldest)].connection {
+            evicted = remove(victim.key)
+        }
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[Int(slot)] = Slot(connection: connection)
+        } else {
+            slot = Int32(slots.count)
+            slots.append(Slot(connection: connection))
+        }
+        index[connection.key] = slot
+        linkNewest(slot)
+        return evicted
+    }
+
+    @discardableResult
+    mutating func remove(_ key: ConnectionKey) -> TrackedConnection? {
+        guard let slot = index.removeValue(forKey: key) else { return nil }
+        unlink(slot)
+        let connection = slots[Int(slot)].connection
+        slots[Int(slot)] = Slot()
+        freeSlots.append(slot)
+        return connection
+    }
+
+    /// Keys of the connections of one process.
+    func keys(ofProcess tgid: UInt32) -> [ConnectionKey] {
+        index.keys.filter { $0.tgid == tgid }
+    }
+
+    /// Every key, oldest first.
+    var allKeys: [ConnectionKey] {
+        var keys: [ConnectionKey] = []
+        keys.reserveCapacity(index.count)
+        var slot = oldest
+        while slot >= 0, let connection = slots[Int(slot)].connection {
+            keys.append(connection.key)
+            slot = slots[Int(slot)].newer
+        }
+        return keys
+    }
+
+    private mutating func unlink(_ slot: Int32) {
+        let newer = slots[Int(slot)].newer, older = slots[Int(slot)].older
+        if newer >= 0 { slots[Int(newer)].older = older } else { newest = older }
+        if older >= 0 { slots[Int(older)].newer = newer } else { oldest = newer }
+        slots[Int(slot)].newer = -1
+        slots[Int(slot)].older = -1
+    }
+
+    private mutating func linkNewest(_ slot: Int32) {
+        slots[Int(slot)].older = newest
+        slots[Int(slot)].newer = -1
+        if newest >= 0 { slots[Int(newest)].newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+    }
+}

@@ -1,0 +1,133 @@
+import L7Events
+
+/// Turns capture events into HTTP exchanges: keeps one `TrackedConnection`
+/// per (process, connection id), detects what each speaks, parses and
+/// stitches HTTP/1.x, and reports what it could not (in `stats`).
+///
+/// Not thread-safe: one consumer drives it, in event order.
+public final class ConnectionTracker {
+    public let limits: TrackerLimits
+    /// Local ports known to be listening: a connection of unknown role whose
+    /// local port is in the set is the server end; whose remote port is, the client end.
+    public var listeningPorts: Set<UInt16> = []
+    /// Called once when a connection turns out not to be HTTP or becomes a
+    /// tunnel: the capture should stop sending its bytes.
+    public var onIgnore: ((ConnectionKey, Int32) -> Void)?
+    /// Called once when OpenSSL plaintext is first seen on a connection: its
+    /// syscall bytes are ciphertext from now on and may stop being sent.
+    public var onIgnoreCiphertext: ((ConnectionKey, Int32) -> Void)?
+    public private(set) var stats = ProtocolStats()
+
+    private var table: ConnectionTable
+
+    public init(limits: TrackerLimits = .init()) {
+        self.limits = limits
+        self.table = ConnectionTable(capacity: limits.maxConnections)
+    }
+
+    /// Connections currently tracked (including small tombstones of ignored ones).
+    public var trackedConnections: Int { table.count }
+
+    public func handle(_ event: CaptureEvent, emit: (Exchange) -> Void) {
+        switch event {
+        case .open(let opened):
+            if let previous = table.remove(opened.key) {
+                previous.close()
+                previous.drain(into: &stats, emit: emit)
+            }
+            let connection = track(opened.key, fd: opened.fd, role: opened.role, local: opened.local,
+                                   remote: opened.remote, seenFromStart: opened.role != .unknown)
+            connection.drain(into: &stats, emit: emit)
+
+        case .data(let chunk):
+            if chunk.bytes.isEmpty && chunk.returnedLength <= chunk.offset { return }
+            let connection = table.lookup(chunk.key)
+                ?? track(chunk.key, fd: chunk.fd, role: .unknown, local: nil, remote: nil, seenFromStart: false)
+            connection.fd = chunk.fd
+            let verdict = connection.handle(chunk)
+            connection.drain(into: &stats, emit: emit)
+            switch verdict {
+            case .none: break
+            case .ignore: onIgnore?(connection.key, connection.fd)
+            case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
+            }
+
+        case .close(let closed):
+            guard let connection = table.remove(closed.key) else { return }
+            connection.close()
+            connection.drain(into: &stats, emit: emit)
+
+        case .processExited(let exited):
+            processExited(exited.tgid, emit: emit)
+
+        case .processStarted:
+            break
+        }
+    }
+
+    /// Closes out every connection of a process that exited: exit closes
+    /// its sockets without close() calls.
+    public func processExited(_ tgid: UInt32, emit: (Exchange) -> Void) {
+        for key in table.keys(ofProcess: tgid) {
+            guard let connection = table.remove(key) else { continue }
+            connection.close()
+            connection.drain(into: &stats, emit: emit)
+        }
+    }
+
+    /// Gives a connection its role when something outside the byte stream
+    /// knows it (procfs socket tables, for sockets older than the tracer).
+    public func assignRole(_ role: ConnectionRole, for key: ConnectionKey,
+                           local: SocketAddress? = nil, remote: SocketAddress? = nil) {
+        table.lookup(key)?.assignRole(role, local: local, remote: remote)
+    }
+
+    /// Bytes held in parser buffers across all connections (for tests of boundedness).
+    var bufferedBytes: Int { table.allKeys.reduce(0) { $0 + (table.peek($1)?.bufferedBytes ?? 0) } }
+
+    /// The largest buffer of any one direction (for tests of boundedness).
+    var maxBufferedBytesPerDirection: Int {
+        table.allKeys.reduce(0) { max($0, table.peek($1)?.maxBufferedBytesPerDirection ?? 0) }
+    }
+
+    /// What a connection was found to carry, if it is tracked.
+    public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {
+        table.lookup(key)?.detected
+    }
+
+    /// What is known about a tracked connection.
+    public func connectionInfo(of key: ConnectionKey) -> ConnectionInfo? {
+        table.lookup(key)?.info
+    }
+
+    /// Closes out every connection (on shutdown): bodies delimited by the
+    /// close end, requests without a response are reported as such.
+    public func flushAll(emit: (Exchange) -> Void) {
+        for key in table.allKeys {
+            guard let connection = table.remove(key) else { continue }
+            connection.close()
+            connection.drain(into: &stats, emit: emit)
+        }
+    }
+
+    private func track(_ key: ConnectionKey, fd: Int32, role: ConnectionRole, local: SocketAddress?,
+                       remote: SocketAddress?, seenFromStart: Bool) -> TrackedConnection {
+        var role = role
+        if role == .unknown {
+            if let port = local?.port, listeningPorts.contains(port) {
+                role = .server
+            } else if let port = remote?.port, listeningPorts.contains(port) {
+                role = .client
+            }
+        }
+        let connection = TrackedConnection(key: key, fd: fd, role: role, local: local, remote: remote,
+                                           seenFromStart: seenFromStart, limits: limits)
+        stats.connectionsTracked += 1
+        if let evicted = table.insert(connection) {
+            evicted.discard()
+            stats.connectionsEvicted += 1
+            evicted.drain(into: &stats, emit: { _ in })
+        }
+        return connection
+    }
+}

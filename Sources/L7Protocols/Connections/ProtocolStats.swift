@@ -1,0 +1,46 @@
+/// Counters of the protocols layer. Every exchange that could not be
+/// reported is counted here, under the reason it was lost.
+public struct ProtocolStats: Sendable, Equatable {
+    /// Exchanges emitted (with or without a response).
+    public var exchanges = 0
+    /// Exchanges that were seen at least in part but not emitted: the
+    /// partner of a dropped message, a request left behind by pipelining
+    /// limits, a connection evicted with requests pending.
+    public var droppedExchanges = 0
+    /// Messages dropped because a hole (bytes the kernel did not capture)
+    /// fell in their head or chunked framing.
+    public var holesInHeaders = 0
+    /// Messages dropped because their head or framing was invalid.
+    public var malformedMessages = 0
+    /// Messages dropped because their head exceeded `TrackerLimits.maxHeadBytes`.
+    public var oversizedHeads = 0
+    /// Responses with no request to pair with (the request was never seen).
+    public var orphanResponses = 0
+    /// Connections that got state in the tracker.
+    public var connectionsTracked = 0
+    /// Connections evicted to respect `TrackerLimits.maxConnections`.
+    public var connectionsEvicted = 0
+    /// Connections found not to carry HTTP (reported through `onIgnore`).
+    public var connectionsIgnored = 0
+    /// Connections that switched protocols (101 Upgrade, CONNECT tunnel).
+    public var tunnels = 0
+    /// Connections detected as HTTP/2 (parsed by a later layer).
+    public var http2Connections = 0
+    /// Bytes of HTTP connections passed over without being part of a
+    /// message: garbage, resynchronisation, data of ignored connections.
+    public var bytesSkipped = 0
+    /// Syscall bytes of TLS connections (ciphertext), never parsed.
+    public var ciphertextBytesIgnored = 0
+
+    public init() {}
+
+    mutating func add(_ o: ProtocolStats) {
+        exchanges += o.exchanges; droppedExchanges += o.droppedExchanges
+        holesInHeaders += o.holesInHeaders; malformedMessages += o.malformedMessages
+        oversizedHeads += o.oversizedHeads; orphanResponses += o.orphanResponses
+        connectionsTracked += o.connectionsTracked; connectionsEvicted += o.connectionsEvicted
+        connectionsIgnored += o.connectionsIgnored; tunnels += o.tunnels
+        http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped
+        ciphertextBytesIgnored += o.ciphertextBytesIgnored
+    }
+}

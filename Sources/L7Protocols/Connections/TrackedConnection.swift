@@ -1,0 +1,302 @@
+import L7Events
+
+/// Everything known about one connection: who holds which end, whether it
+/// is TLS, what protocol it speaks, and the per-direction parsing state.
+final class TrackedConnection {
+    /// What the tracker must tell the capture after an event.
+    enum Verdict {
+        case none
+        /// Stop sending this connection's bytes (not HTTP, or a tunnel).
+        case ignore
+        /// Stop sending this connection's syscall bytes: they are ciphertext.
+        case ignoreCiphertext
+    }
+
+    let key: ConnectionKey
+    var fd: Int32
+    private(set) var info: ConnectionInfo
+    private(set) var detected = DetectedProtocol.undecided
+    /// The connection was seen from its start (connect/accept), so its
+    /// first bytes must be a message's first bytes.
+    private let seenFromStart: Bool
+    private let limits: TrackerLimits
+
+    private var egress: HTTP1Parser
+    private var ingress: HTTP1Parser
+    private var egressCursor = CallCursor()
+    private var ingressCursor = CallCursor()
+    private var egressPreface = HTTP2PrefaceMatcher()
+    private var ingressPreface = HTTP2PrefaceMatcher()
+    /// Timing of each direction's first call, for replaying a partial preface match.
+    private var egressFirstCall: CallTiming?
+    private var ingressFirstCall: CallTiming?
+    private var ciphertextBytes = 0
+    private(set) var stitcher: HTTP1Stitcher
+
+    init(key: ConnectionKey, fd: Int32, role: ConnectionRole, local: SocketAddress?, remote: SocketAddress?,
+         seenFromStart: Bool, limits: TrackerLimits) {
+        self.key = key
+        self.fd = fd
+        self.info = ConnectionInfo(key: key, role: role, local: local, remote: remote, isTLS: false)
+        self.seenFromStart = seenFromStart && role != .unknown
+        self.limits = limits
+        let mode: HTTP1Parser.SeekMode = self.seenFromStart ? .detect : .resync
+        self.egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
+        self.ingress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
+        self.stitcher = HTTP1Stitcher(connection: info, maxPending: limits.maxPendingRequests)
+        applyRole()
+    }
+
+    /// Bytes held in the parsers' buffers.
+    var bufferedBytes: Int { egress.bufferedBytes + ingress.bufferedBytes }
+    var maxBufferedBytesPerDirection: Int { max(egress.bufferedBytes, ingress.bufferedBytes) }
+
+    // MARK: - Role
+
+    /// Sets the role from outside (open event, procfs, listening ports),
+    /// unless the connection already knows it.
+    func assignRole(_ role: ConnectionRole, local: SocketAddress? = nil, remote: SocketAddress? = nil) {
+        if let local, info.local == nil { info.local = local }
+        if let remote, info.remote == nil { info.remote = remote }
+        if info.role == .unknown && role != .unknown { info.role = role }
+        applyRole()
+    }
+
+    private func applyRole() {
+        switch info.role {
+        case .client:
+            egress.expect(.request); ingress.expect(.response)
+        case .server:
+            egress.expect(.response); ingress.expect(.request)
+        case .unknown:
+            break
+        }
+        stitcher.connection = info
+    }
+
+    /// Who speaks first with a request line is the client; with a status line, the server.
+    private func inferRoleFromParsers() {
+        guard info.role == .unknown else { return }
+        if let kind = egress.kind {
+            info.role = kind == .request ? .client : .server
+        } else if let kind = ingress.kind {
+            info.role = kind == .request ? .server : .client
+        } else {
+            return
+        }
+        applyRole()
+    }
+
+    // MARK: - Data
+
+    func handle(_ chunk: DataChunk) -> Verdict {
+        switch detected {
+        case .notHTTP where chunk.source == .ssl && !info.isTLS:
+            // The ciphertext was judged, not the plaintext: give it its chance.
+            break
+        case .notHTTP, .tunnel:
+            stitcher.stats.bytesSkipped += chunk.bytes.count
+            return .none
+        case .http2:
+            return .none
+        case .undecided, .http1, .awaitingTLSPlaintext:
+            break
+        }
+        var verdict = Verdict.none
+        if chunk.source == .ssl {
+            if !info.isTLS {
+                startPlaintext()
+                verdict = .ignoreCiphertext
+            }
+        } else if info.isTLS {
+            stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
+            return .none
+        } else if detected == .awaitingTLSPlaintext
+                    || (detected == .undecided && isFirstCall(chunk.direction) && Self.looksLikeTLSRecord(chunk)) {
+            detected = .awaitingTLSPlaintext
+            ciphertextBytes += max(chunk.bytes.count, chunk.returnedLength - chunk.offset)
+            stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
+            return ciphertextBytes > limits.detectionScanBytes ? stopTracking(as: .notHTTP) : .none
+        }
+
+        let timing = CallTiming(enterNs: chunk.enterNs, exitNs: chunk.exitNs)
+        switch chunk.direction {
+        case .egress:
+            let placement = egressCursor.place(offset: chunk.offset, count: chunk.bytes.count,
+                                               returnedLength: chunk.returnedLength, isLastChunk: chunk.isLastChunk)
+            if egressFirstCall == nil { egressFirstCall = timing }
+            consume(chunk.bytes, placement, timing, parser: &egress, preface: &egressPreface,
+                    firstCall: egressFirstCall!)
+        case .ingress:
+            let placement = ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count,
+                                                returnedLength: chunk.returnedLength, isLastChunk: chunk.isLastChunk)
+            if ingressFirstCall == nil { ingressFirstCall = timing }
+            consume(chunk.bytes, placement, timing, parser: &ingress, preface: &ingressPreface,
+                    firstCall: ingressFirstCall!)
+        }
+        let after = afterParsing()
+        return after == .none ? verdict : after
+    }
+
+    private func consume(_ bytes: UnsafeRawBufferPointer, _ placement: CallCursor.Placement, _ timing: CallTiming,
+                         parser: inout HTTP1Parser, preface: inout HTTP2PrefaceMatcher, firstCall: CallTiming) {
+        if placement.leadingHole > 0 {
+            replayPreface(abandoning: &preface, into: &parser, firstCall: firstCall)
+            parser.skipHole(placement.leadingHole, timing: timing, sink: &stitcher)
+        }
+        var startsCall = placement.startsCall
+        if detected == .undecided && preface.matched == 0 && !preface.isDecided && placement.startsCall
+            && Self.looksLikeHTTP2Settings(bytes) {
+            // An HTTP/2 server may send its SETTINGS before reading the
+            // client's preface: no verdict from this side, wait for the other.
+            _ = preface.abandon()
+            parser.skipHole(bytes.count + placement.trailingHole, timing: timing, sink: &stitcher)
+            return
+        }
+        if !preface.isDecided {
+            if detected != .undecided {
+                replayPreface(abandoning: &preface, into: &parser, firstCall: firstCall)
+            } else {
+                switch preface.feed(bytes) {
+                case .undecided:
+                    if placement.trailingHole > 0 {
+                        replayPreface(abandoning: &preface, into: &parser, firstCall: firstCall)
+                        parser.skipHole(placement.trailingHole, timing: timing, sink: &stitcher)
+                    }
+                    return
+                case .preface:
+                    detected = .http2
+                    stitcher.stats.http2Connections += 1
+                    return
+                case .mismatch(let replay):
+                    if replay > 0 {
+                        feedPreface(replay, into: &parser, firstCall: firstCall)
+                        startsCall = false
+                    }
+                }
+            }
+        }
+        parser.feed(bytes, timing: timing, startsCall: startsCall, sink: &stitcher)
+        if placement.trailingHole > 0 {
+            parser.skipHole(placement.trailingHole, timing: timing, sink: &stitcher)
+        }
+    }
+
+    /// Gives the parser the preface bytes matched so far, which it has not seen.
+    private func replayPreface(abandoning preface: inout HTTP2PrefaceMatcher, into parser: inout HTTP1Parser,
+                               firstCall: CallTiming) {
+        guard !preface.isDecided else { return }
+        let matched = preface.abandon()
+        if matched > 0 { feedPreface(matched, into: &parser, firstCall: firstCall) }
+    }
+
+    private func feedPreface(_ count: Int, into parser: inout HTTP1Parser, firstCall: CallTiming) {
+        HTTP2PrefaceMatcher.preface.withUnsafeBytes { bytes in
+            parser.feed(bytes.slice(0..<count), timing: firstCall, startsCall: true, sink: &stitcher)
+        }
+    }
+
+    private func afterParsing() -> Verdict {
+        if stitcher.sawNotHTTP && detected == .undecided { return stopTracking(as: .notHTTP) }
+        if detected == .undecided {
+            if egress.hasSeenMessage || ingress.hasSeenMessage {
+                detected = .http1
+                egress.connectionIsHTTP()
+                ingress.connectionIsHTTP()
+            } else if egress.skippedBeforeFirstMessage + ingress.skippedBeforeFirstMessage > limits.detectionScanBytes {
+                return stopTracking(as: .notHTTP)
+            }
+        }
+        inferRoleFromParsers()
+        if stitcher.sawSwitch {
+            stitcher.stats.tunnels += 1
+            return stopTracking(as: .tunnel)
+        }
+        return .none
+    }
+
+    /// Plaintext from OpenSSL: what came before was ciphertext, so parsing
+    /// starts over on the plaintext streams.
+    private func startPlaintext() {
+        info.isTLS = true
+        detected = .undecided
+        let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
+        egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
+        ingress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
+        egressCursor = CallCursor()
+        ingressCursor = CallCursor()
+        egressPreface = HTTP2PrefaceMatcher()
+        ingressPreface = HTTP2PrefaceMatcher()
+        egressFirstCall = nil
+        ingressFirstCall = nil
+        stitcher.restart()
+        applyRole()
+    }
+
+    /// Frees the parsing state; the connection stays as a small tombstone
+    /// so that bytes still in flight do not start detection again.
+    private func stopTracking(as state: DetectedProtocol) -> Verdict {
+        detected = state
+        if state == .notHTTP { stitcher.stats.connectionsIgnored += 1 }
+        egress = HTTP1Parser(kind: egress.kind, mode: .resync, limits: limits)
+        ingress = HTTP1Parser(kind: ingress.kind, mode: .resync, limits: limits)
+        egress.finish(sink: &stitcher)
+        ingress.finish(sink: &stitcher)
+        stitcher.discard()
+        return .ignore
+    }
+
+    private func isFirstCall(_ direction: Direction) -> Bool {
+        direction == .egress ? egressFirstCall == nil : ingressFirstCall == nil
+    }
+
+    /// An HTTP/2 SETTINGS frame header on stream 0 (the server's preface).
+    private static func looksLikeHTTP2Settings(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard b.count >= 9, b[0] == 0, b[3] == 0x04, b[4] == 0, b[5] == 0, b[6] == 0, b[7] == 0, b[8] == 0 else {
+            return false
+        }
+        let length = Int(b[1]) << 8 | Int(b[2])
+        return length % 6 == 0
+    }
+
+    /// A TLS record header (handshake, alert, change cipher spec or
+    /// application data; version 3.x) at the start of a call.
+    private static func looksLikeTLSRecord(_ chunk: DataChunk) -> Bool {
+        let b = chunk.bytes
+        guard chunk.offset == 0, b.count >= 3 else { return false }
+        return (0x14...0x17).contains(b[0]) && b[1] == 0x03 && b[2] <= 0x04
+    }
+
+    // MARK: - Closing
+
+    /// The connection closed (or its process exited, or the tracer stops):
+    /// bodies delimited by the close end, waiting requests are reported.
+    func close() {
+        // The request side first, so a request's body is complete before its response is judged.
+        if ingress.kind == .request {
+            ingress.finish(sink: &stitcher)
+            egress.finish(sink: &stitcher)
+        } else {
+            egress.finish(sink: &stitcher)
+            ingress.finish(sink: &stitcher)
+        }
+        stitcher.flush()
+    }
+
+    /// Forgets the connection without reporting anything more (eviction).
+    func discard() {
+        stitcher.discard()
+    }
+
+    /// Hands over the exchanges and counters gathered since the last call.
+    func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+        if !stitcher.ready.isEmpty {
+            for exchange in stitcher.ready { emit(exchange) }
+            stitcher.ready.removeAll(keepingCapacity: stitcher.ready.capacity <= 16)
+        }
+        if stitcher.stats != ProtocolStats() {
+            stats.add(stitcher.stats)
+            stitcher.stats = ProtocolStats()
+        }
+    }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// ASCII bytes the HTTP/1 parser looks for.
+enum ASCII {
+    static let lf: UInt8 = 0x0A
+    static let cr: UInt8 = 0x0D
+    static let space: UInt8 = 0x20
+    static let tab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+    static let semicolon: UInt8 = 0x3B
+    static let comma: UInt8 = 0x2C
+
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+    @inline(__always) static func isUpper(_ b: UInt8) -> Bool { b &- 0x41 < 26 }
+    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { isUpper(b) ? b | 0x20 : b }
+
+    /// RFC 9110 tchar: the bytes of a token (method, field name).
+    @inline(__always) static func isTokenChar(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+             UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+             UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default: return false
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Index of the first `byte` in `from..<count`, found with memchr
+    /// because most of what the parser scans is long runs without it.
+    @inline(__always)
+    func index(of byte: UInt8, from start: Int) -> Int? {
+        guard start < count, let base = baseAddress else { return nil }
+        guard let hit = memchr(base + start, Int32(byte), count - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
+    }
+
+    /// The bytes of `range` as a buffer of their own (no copy).
+    @inline(__always)
+    func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[range])
+    }
+
+    /// Whether the bytes equal `ascii` ignoring ASCII case.
+    func equalsCaseInsensitive(_ ascii: StaticString) -> Bool {
+        guard count == ascii.utf8CodeUnitCount else { return false }
+        let p = ascii.utf8Start
+        for i in 0..<count where ASCII.lower(self[i]) != ASCII.lower(p[i]) { return false }
+        return true
+    }
+
+    /// The bytes without leading and trailing spaces and tabs (OWS).
+    func trimmingOWS() -> UnsafeRawBufferPointer {
+        var lo = 0, hi = count
+        while lo < hi, self[lo] == ASCII.space || self[lo] == ASCII.tab { lo += 1 }
+        while hi > lo, self[hi - 1] == ASCII.space || self[hi - 1] == ASCII.tab { hi -= 1 }
+        return slice(lo..<hi)
+    }
+
+    /// The line without its trailing CR, if any (the LF is already excluded).
+    func droppingCR() -> UnsafeRawBufferPointer {
+        count > 0 && self[count - 1] == ASCII.cr ? slice(0..<(count - 1)) : self
+    }
+
+    var string: String { String(decoding: self, as: UTF8.self) }
+}

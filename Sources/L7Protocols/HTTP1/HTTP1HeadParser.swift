@@ -1,0 +1,74 @@
+/// Parses one complete message head — start line, fields, and the empty
+/// line that ends them — in a single pass. Field names and values become
+/// Strings once each; nothing else is copied.
+enum HTTP1HeadParser {
+    enum Result {
+        case request(HTTPRequestHead, HTTP1Framing)
+        case response(HTTPResponseHead, HTTP1Framing)
+        case malformed
+    }
+
+    /// `block` runs from the first byte of the start line to the LF of the
+    /// empty line. `kind` is what the stream is known to carry, if known.
+    static func parse(_ block: UnsafeRawBufferPointer, kind: HTTP1StartLine.Kind?,
+                      methods: HTTP1StartLine.MethodRule) -> Result {
+        guard let firstLF = block.index(of: ASCII.lf, from: 0) else { return .malformed }
+        let startLine = block.slice(0..<firstLF).droppingCR()
+        guard let lineKind = HTTP1StartLine.classify(startLine, kind: kind, methods: methods) else { return .malformed }
+
+        var headers = HTTPHeaders()
+        var framing = HTTP1Framing()
+        var position = firstLF + 1
+        while position < block.count {
+            guard let lf = block.index(of: ASCII.lf, from: position) else { return .malformed }
+            let line = block.slice(position..<lf).droppingCR()
+            position = lf + 1
+            if line.isEmpty { break }
+            if line[0] == ASCII.space || line[0] == ASCII.tab {
+                // obs-fold: a continuation of the previous value, joined with one space.
+                guard let lastIndex = headers.fields.indices.last else { return .malformed }
+                let more = line.trimmingOWS()
+                if !more.isEmpty { headers.fields[lastIndex].value += " " + more.string }
+                continue
+            }
+            guard let colon = line.index(of: ASCII.colon, from: 0), colon > 0 else { return .malformed }
+            let name = line.slice(0..<colon)
+            for b in name where !ASCII.isTokenChar(b) { return .malformed }
+            let value = line.slice((colon + 1)..<line.count).trimmingOWS()
+            noteFraming(name: name, value: value, into: &framing)
+            headers.fields.append((name: name.string, value: value.string))
+        }
+
+        switch lineKind {
+        case .request:
+            // METHOD SP target SP HTTP/1.x — checked by classify.
+            let sp1 = startLine.index(of: ASCII.space, from: 0)!
+            let n = startLine.count
+            let head = HTTPRequestHead(method: startLine.slice(0..<sp1).string,
+                                       target: startLine.slice((sp1 + 1)..<(n - 9)).string,
+                                       version: startLine.slice((n - 3)..<n).string,
+                                       headers: headers)
+            return .request(head, framing)
+        case .response:
+            let status = Int(startLine[9] - 0x30) * 100 + Int(startLine[10] - 0x30) * 10 + Int(startLine[11] - 0x30)
+            let reason = startLine.count > 13 ? startLine.slice(13..<startLine.count).string : ""
+            let head = HTTPResponseHead(status: status, reason: reason, version: startLine.slice(5..<8).string,
+                                        headers: headers)
+            return .response(head, framing)
+        }
+    }
+
+    private static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                                    into framing: inout HTTP1Framing) {
+        switch name.count {
+        case 14 where name.equalsCaseInsensitive("content-length"):
+            framing.addContentLength(value)
+        case 17 where name.equalsCaseInsensitive("transfer-encoding"):
+            framing.addTransferEncoding(value)
+        case 7 where name.equalsCaseInsensitive("upgrade"):
+            framing.wantsUpgrade = true
+        default:
+            break
+        }
+    }
+}

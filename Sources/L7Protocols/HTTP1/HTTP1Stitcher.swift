@@ -1,0 +1,244 @@
+/// Pairs the requests of one connection with its responses, in order
+/// (HTTP/1.1 answers in request order, pipelined or not).
+///
+/// Pairing rules, when the capture is not perfect:
+/// 1. A message whose start was seen but which was dropped (hole in its
+///    head or chunked framing, malformed, oversized) keeps its place in the
+///    order as a placeholder; its partner is dropped with it, so later
+///    pairs stay aligned.
+/// 2. A response never pairs with a request that began after the response
+///    began: such a response answers a request the capture missed, and is
+///    counted as an orphan.
+/// 3. When the response direction lost its place between messages (a hole
+///    of unknown extent may have swallowed whole responses), the next
+///    response pairs with the *newest* request that began before it, and
+///    older waiting requests are dropped (counted): their responses were
+///    lost. Without pipelining this is exact; with pipelining it may pair
+///    one exchange wrongly rather than shift every later pair.
+struct HTTP1Stitcher: HTTP1ParserSink {
+    struct PendingRequest {
+        /// nil: a placeholder for a request that was seen but dropped.
+        var head: HTTPRequestHead?
+        var timing: MessageTiming
+        var bodySize = 0
+        var sequence: UInt64
+    }
+
+    struct BoundResponse {
+        /// nil: an orphan, parsed only to find where it ends.
+        var request: PendingRequest?
+        var head: HTTPResponseHead
+    }
+
+    var connection: ConnectionInfo
+    private let maxPending: Int
+    private var pending: [PendingRequest] = []
+    private var pendingStart = 0
+    private var nextSequence: UInt64 = 0
+    /// The request whose body is being parsed.
+    private var requestInProgress: UInt64?
+    private var response: BoundResponse?
+    private var responsesUncertain = false
+
+    /// Exchanges completed since the owner last drained them.
+    var ready: [Exchange] = []
+    /// Counters since the owner last collected them.
+    var stats = ProtocolStats()
+    private(set) var sawNotHTTP = false
+    private(set) var sawSwitch = false
+
+    init(connection: ConnectionInfo, maxPending: Int) {
+        self.connection = connection
+        self.maxPending = maxPending
+    }
+
+    var pendingCount: Int { pending.count - pendingStart }
+
+    // MARK: - Requests
+
+    mutating func requestBegan(_ head: HTTPRequestHead, timing: MessageTiming) {
+        requestInProgress = enqueue(head, timing: timing)
+    }
+
+    private mutating func enqueue(_ head: HTTPRequestHead?, timing: MessageTiming) -> UInt64 {
+        if pendingCount >= maxPending {
+            pendingStart += 1
+            stats.droppedExchanges += 1
+        }
+        let sequence = nextSequence
+        nextSequence += 1
+        pending.append(PendingRequest(head: head, timing: timing, sequence: sequence))
+        return sequence
+    }
+
+    /// Applies `change` to the request with `sequence`, waiting or bound to the response in flight.
+    private mutating func updateRequest(_ sequence: UInt64, _ change: (inout PendingRequest) -> Void) {
+        if let front = pending[pendingStart...].first?.sequence, sequence >= front {
+            let index = pendingStart + Int(sequence - front)
+            if index < pending.count { change(&pending[index]) }
+        } else if response?.request?.sequence == sequence {
+            change(&response!.request!)
+        }
+    }
+
+    // MARK: - Responses
+
+    mutating func responseBegan(_ head: HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
+        let request = takePartner(for: timing)
+        response = BoundResponse(request: request, head: head)
+        switch request?.head?.method {
+        case "HEAD"?: return .head
+        case "CONNECT"?: return .connect
+        default: return .ordinary
+        }
+    }
+
+    /// Removes and returns the request a response that began at `timing` answers.
+    private mutating func takePartner(for timing: MessageTiming) -> PendingRequest? {
+        let began = { (r: PendingRequest) in r.timing.firstEnterNs <= timing.firstExitNs }
+        var chosen: Int?
+        if responsesUncertain {
+            chosen = pending[pendingStart...].lastIndex(where: began)
+        } else if pendingStart < pending.count, began(pending[pendingStart]) {
+            chosen = pendingStart
+        }
+        guard let chosen else {
+            stats.orphanResponses += 1
+            return nil
+        }
+        // Requests older than the partner lost their responses.
+        stats.droppedExchanges += chosen - pendingStart
+        let partner = pending[chosen]
+        pendingStart = chosen + 1
+        compact()
+        responsesUncertain = false
+        return partner
+    }
+
+    private mutating func compact() {
+        if pendingStart == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= 64)
+            pendingStart = 0
+        } else if pendingStart >= 32 && pendingStart * 2 >= pending.count {
+            pending.removeFirst(pendingStart)
+            pendingStart = 0
+        }
+    }
+
+    private mutating func finishResponse(bodySize: Int, timing: MessageTiming, failure: ExchangeFailure?) {
+        guard let bound = response else { return }
+        response = nil
+        guard let request = bound.request else { return }  // orphan, already counted
+        guard let requestHead = request.head else {
+            stats.droppedExchanges += 1
+            return
+        }
+        if requestInProgress == request.sequence { requestInProgress = nil }
+        ready.append(Exchange(connection: connection, request: requestHead, response: bound.head,
+                              requestBodySize: request.bodySize, responseBodySize: bodySize,
+                              requestTiming: request.timing, responseTiming: timing, failure: failure))
+        stats.exchanges += 1
+    }
+
+    // MARK: - Sink
+
+    mutating func messageCompleted(_ kind: HTTP1StartLine.Kind, bodySize: Int, timing: MessageTiming) {
+        switch kind {
+        case .request:
+            if let sequence = requestInProgress {
+                updateRequest(sequence) { $0.bodySize = bodySize; $0.timing = timing }
+            }
+            requestInProgress = nil
+        case .response:
+            finishResponse(bodySize: bodySize, timing: timing, failure: nil)
+        }
+    }
+
+    mutating func messageIncomplete(_ kind: HTTP1StartLine.Kind, bodySize: Int, timing: MessageTiming) {
+        switch kind {
+        case .request:
+            if let sequence = requestInProgress {
+                updateRequest(sequence) { $0.bodySize = bodySize; $0.timing = timing }
+            }
+        case .response:
+            finishResponse(bodySize: bodySize, timing: timing, failure: .responseIncomplete)
+        }
+    }
+
+    mutating func messageDropped(_ kind: HTTP1StartLine.Kind, reason: HTTP1DropReason, headReported: Bool,
+                                 timing: MessageTiming) {
+        switch reason {
+        case .hole: stats.holesInHeaders += 1
+        case .malformed: stats.malformedMessages += 1
+        case .oversized: stats.oversizedHeads += 1
+        }
+        switch (kind, headReported) {
+        case (.request, true):
+            if let sequence = requestInProgress { updateRequest(sequence) { $0.head = nil } }
+            requestInProgress = nil
+        case (.request, false):
+            _ = enqueue(nil, timing: timing)
+        case (.response, true):
+            if let bound = response {
+                response = nil
+                if bound.request != nil { stats.droppedExchanges += 1 }
+            }
+        case (.response, false):
+            // A response we could not read still answers a request.
+            if takePartner(for: timing) != nil { stats.droppedExchanges += 1 }
+        }
+    }
+
+    mutating func lostSync(_ kind: HTTP1StartLine.Kind?, unexpectedBytes: Bool) {
+        if unexpectedBytes { stats.malformedMessages += 1 }
+        // A lost request is caught by rule 2; lost responses need rule 3.
+        if kind != .request { responsesUncertain = true }
+    }
+
+    mutating func skipped(_ count: Int) { stats.bytesSkipped += count }
+
+    mutating func notHTTP() { sawNotHTTP = true }
+
+    mutating func switchedProtocols() { sawSwitch = true }
+
+    // MARK: - Closing
+
+    /// The connection is gone: requests still waiting never got a response.
+    mutating func flush() {
+        if let bound = response {
+            response = nil
+            if bound.request != nil { stats.droppedExchanges += 1 }
+        }
+        for request in pending[pendingStart...] {
+            guard let head = request.head else {
+                stats.droppedExchanges += 1
+                continue
+            }
+            ready.append(Exchange(connection: connection, request: head, response: nil,
+                                  requestBodySize: request.bodySize, responseBodySize: 0,
+                                  requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed))
+            stats.exchanges += 1
+        }
+        pending.removeAll()
+        pendingStart = 0
+        requestInProgress = nil
+    }
+
+    /// Parsing starts over (plaintext replaces ciphertext): what was
+    /// pending is dropped and earlier verdicts no longer hold.
+    mutating func restart() {
+        discard()
+        sawNotHTTP = false
+        sawSwitch = false
+        responsesUncertain = false
+    }
+
+    /// The connection is forgotten (evicted): nothing more is emitted.
+    mutating func discard() {
+        stats.droppedExchanges += pendingCount + (response?.request != nil ? 1 : 0)
+        pending.removeAll()
+        pendingStart = 0
+        response = nil
+        requestInProgress = nil
+    }
+}

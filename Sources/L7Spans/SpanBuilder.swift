@@ -1,0 +1,209 @@
+import L7Events
+import L7Protocols
+
+/// Maps an HTTP exchange to one span, following the HTTP semantic
+/// conventions (names, attributes, status) and W3C Trace Context.
+///
+/// Holds no per-connection state. The id generator lives in a reference
+/// box so that `span(for:)` need not be `mutating`: copies of a builder
+/// share one generator, and a builder must stay on one thread.
+public struct SpanBuilder {
+    public let options: SpanOptions
+    public let clock: ClockConversion
+    private let ids: IDSource
+    private let routes: RouteTemplater
+
+    public init(options: SpanOptions = SpanOptions(), clock: ClockConversion, ids: some IDGenerator = RandomIDGenerator()) {
+        self.options = options
+        self.clock = clock
+        self.ids = IDSource(ids)
+        self.routes = RouteTemplater(patterns: options.routePatterns)
+    }
+
+    /// The span of one exchange.
+    ///
+    /// - Parameter closedAtNs: monotonic time the connection closed, when it
+    ///   did before a complete response; the span then ends there instead of
+    ///   at the request's last byte.
+    ///
+    /// Kind: CLIENT when the process connected, SERVER when it accepted. A
+    /// connection whose role is still unknown is reported as SERVER: the
+    /// connection layer infers the role from who sent the request line, so
+    /// an unknown role reaching this point is rare, and a request seen on an
+    /// inherited socket (nginx workers, systemd sockets) is usually one the
+    /// process received.
+    public func span(for exchange: Exchange, closedAtNs: UInt64? = nil) -> SpanRecord {
+        let connection = exchange.connection
+        let request = exchange.request
+        let kind: SpanKind = connection.role == .client ? .client : .server
+        let target = RequestTarget(request.target)
+        var attributes: [Attribute] = []
+        attributes.reserveCapacity(18)
+
+        // Method and name.
+        let isKnownMethod = options.knownMethods.contains(request.method)
+        attributes.append(Attribute("http.request.method", .string(isKnownMethod ? request.method : "_OTHER")))
+        if !isKnownMethod {
+            attributes.append(Attribute("http.request.method_original", .string(request.method)))
+        }
+        let route = target.path.map { routes.route(forPath: $0) }
+        let nameMethod = isKnownMethod ? request.method : "HTTP"
+        let name = route.map { "\(nameMethod) \($0)" } ?? nameMethod
+
+        // URL.
+        let connectionScheme = connection.isTLS ? "https" : "http"
+        let scheme = kind == .client ? (target.scheme ?? connectionScheme) : connectionScheme
+        let query = target.query.map(QueryRedaction.redact)
+        attributes.append(Attribute("url.scheme", .string(scheme)))
+        if let path = target.path { attributes.append(Attribute("url.path", .string(String(path)))) }
+        if let query { attributes.append(Attribute("url.query", .string(query))) }
+        if let route { attributes.append(Attribute("http.route", .string(route))) }
+
+        // Server and client addresses.
+        let peerHost = connection.remote?.host
+        let server: (host: String, port: Int?)?
+        if kind == .server {
+            let forwarded = ForwardedHeaders(request.headers)
+            server = Self.serverSideAddress(forwarded: forwarded, target: target, headers: request.headers,
+                                            scheme: scheme, local: connection.local)
+            if let client = forwarded.clientAddress.map(String.init) ?? peerHost {
+                attributes.append(Attribute("client.address", .string(client)))
+            }
+        } else {
+            server = Self.clientSideAddress(target: target, headers: request.headers, scheme: scheme, remote: connection.remote)
+            if let server {
+                attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, target: target, query: query))))
+            }
+        }
+        if let server {
+            attributes.append(Attribute("server.address", .string(server.host)))
+            if let port = server.port { attributes.append(Attribute("server.port", .int(Int64(port)))) }
+        }
+        if let peer = connection.remote, let peerHost {
+            attributes.append(Attribute("network.peer.address", .string(peerHost)))
+            attributes.append(Attribute("network.peer.port", .int(Int64(peer.port))))
+        }
+        if !request.version.isEmpty {
+            attributes.append(Attribute("network.protocol.version", .string(request.version)))
+        }
+        if let userAgent = request.headers["user-agent"] {
+            attributes.append(Attribute("user_agent.original", .string(userAgent)))
+        }
+
+        // Response and status.
+        if exchange.requestBodySize > 0 {
+            attributes.append(Attribute("http.request.body.size", .int(Int64(exchange.requestBodySize))))
+        }
+        var statusCode = StatusCode.unset
+        var errorType: String?
+        if let response = exchange.response {
+            attributes.append(Attribute("http.response.status_code", .int(Int64(response.status))))
+            attributes.append(Attribute("http.response.body.size", .int(Int64(exchange.responseBodySize))))
+            if Self.isError(status: response.status, kind: kind) {
+                errorType = String(response.status)
+            } else if let failure = exchange.failure {
+                errorType = failure.rawValue
+            }
+        } else {
+            // The conventions' fallback id when we cannot say why.
+            errorType = exchange.failure?.rawValue ?? "_OTHER"
+        }
+        if let errorType {
+            statusCode = .error
+            attributes.append(Attribute("error.type", .string(errorType)))
+        }
+
+        // Times.
+        let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
+        var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
+        if let closedAtNs, exchange.response == nil || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
+        endNs = max(endNs, startNs)
+
+        // Trace context.
+        var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
+                                kind: kind, startUnixNano: clock.unixNanos(fromMonotonic: startNs),
+                                endUnixNano: clock.unixNanos(fromMonotonic: endNs), attributes: attributes,
+                                statusCode: statusCode, flags: 0, pid: connection.pid)
+        applyTraceContext(to: &record, headers: request.headers)
+        return record
+    }
+
+    /// Ids, parent and flags. OTLP flags: W3C trace flags in the low byte,
+    /// 0x100 "whether the parent is remote is known", 0x200 "it is remote".
+    private func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders) {
+        guard let parent = TraceParent(headers: headers) else {
+            record.traceID = ids.generator.nextTraceID()
+            record.spanID = ids.generator.nextSpanID()
+            record.flags = 0x101  // sampled, root
+            return
+        }
+        record.traceID = parent.traceID
+        record.traceState = TraceState.validated(headers)
+        if record.kind == .server {
+            // The caller's span is our parent.
+            record.spanID = ids.generator.nextSpanID()
+            record.parentSpanID = parent.parentID
+            record.flags = UInt32(parent.flags) | 0x300
+        } else {
+            // The header we saw leave names the span the remote server will
+            // call its parent: that span is this one.
+            record.spanID = parent.parentID
+            record.parentSpanID = nil
+            record.flags = UInt32(parent.flags) | 0x100
+        }
+    }
+
+    /// 5xx and uninterpretable codes always; 4xx only for the client, whose
+    /// request failed, while the server answered it correctly.
+    static func isError(status: Int, kind: SpanKind) -> Bool {
+        if status < 100 || status > 599 || status >= 500 { return true }
+        return status >= 400 && kind == .client
+    }
+
+    /// Forwarded/X-Forwarded-Host, then an absolute-form target, then Host,
+    /// then the socket the request arrived on.
+    static func serverSideAddress(forwarded: ForwardedHeaders, target: RequestTarget, headers: HTTPHeaders,
+                                  scheme: String, local: SocketAddress?) -> (host: String, port: Int?)? {
+        if let h = forwarded.host {
+            return (String(h.host), h.port ?? HostAndPort.defaultPort(scheme: forwarded.proto ?? scheme) ?? local.map { Int($0.port) })
+        }
+        if let a = target.authority {
+            return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))
+        }
+        if let hostHeader = headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+            return (String(h.host), h.port ?? local.map { Int($0.port) })
+        }
+        return local.map { ($0.host, Int($0.port)) }
+    }
+
+    /// An absolute-form target (requests through a proxy), then Host, then
+    /// the socket the process connected to.
+    static func clientSideAddress(target: RequestTarget, headers: HTTPHeaders, scheme: String,
+                                  remote: SocketAddress?) -> (host: String, port: Int?)? {
+        if let a = target.authority {
+            return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: scheme))
+        }
+        if let hostHeader = headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+            return (String(h.host), h.port ?? remote.map { Int($0.port) } ?? HostAndPort.defaultPort(scheme: scheme))
+        }
+        return remote.map { ($0.host, Int($0.port)) }
+    }
+
+    /// `scheme://host[:port]/path?query`; built from parsed parts, so
+    /// credentials in the target never reach it. The port is left out when
+    /// it is the scheme's default.
+    static func fullURL(scheme: String, server: (host: String, port: Int?), target: RequestTarget, query: String?) -> String {
+        var url = scheme + "://"
+        url += HostAndPort(host: Substring(server.host), port: nil).hostForURL
+        if let port = server.port, port != HostAndPort.defaultPort(scheme: scheme) { url += ":\(port)" }
+        if let path = target.path { url += path }
+        if let query { url += "?" + query }
+        return url
+    }
+}
+
+/// The builder's id generator, shared by reference (see `SpanBuilder`).
+final class IDSource {
+    var generator: any IDGenerator
+    init(_ generator: any IDGenerator) { self.generator = generator }
+}

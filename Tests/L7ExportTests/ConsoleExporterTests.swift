@@ -1,0 +1,54 @@
+import L7Export
+import L7Spans
+import XCTest
+
+final class ConsoleExporterTests: XCTestCase {
+    func testALineHasTimeServiceKindNameStatusDurationAndTraceID() {
+        let span = Samples.span()
+        XCTAssertEqual(ConsoleSpanFormatter().line(for: span, serviceName: "nginx"),
+                       "2023-11-14T22:13:20.000Z nginx        SERVER GET /users/* 200    1.234ms trace=4bf92f3577b34da6a3ce929d0e0e4736")
+    }
+
+    func testMillisecondsAndSubMillisecondDurations() {
+        var span = Samples.span(kind: .client)
+        span.startUnixNano = 1_764_017_941_123_999_999
+        span.endUnixNano = span.startUnixNano + 56_700
+        let line = ConsoleSpanFormatter().line(for: span, serviceName: "curl")
+        XCTAssertTrue(line.hasPrefix("2025-11-24T20:59:01.123Z curl         CLIENT GET /users/* 200    0.056ms trace="), line)
+    }
+
+    func testStatusFallsBackToGRPCThenDash() {
+        var grpc = Samples.span(name: "helloworld.Greeter/SayHello", status: nil)
+        grpc.attributes.append(Attribute("rpc.grpc.status_code", .int(5)))
+        XCTAssertTrue(ConsoleSpanFormatter().line(for: grpc, serviceName: "greeter").contains(" helloworld.Greeter/SayHello 5  "))
+
+        var failed = Samples.span(status: nil)
+        failed.statusCode = .error
+        XCTAssertTrue(ConsoleSpanFormatter().line(for: failed, serviceName: "x").contains(" GET /users/* ERR "))
+
+        let unknown = Samples.span(status: nil)
+        XCTAssertTrue(ConsoleSpanFormatter().line(for: unknown, serviceName: "x").contains(" GET /users/* -   "))
+    }
+
+    func testAnExportWritesOneLinePerSpanInOneWrite() {
+        var writes: [String] = []
+        let exporter = ConsoleExporter { writes.append($0) }
+        let result = exporter.export([
+            ResourceBatch(resource: Samples.resource(pid: 1, service: "nginx"), spans: [Samples.span(), Samples.span(id: 2)]),
+            ResourceBatch(resource: Samples.resource(pid: 2, service: "curl"), spans: [Samples.span(kind: .client)]),
+        ])
+        XCTAssertEqual(result, .success)
+        XCTAssertEqual(writes.count, 1)
+        let lines = writes[0].split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 4, "three lines, each ending in a newline")
+        XCTAssertTrue(lines[0].contains(" nginx ") && lines[0].contains(" SERVER "))
+        XCTAssertTrue(lines[2].contains(" curl ") && lines[2].contains(" CLIENT "))
+        XCTAssertEqual(lines[3], "")
+    }
+
+    func testNothingIsWrittenForNoSpans() {
+        var writes = 0
+        XCTAssertEqual(ConsoleExporter { _ in writes += 1 }.export([]), .success)
+        XCTAssertEqual(writes, 0)
+    }
+}

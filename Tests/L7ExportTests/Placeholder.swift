@@ -1,2 +1,0 @@
-import XCTest
-final class L7ExportTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class L7ProtocolsTestsPlaceholder: XCTestCase { func testNothing() {} }

@@ -1,0 +1,123 @@
+import L7Events
+@testable import L7Protocols
+
+/// Drives a `ConnectionTracker` the way the capture would: events with
+/// increasing timestamps, bytes lent only for the duration of the call.
+final class TrackerHarness {
+    let tracker: ConnectionTracker
+    private(set) var exchanges: [Exchange] = []
+    private(set) var ignored: [(ConnectionKey, Int32)] = []
+    private(set) var ciphertextIgnored: [ConnectionKey] = []
+    /// Monotonic clock; every call takes 10 ns, every event starts 100 ns after the last.
+    private(set) var now: UInt64 = 1_000
+
+    init(limits: TrackerLimits = .init()) {
+        tracker = ConnectionTracker(limits: limits)
+        tracker.onIgnore = { [unowned self] key, fd in self.ignored.append((key, fd)) }
+        tracker.onIgnoreCiphertext = { [unowned self] key, _ in self.ciphertextIgnored.append(key) }
+    }
+
+    static func key(_ id: UInt64, pid: UInt32 = 4242) -> ConnectionKey { ConnectionKey(tgid: pid, connectionID: id) }
+
+    func open(_ key: ConnectionKey, role: ConnectionRole, fd: Int32 = 7,
+              local: SocketAddress? = SocketAddress(ipv4: 127, 0, 0, 1, port: 18080),
+              remote: SocketAddress? = SocketAddress(ipv4: 127, 0, 0, 1, port: 45678)) {
+        now += 100
+        tracker.handle(.open(ConnectionOpened(key: key, tid: key.tgid, fd: fd, role: role, local: local,
+                                              remote: remote, timestampNs: now))) { exchanges.append($0) }
+    }
+
+    /// One read or write call that moved `bytes` (plus `hole` uncaptured bytes after them).
+    @discardableResult
+    func call(_ key: ConnectionKey, _ direction: Direction, _ bytes: [UInt8], hole: Int = 0,
+              source: DataSource = .syscall, fd: Int32 = 7) -> (enter: UInt64, exit: UInt64) {
+        now += 100
+        let enter = now, exit = now + 10
+        bytes.withUnsafeBytes { buffer in
+            let chunk = DataChunk(key: key, tid: key.tgid, fd: fd, direction: direction, source: source,
+                                  enterNs: enter, exitNs: exit, returnedLength: bytes.count + hole, bytes: buffer)
+            tracker.handle(.data(chunk)) { exchanges.append($0) }
+        }
+        return (enter, exit)
+    }
+
+    func call(_ key: ConnectionKey, _ direction: Direction, _ text: String, hole: Int = 0,
+              source: DataSource = .syscall) {
+        call(key, direction, Array(text.utf8), hole: hole, source: source)
+    }
+
+    /// One call whose capture was split into several chunks (offsets given).
+    func splitCall(_ key: ConnectionKey, _ direction: Direction, chunks: [(offset: Int, bytes: [UInt8])],
+                   returnedLength: Int) {
+        now += 100
+        for (n, piece) in chunks.enumerated() {
+            piece.bytes.withUnsafeBytes { buffer in
+                let chunk = DataChunk(key: key, tid: key.tgid, fd: 7, direction: direction, source: .syscall,
+                                      enterNs: now, exitNs: now + 10, returnedLength: returnedLength,
+                                      offset: piece.offset, isLastChunk: n == chunks.count - 1, bytes: buffer)
+                tracker.handle(.data(chunk)) { exchanges.append($0) }
+            }
+        }
+    }
+
+    func close(_ key: ConnectionKey, fd: Int32 = 7) {
+        now += 100
+        tracker.handle(.close(ConnectionClosed(key: key, fd: fd, timestampNs: now))) { exchanges.append($0) }
+    }
+
+    func exit(pid: UInt32) {
+        now += 100
+        tracker.handle(.processExited(ProcessExited(tgid: pid, timestampNs: now))) { exchanges.append($0) }
+    }
+
+    func flush() { tracker.flushAll { exchanges.append($0) } }
+
+    var stats: ProtocolStats { tracker.stats }
+}
+
+/// The parts of an exchange a user sees, for compact comparisons.
+struct ExchangeSummary: Equatable, CustomStringConvertible {
+    var method: String
+    var target: String
+    var status: Int?
+    var requestBody: Int
+    var responseBody: Int
+    var failure: ExchangeFailure?
+
+    init(_ method: String, _ target: String, _ status: Int?, requestBody: Int = 0, responseBody: Int = 0,
+         failure: ExchangeFailure? = nil) {
+        self.method = method; self.target = target; self.status = status
+        self.requestBody = requestBody; self.responseBody = responseBody; self.failure = failure
+    }
+
+    init(_ e: Exchange) {
+        self.init(e.request.method, e.request.target, e.response?.status, requestBody: e.requestBodySize,
+                  responseBody: e.responseBodySize, failure: e.failure)
+    }
+
+    var description: String {
+        "\(method) \(target) -> \(status.map(String.init) ?? "nil") req=\(requestBody) resp=\(responseBody)"
+            + (failure.map { " \($0)" } ?? "")
+    }
+}
+
+extension Array where Element == Exchange {
+    var summaries: [ExchangeSummary] { map(ExchangeSummary.init) }
+}
+
+extension String {
+    var bytes: [UInt8] { Array(utf8) }
+}
+
+/// A small deterministic generator (SplitMix64) so fuzz runs repeat exactly.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

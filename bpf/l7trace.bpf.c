@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * l7trace kernel side: socket syscall tracepoints that copy a bounded prefix
+ * of what TCP sockets read and write into a ring buffer, plus process
+ * lifecycle events. Layouts are in l7trace_abi.h.
+ *
+ * Cost matters more than anything here: these programs run on every read and
+ * write of the host. Each call is filtered as early and as cheaply as
+ * possible: own tgid, process verdict, connection cache, then the fd walk.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "l7trace_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+#define MSG_PEEK 2
+
+/* Set by user space before load (frozen in .rodata, so the verifier sees constants). */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 process_mode = L7_MODE_ALL;
+const volatile __u32 capture_bytes = L7_DEFAULT_CAPTURE_BYTES;
+const volatile __u32 port_selection = 0;
+/* Wake the reader once this many bytes wait in the ring... */
+const volatile __u64 wakeup_bytes = 1 << 20;
+/* ...but not more often than this, per CPU. */
+const volatile __u64 wakeup_interval_ns = 1000000;
+
+/* Connection ids are unique for the life of the loaded program. */
+__u64 next_conn_id = 1;
+
+/* What a syscall's entry leaves for its exit. */
+enum call_op {
+    OP_BUFFER = 1,  /* read/write/sendto/recvfrom: buf + len */
+    OP_IOVEC = 2,   /* readv/writev/sendmsg/recvmsg: iovec array + count */
+    OP_NOCOPY = 3,  /* sendfile: the bytes come from a file; only their count matters */
+    OP_CONNECT = 3,
+    OP_ACCEPT = 4,
+};
+
+struct call_args {
+    __u64 buf;
+    __u64 count;
+    __u64 enter_ns;
+    /* The socket found at entry when the fd was not yet in `conns`. */
+    __u64 sk;
+    __s32 fd;
+    __u8 op;
+    __u8 direction;
+    __u8 pad[2];
+};
+
+/* The data record is built here, then copied into the ring with its real
+ * size. Twice the capture limit so the verifier can prove that an iovec copy
+ * at any offset below the limit stays inside. An array indexed by CPU because
+ * a per-CPU value cannot be this large. */
+struct scratch {
+    struct l7_data_event event;
+    __u8 data[2 * L7_MAX_CAPTURE_BYTES];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 << 20); /* resized by user space */
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64); /* pid_tgid */
+    __type(value, struct call_args);
+} calls SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct l7_conn_key);
+    __type(value, struct l7_conn);
+} conns SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 32768);
+    __type(key, __u32); /* tgid */
+    __type(value, __u8); /* enum l7_verdict */
+} proc_verdict SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, __u16);
+    __type(value, __u8);
+} ports SEC(".maps");
+
+/* Local ports of the tracer's own outgoing connections. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u16);
+    __type(value, __u8);
+} self_ports SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct l7_counters);
+} counters SEC(".maps");
+
+/* Per CPU: when this CPU last forced a reader wake-up. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} last_wakeup SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1); /* set to the number of possible CPUs by user space */
+    __type(key, __u32);
+    __type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline struct l7_counters *counters_here(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* Writes one record. A wake-up per event costs the traced application more
+ * than everything else we do, so the reader (which polls with a timeout
+ * anyway) is woken only when `wakeup_bytes` wait unread, and then at most
+ * once per `wakeup_interval_ns` per CPU: while a lagging reader drains, the
+ * ring stays above the mark and would otherwise ask for a wake-up per event. */
+static __always_inline void emit_flagged(void *record, __u64 size, __u64 call_bytes, bool urgent)
+{
+    struct l7_counters *c = counters_here();
+    __u64 flags = urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+    if (!urgent && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes) {
+        __u32 zero = 0;
+        __u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
+        __u64 now = bpf_ktime_get_ns();
+        if (last && now - *last >= wakeup_interval_ns) {
+            *last = now;
+            flags = BPF_RB_FORCE_WAKEUP;
+        }
+    }
+    if (bpf_ringbuf_output(&events, record, size, flags) == 0) {
+        if (c) {
+            c->events++;
+            if (flags == BPF_RB_FORCE_WAKEUP)
+                c->wakeups++;
+        }
+    } else if (c) {
+        c->lost_events++;
+        c->lost_bytes += call_bytes;
+    }
+}
+
+static __always_inline void emit(void *record, __u64 size, __u64 call_bytes)
+{
+    emit_flagged(record, size, call_bytes, false);
+}
+
+static __always_inline void count_filtered(void)
+{
+    struct l7_counters *c = counters_here();
+    if (c)
+        c->filtered_events++;
+}
+
+static __always_inline bool process_selected(__u32 tgid)
+{
+    if (tgid == self_tgid)
+        return false;
+    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
+    __u8 verdict = v ? (*v & 0x0f) : 0;
+    if (verdict == L7_VERDICT_IGNORE)
+        return false;
+    if (process_mode == L7_MODE_LISTED)
+        return verdict == L7_VERDICT_TRACE;
+    return true;
+}
+
+/* fd → file → inode (a socket?) → struct socket → sk (TCP over IPv4/IPv6?). */
+static __always_inline struct sock *tcp_sock_of_fd(int fd)
+{
+    if (fd < 0)
+        return NULL;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt)
+        return NULL;
+    if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *file = NULL;
+    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+    if (!file)
+        return NULL;
+    umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK)
+        return NULL;
+    struct socket *socket = BPF_CORE_READ(file, private_data);
+    if (!socket)
+        return NULL;
+    struct sock *sk = BPF_CORE_READ(socket, sk);
+    if (!sk)
+        return NULL;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family != AF_INET && family != AF_INET6)
+        return NULL;
+    if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+        return NULL;
+    return sk;
+}
+
+static __always_inline void read_addresses(struct sock *sk, struct l7_address *local, struct l7_address *remote)
+{
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (family == AF_INET) {
+        local->family = 4;
+        remote->family = 4;
+        BPF_CORE_READ_INTO((__u32 *)local->addr, sk, __sk_common.skc_rcv_saddr);
+        BPF_CORE_READ_INTO((__u32 *)remote->addr, sk, __sk_common.skc_daddr);
+    } else {
+        local->family = 6;
+        remote->family = 6;
+        BPF_CORE_READ_INTO((struct in6_addr *)local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+        BPF_CORE_READ_INTO((struct in6_addr *)remote->addr, sk, __sk_common.skc_v6_daddr);
+    }
+}
+
+/* Loopback (127/8, ::1, ::ffff:127/104) or the same address as ours.
+ * Compared as 32-bit words: that is the alignment `addr` has in a record. */
+static __always_inline bool peer_on_this_host(struct l7_address *local, struct l7_address *remote)
+{
+    __u32 *r = (__u32 *)remote->addr, *l = (__u32 *)local->addr;
+    if (remote->family == 4)
+        return remote->addr[0] == 127 || r[0] == l[0];
+    if (r[0] == l[0] && r[1] == l[1] && r[2] == l[2] && r[3] == l[3])
+        return true;
+    if (r[0] != 0 || r[1] != 0)
+        return false;
+    if (r[2] == 0 && r[3] == bpf_htonl(1))
+        return true;
+    return r[2] == bpf_htonl(0xffff) && remote->addr[12] == 127;
+}
+
+static __always_inline bool port_selected(__u16 port)
+{
+    return bpf_map_lookup_elem(&ports, &port) != NULL;
+}
+
+/* Creates the `conns` entry of a TCP socket and, if it is selected, tells
+ * user space with an open event. Returns the stored entry. */
+static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock *sk, __u8 role, __u64 now)
+{
+    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+    struct l7_open_event open = {};
+    struct l7_conn conn = {};
+
+    read_addresses(sk, &open.local, &open.remote);
+    conn.conn_id = __sync_fetch_and_add(&next_conn_id, 1);
+    conn.role = role;
+    conn.remote_port = open.remote.port;
+    conn.state = L7_CONN_TRACED;
+    if (port_selection && !port_selected(open.local.port) && !port_selected(open.remote.port))
+        conn.state = L7_CONN_UNSELECTED;
+    if (role != L7_ROLE_CLIENT && peer_on_this_host(&open.local, &open.remote)) {
+        __u16 peer = open.remote.port;
+        if (bpf_map_lookup_elem(&self_ports, &peer))
+            conn.state = L7_CONN_UNSELECTED;
+        else
+            conn.self_check_pending = 1;
+    }
+    bpf_map_update_elem(&conns, &key, &conn, BPF_ANY);
+
+    if (conn.state == L7_CONN_TRACED) {
+        open.header.kind = L7_EVENT_OPEN;
+        open.header.tgid = key.tgid;
+        open.header.tid = (__u32)pid_tgid;
+        open.header.timestamp_ns = now;
+        open.conn_id = conn.conn_id;
+        open.fd = fd;
+        open.role = role;
+        emit(&open, sizeof(open), 0);
+    }
+    return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* Copies up to `limit` bytes spread over the first iovecs. */
+static __always_inline __u32 copy_iovecs(__u8 *dst, const struct iovec *iovs, __u64 count, __u64 limit)
+{
+    __u64 copied = 0;
+
+    for (int i = 0; i < L7_MAX_IOVECS; i++) {
+        if (i >= count || copied >= limit)
+            break;
+        struct iovec iov;
+        if (bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]))
+            break;
+        __u64 n = iov.iov_len;
+        if (n > limit - copied)
+            n = limit - copied;
+        __u64 off = copied;
+        barrier_var(off);
+        if (off >= L7_MAX_CAPTURE_BYTES)
+            break;
+        barrier_var(n);
+        if (n > L7_MAX_CAPTURE_BYTES)
+            n = L7_MAX_CAPTURE_BYTES;
+        if (bpf_probe_read_user(dst + off, n, iov.iov_base))
+            break;
+        copied += n;
+    }
+    return copied;
+}
+
+static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned, __u64 now)
+{
+    __u32 cpu = bpf_get_smp_processor_id();
+    struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+    if (!s)
+        return;
+
+    __u64 limit = returned < capture_bytes ? returned : capture_bytes;
+    __u64 captured = 0;
+    if (call->op == OP_BUFFER) {
+        __u64 n = limit;
+        barrier_var(n);
+        if (n > L7_MAX_CAPTURE_BYTES)
+            n = L7_MAX_CAPTURE_BYTES;
+        if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
+            captured = n;
+    } else if (call->op == OP_IOVEC) {
+        captured = copy_iovecs(s->data, (const struct iovec *)call->buf, call->count, limit);
+    }
+
+    struct l7_data_event *e = &s->event;
+    e->header.kind = L7_EVENT_DATA;
+    e->header.tgid = pid_tgid >> 32;
+    e->header.tid = (__u32)pid_tgid;
+    e->header.timestamp_ns = now;
+    e->conn_id = conn->conn_id;
+    e->enter_ns = call->enter_ns;
+    e->returned = returned;
+    e->fd = call->fd;
+    e->captured = captured;
+    e->direction = call->direction;
+    e->source = L7_SOURCE_SYSCALL;
+
+    struct l7_counters *c = counters_here();
+    if (c && returned > captured)
+        c->uncaptured_bytes += returned - captured;
+
+    __u64 size = sizeof(struct l7_data_event) + captured;
+    barrier_var(size);
+    if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
+        return;
+    emit(e, size, returned);
+}
+
+/* ---- entry / exit of the data syscalls ---- */
+
+static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, __u8 direction)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    if (!process_selected(tgid))
+        return 0;
+
+    struct call_args call = {
+        .buf = buf, .count = count, .fd = fd, .op = op, .direction = direction,
+    };
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (conn) {
+        if (conn->state != L7_CONN_TRACED) {
+            count_filtered();
+            return 0;
+        }
+    } else {
+        struct sock *sk = tcp_sock_of_fd(fd);
+        if (!sk)
+            return 0;
+        call.sk = (__u64)sk;
+    }
+    call.enter_ns = bpf_ktime_get_ns();
+    bpf_map_update_elem(&calls, &pid_tgid, &call, BPF_ANY);
+    return 0;
+}
+
+static __always_inline int data_exit(long ret)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct call_args *stored = bpf_map_lookup_elem(&calls, &pid_tgid);
+    if (!stored)
+        return 0;
+    struct call_args call = *stored;
+    bpf_map_delete_elem(&calls, &pid_tgid);
+    if (ret <= 0)
+        return 0;
+
+    __u64 now = bpf_ktime_get_ns();
+    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (!conn) {
+        /* A socket that predates the tracer (or the entry was evicted). */
+        struct sock *sk = call.sk ? (struct sock *)call.sk : tcp_sock_of_fd(call.fd);
+        if (!sk)
+            return 0;
+        conn = track(pid_tgid, call.fd, sk, L7_ROLE_UNKNOWN, now);
+        if (!conn)
+            return 0;
+    }
+    if (conn->self_check_pending) {
+        /* By the first data on this server side, the tracer's own connect
+         * (if this is it) has returned and recorded its port. */
+        __u16 peer = conn->remote_port;
+        conn->self_check_pending = 0;
+        if (bpf_map_lookup_elem(&self_ports, &peer))
+            conn->state = L7_CONN_IGNORED;
+    }
+    if (conn->state != L7_CONN_TRACED) {
+        count_filtered();
+        return 0;
+    }
+    emit_data(&call, pid_tgid, conn, (__u64)ret, now);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_IOVEC, L7_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_IOVEC, L7_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+    /* A peek leaves the bytes in the socket; the real read reports them. */
+    if (ctx->args[3] & MSG_PEEK)
+        return 0;
+    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u8 direction)
+{
+    struct user_msghdr msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+        return 0;
+    return data_enter(ctx->args[0], (__u64)msg.msg_iov, msg.msg_iovlen, OP_IOVEC, direction);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    return msg_enter(ctx, L7_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    if (ctx->args[2] & MSG_PEEK)
+        return 0;
+    return msg_enter(ctx, L7_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+/* sendfile moves file bytes (nginx's static files) into the socket: no
+ * payload to copy, but the count keeps the response body's length right. */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+    return data_enter(ctx->args[0], 0, ctx->args[3], OP_NOCOPY, L7_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+    return data_exit(ctx->ret);
+}
+
+/* ---- connection lifecycle ---- */
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    /* The tracer's own connects are followed only to learn their ports. */
+    if (tgid != self_tgid && !process_selected(tgid))
+        return 0;
+    int fd = ctx->args[0];
+    struct sock *sk = tcp_sock_of_fd(fd);
+    if (!sk)
+        return 0;
+    struct call_args call = { .fd = fd, .op = OP_CONNECT, .sk = (__u64)sk };
+    bpf_map_update_elem(&calls, &pid_tgid, &call, BPF_ANY);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct call_args *stored = bpf_map_lookup_elem(&calls, &pid_tgid);
+    if (!stored)
+        return 0;
+    struct call_args call = *stored;
+    bpf_map_delete_elem(&calls, &pid_tgid);
+    if (call.op != OP_CONNECT || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+        return 0;
+    struct sock *sk = (struct sock *)call.sk;
+
+    if ((__u32)(pid_tgid >> 32) == self_tgid) {
+        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        __u8 one = 1;
+        bpf_map_update_elem(&self_ports, &port, &one, BPF_ANY);
+        return 0;
+    }
+    /* A non-blocking connect may be called again on the same socket. */
+    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
+    struct l7_conn *known = bpf_map_lookup_elem(&conns, &key);
+    if (known && known->role == L7_ROLE_CLIENT)
+        return 0;
+    track(pid_tgid, call.fd, sk, L7_ROLE_CLIENT, bpf_ktime_get_ns());
+    return 0;
+}
+
+static __always_inline int accept_enter(void)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if (!process_selected(pid_tgid >> 32))
+        return 0;
+    struct call_args call = { .op = OP_ACCEPT };
+    bpf_map_update_elem(&calls, &pid_tgid, &call, BPF_ANY);
+    return 0;
+}
+
+static __always_inline int accept_exit(long ret)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct call_args *stored = bpf_map_lookup_elem(&calls, &pid_tgid);
+    if (!stored)
+        return 0;
+    __u8 op = stored->op;
+    bpf_map_delete_elem(&calls, &pid_tgid);
+    if (op != OP_ACCEPT || ret < 0)
+        return 0;
+    struct sock *sk = tcp_sock_of_fd(ret);
+    if (!sk)
+        return 0;
+    track(pid_tgid, ret, sk, L7_ROLE_SERVER, bpf_ktime_get_ns());
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+    return accept_enter();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+    return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+    return accept_enter();
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+    return accept_exit(ctx->ret);
+}
+
+/* At entry: whatever close returns, the fd stops naming this connection. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (!conn)
+        return 0;
+    __u64 conn_id = conn->conn_id;
+    __u8 state = conn->state;
+    bpf_map_delete_elem(&conns, &key);
+    if (state == L7_CONN_UNSELECTED)
+        return 0;
+
+    struct l7_close_event e = {};
+    e.header.kind = L7_EVENT_CLOSE;
+    e.header.tgid = key.tgid;
+    e.header.tid = (__u32)pid_tgid;
+    e.header.timestamp_ns = bpf_ktime_get_ns();
+    e.conn_id = conn_id;
+    e.fd = key.fd;
+    emit(&e, sizeof(e), 0);
+    return 0;
+}
+
+/* ---- processes ---- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    if (tgid == self_tgid)
+        return 0;
+    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
+    __u8 verdict = v ? *v : 0;
+    if (process_mode == L7_MODE_LISTED && (verdict & 0x0f) != L7_VERDICT_TRACE)
+        return 0;
+    /* A new program may be another service: user space decides again. */
+    if (process_mode == L7_MODE_DECIDE && v && !(verdict & L7_VERDICT_PINNED))
+        bpf_map_delete_elem(&proc_verdict, &tgid);
+
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct l7_exec_event e = {};
+    e.header.kind = L7_EVENT_EXEC;
+    e.header.tgid = tgid;
+    e.header.tid = (__u32)pid_tgid;
+    e.header.timestamp_ns = bpf_ktime_get_ns();
+    e.ppid = BPF_CORE_READ(task, real_parent, tgid);
+    /* Urgent: user space reads the new program's name and environment from
+     * /proc while it runs; a short-lived client is gone by the next batch. */
+    emit_flagged(&e, sizeof(e), 0, true);
+    return 0;
+}
+
+/* Children inherit the parent's verdict: workers forked by a selected master
+ * are selected too. Threads share the tgid and need nothing. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+    __u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+    __u32 child_tgid = BPF_CORE_READ(child, tgid);
+    if (parent_tgid == child_tgid)
+        return 0;
+    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &parent_tgid);
+    if (!v)
+        return 0;
+    __u8 inherited = *v & ~L7_VERDICT_PINNED;
+    bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
+    return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_exit(void *ctx)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u32 tgid = pid_tgid >> 32;
+    if ((__u32)pid_tgid != tgid || tgid == self_tgid)
+        return 0;
+    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
+    bool traced = v && (*v & 0x0f) == L7_VERDICT_TRACE;
+    if (v)
+        bpf_map_delete_elem(&proc_verdict, &tgid);
+    if (process_mode == L7_MODE_LISTED && !traced)
+        return 0;
+
+    struct l7_exit_event e = {};
+    e.header.kind = L7_EVENT_EXIT;
+    e.header.tgid = tgid;
+    e.header.tid = (__u32)pid_tgid;
+    e.header.timestamp_ns = bpf_ktime_get_ns();
+    emit(&e, sizeof(e), 0);
+    return 0;
+}
