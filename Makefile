@@ -62,13 +62,13 @@ run: build
 	$(BIN) $(ARGS)
 
 unit-test: deps generate
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 e2e-test: build test-deps
 	L7TRACE_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q Tests/e2e
 
 test: deps test-deps generate
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 	$(MAKE) --no-print-directory e2e-test
 
 clean:
