@@ -17,6 +17,15 @@ final class ProcessDirectory {
         builder = ProcessResourceBuilder()
     }
 
+    /// Reads every process that runs now, before any of its events arrive:
+    /// a process that exits between two ring-buffer batches can no longer
+    /// be read once its exchange is stitched.
+    func preloadRunningProcesses() {
+        for pid in ProcFS.allPids() where resources[pid] == nil {
+            resources[pid] = resolve(pid)
+        }
+    }
+
     func resource(of pid: UInt32) -> ProcessResource {
         if let known = resources[pid] { return known }
         let resolved = resolve(pid)

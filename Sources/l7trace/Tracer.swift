@@ -49,6 +49,7 @@ final class Tracer {
         options.ports = configuration.ports
         options.captureBytesPerCall = configuration.captureBytesPerCall
         capture = try Capture(options: options)
+        processes.preloadRunningProcesses()
 
         tracker.onIgnore = { [capture] key, fd in
             capture.ignoreConnection(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
