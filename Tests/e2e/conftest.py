@@ -6,7 +6,6 @@ tests and the machine's other traffic never leak into it."""
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess

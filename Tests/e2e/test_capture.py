@@ -7,7 +7,6 @@ Every tracer run is restricted to a port or pid these tests own.
 """
 import os
 import pathlib
-import random
 import re
 import signal
 import socket
@@ -18,6 +17,8 @@ import threading
 import time
 
 import pytest
+
+from conftest import free_port, wait_for_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="loading BPF programs needs root")
@@ -62,28 +63,6 @@ def capdump():
     (package / "Package.swift").write_text(HARNESS_PACKAGE)
     subprocess.run(["swift", "build", "--package-path", str(package)], check=True)
     return str(package / ".build" / "debug" / "capdump")
-
-
-def free_port():
-    while True:
-        port = random.randint(18000, 19999)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-
-
-def wait_for_port(port, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port}")
 
 
 FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')

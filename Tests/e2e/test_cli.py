@@ -1,11 +1,10 @@
 """The command-line contract: console output, flush on SIGTERM, --duration,
 a collector that is down, trace context across the wire, clear errors."""
 import os
-import signal
 import subprocess
 import time
 
-from conftest import BIN, Tracer, curl, free_port, run, wait_until
+from conftest import BIN, curl, free_port, wait_until
 
 SERVER, CLIENT = 2, 3
 
