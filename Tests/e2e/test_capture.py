@@ -355,7 +355,9 @@ def test_events_are_delivered_in_batches(capdump, http_server):
     events = tracer.stop()
     records = int(tracer.polls["records"])
     assert len(of_kind(events, "data", tgid=server)) >= 400
-    # Far fewer polls than records, and the kernel almost never woke us.
+    # Far fewer polls than records, and the kernel almost never woke us for
+    # data (an exec, of any process on the host, wakes the reader at once).
     assert int(tracer.polls["most"]) >= 20
     assert int(tracer.polls["nonempty"]) * 10 < records
-    assert int(tracer.counters["wakeups"]) * 100 < records
+    execs = len(of_kind(events, "exec"))
+    assert int(tracer.counters["wakeups"]) <= execs + records // 100
