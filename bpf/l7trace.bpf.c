@@ -301,35 +301,55 @@ static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock
     return bpf_map_lookup_elem(&conns, &key);
 }
 
-/* Copies up to `limit` bytes spread over the first iovecs. */
-static __always_inline __u32 copy_iovecs(__u8 *dst, const struct iovec *iovs, __u64 count, __u64 limit)
-{
-    __u64 copied = 0;
+struct iovec_copy {
+    const struct iovec *iovs;
+    __u64 limit;
+    __u64 copied;
+};
 
-    for (int i = 0; i < L7_MAX_IOVECS; i++) {
-        if (i >= count || copied >= limit)
-            break;
-        struct iovec iov;
-        if (bpf_probe_read_user(&iov, sizeof(iov), &iovs[i]))
-            break;
-        __u64 n = iov.iov_len;
-        if (n > limit - copied)
-            n = limit - copied;
-        __u64 off = copied;
-        barrier_var(off);
-        if (off >= L7_MAX_CAPTURE_BYTES)
-            break;
-        barrier_var(n);
-        if (n > L7_MAX_CAPTURE_BYTES)
-            n = L7_MAX_CAPTURE_BYTES;
-        if (bpf_probe_read_user(dst + off, n, iov.iov_base))
-            break;
-        copied += n;
-    }
-    return copied;
+/* One iovec per bpf_loop step: the verifier checks this body once instead of
+ * once per unrolled iteration, which lets gRPC's 20-odd iovec sendmsg calls be
+ * walked without the program outgrowing the verifier's budget. */
+static long copy_one_iovec(__u32 index, struct iovec_copy *c)
+{
+    if (c->copied >= c->limit)
+        return 1;
+    __u32 cpu = bpf_get_smp_processor_id();
+    struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+    if (!s)
+        return 1;
+    struct iovec iov;
+    if (bpf_probe_read_user(&iov, sizeof(iov), &c->iovs[index]))
+        return 1;
+    __u64 n = iov.iov_len;
+    if (n > c->limit - c->copied)
+        n = c->limit - c->copied;
+    __u64 off = c->copied;
+    barrier_var(off);
+    if (off >= L7_MAX_CAPTURE_BYTES)
+        return 1;
+    barrier_var(n);
+    if (n > L7_MAX_CAPTURE_BYTES)
+        n = L7_MAX_CAPTURE_BYTES;
+    if (bpf_probe_read_user(s->data + off, n, iov.iov_base))
+        return 1;
+    c->copied += n;
+    return 0;
 }
 
-static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned, __u64 now)
+/* Copies up to `limit` bytes spread over the first iovecs into the scratch
+ * buffer of this CPU. */
+static __always_inline __u32 copy_iovecs(const struct iovec *iovs, __u64 count, __u64 limit)
+{
+    struct iovec_copy c = { .iovs = iovs, .limit = limit, .copied = 0 };
+    if (count > L7_MAX_IOVECS)
+        count = L7_MAX_IOVECS;
+    bpf_loop(count, copy_one_iovec, &c, 0);
+    return c.copied;
+}
+
+static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned,
+                                      __u64 now, __u8 source)
 {
     __u32 cpu = bpf_get_smp_processor_id();
     struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
@@ -346,7 +366,7 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
         if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
             captured = n;
     } else if (call->op == OP_IOVEC) {
-        captured = copy_iovecs(s->data, (const struct iovec *)call->buf, call->count, limit);
+        captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
     }
 
     struct l7_data_event *e = &s->event;
@@ -360,7 +380,7 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     e->fd = call->fd;
     e->captured = captured;
     e->direction = call->direction;
-    e->source = L7_SOURCE_SYSCALL;
+    e->source = source;
 
     struct l7_counters *c = counters_here();
     if (c && returned > captured)
@@ -371,6 +391,82 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
         return;
     emit(e, size, returned);
+}
+
+/* By the first data on a server side, the tracer's own connect (if this
+ * is it) has returned and recorded its port. */
+static __always_inline void self_check(struct l7_conn *conn)
+{
+    if (!conn->self_check_pending)
+        return;
+    __u16 peer = conn->remote_port;
+    conn->self_check_pending = 0;
+    if (bpf_map_lookup_elem(&self_ports, &peer)) {
+        conn->state = L7_CONN_IGNORED;
+        conn->flags |= L7_CONN_FLAG_SELF;
+    }
+}
+
+static __always_inline void count_ciphertext(void)
+{
+    struct l7_counters *c = counters_here();
+    if (c)
+        c->ciphertext_calls++;
+}
+
+/* ---- OpenSSL: which socket an SSL call uses ----
+ *
+ * An SSL_read/SSL_write in progress on a thread leaves a `ssl_calls` entry.
+ * The socket syscall that OpenSSL makes underneath, on the same thread,
+ * names the connection (the nested-syscall method: no OpenSSL struct is
+ * read). Its own bytes are ciphertext and are not sent. */
+
+struct ssl_call {
+    __u64 ssl;
+    __u64 buf;
+    /* The _ex forms' `size_t *readbytes` / `*written`; 0 for the plain forms. */
+    __u64 length_out;
+    __u64 enter_ns;
+    /* The socket of the first data syscall made under this call; -1 until then. */
+    __s32 fd;
+    __u8 direction;
+    __u8 pad[3];
+};
+
+struct ssl_object_key {
+    __u64 ssl;
+    __u32 tgid;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u64); /* pid_tgid */
+    __type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* The socket each SSL object last used, for reads that OpenSSL serves from
+ * its own buffer without a syscall. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct ssl_object_key);
+    __type(value, __s32);
+} ssl_fds SEC(".maps");
+
+/* Whether this thread is inside SSL_read/SSL_write; if so the socket is
+ * recorded as that call's and the syscall itself is left alone. */
+static __always_inline bool under_ssl_call(__u64 pid_tgid, int fd, struct l7_conn *conn)
+{
+    struct ssl_call *ssl = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+    if (!ssl)
+        return false;
+    if (ssl->fd < 0 && (conn || tcp_sock_of_fd(fd)))
+        ssl->fd = fd;
+    if (conn && (conn->flags & L7_CONN_FLAG_TLS))
+        count_ciphertext();
+    return true;
 }
 
 /* ---- entry / exit of the data syscalls ---- */
@@ -387,9 +483,15 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
     };
     struct l7_conn_key key = { .tgid = tgid, .fd = fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (under_ssl_call(pid_tgid, fd, conn))
+        return 0;
     if (conn) {
         if (conn->state != L7_CONN_TRACED) {
             count_filtered();
+            return 0;
+        }
+        if (conn->flags & L7_CONN_FLAG_TLS) {
+            count_ciphertext();
             return 0;
         }
     } else {
@@ -426,19 +528,16 @@ static __always_inline int data_exit(long ret)
         if (!conn)
             return 0;
     }
-    if (conn->self_check_pending) {
-        /* By the first data on this server side, the tracer's own connect
-         * (if this is it) has returned and recorded its port. */
-        __u16 peer = conn->remote_port;
-        conn->self_check_pending = 0;
-        if (bpf_map_lookup_elem(&self_ports, &peer))
-            conn->state = L7_CONN_IGNORED;
-    }
+    self_check(conn);
     if (conn->state != L7_CONN_TRACED) {
         count_filtered();
         return 0;
     }
-    emit_data(&call, pid_tgid, conn, (__u64)ret, now);
+    if (conn->flags & L7_CONN_FLAG_TLS) {
+        count_ciphertext();
+        return 0;
+    }
+    emit_data(&call, pid_tgid, conn, (__u64)ret, now, L7_SOURCE_SYSCALL);
     return 0;
 }
 
@@ -563,6 +662,132 @@ SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 {
     return data_exit(ctx->ret);
+}
+
+/* ---- OpenSSL uprobes ----
+ *
+ * One entry and one return trap per call, no more: a write's bytes are
+ * still in the caller's buffer at return, when the count written is known,
+ * so both directions are copied at return. Attached per library file by
+ * user space (l7_probes_attach_ssl). */
+
+static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 length_out, __u8 direction)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if (!process_selected(pid_tgid >> 32))
+        return 0;
+    struct ssl_call call = {
+        .ssl = (__u64)ssl, .buf = (__u64)buf, .length_out = length_out,
+        .enter_ns = bpf_ktime_get_ns(), .fd = -1, .direction = direction,
+    };
+    bpf_map_update_elem(&ssl_calls, &pid_tgid, &call, BPF_ANY);
+    return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+    return ssl_enter(ssl, buf, 0, L7_DIR_INGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+    return ssl_enter(ssl, buf, 0, L7_DIR_EGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+    return ssl_enter(ssl, buf, (__u64)readbytes, L7_DIR_INGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+    return ssl_enter(ssl, buf, (__u64)written, L7_DIR_EGRESS);
+}
+
+static __always_inline void count_unattributed(void)
+{
+    struct l7_counters *c = counters_here();
+    if (c)
+        c->ssl_unattributed++;
+}
+
+/* The return of all four functions. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_exit, long ret)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct ssl_call *stored = bpf_map_lookup_elem(&ssl_calls, &pid_tgid);
+    if (!stored)
+        return 0;
+    struct ssl_call call = *stored;
+    bpf_map_delete_elem(&ssl_calls, &pid_tgid);
+    __u32 tgid = pid_tgid >> 32;
+
+    struct ssl_object_key object = { .ssl = call.ssl, .tgid = tgid };
+    __s32 fd = call.fd;
+    __s32 *last = bpf_map_lookup_elem(&ssl_fds, &object);
+    if (fd < 0 && last)
+        fd = *last;
+    else if (fd >= 0 && (!last || *last != fd))
+        bpf_map_update_elem(&ssl_fds, &object, &fd, BPF_ANY); /* updates cost more than lookups */
+
+    /* Both forms return an int: <= 0 (WANT_READ, WANT_WRITE, errors) moved nothing. */
+    int rc = (int)ret;
+    __u64 moved;
+    if (call.length_out) {
+        __u64 n = 0;
+        if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (const void *)call.length_out))
+            return 0;
+        moved = n;
+    } else {
+        if (rc <= 0)
+            return 0;
+        moved = rc;
+    }
+    if (moved == 0)
+        return 0;
+    if (fd < 0) {
+        count_unattributed();
+        return 0;
+    }
+
+    __u64 now = bpf_ktime_get_ns();
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (!conn) {
+        struct sock *sk = tcp_sock_of_fd(fd);
+        if (!sk) {
+            count_unattributed();
+            return 0;
+        }
+        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, now);
+        if (!conn)
+            return 0;
+    }
+    self_check(conn);
+    /* An ignore verdict given before any plaintext judged the ciphertext:
+     * the plaintext gets its own chance. */
+    if (conn->state == L7_CONN_IGNORED && !(conn->flags & (L7_CONN_FLAG_TLS | L7_CONN_FLAG_SELF)))
+        conn->state = L7_CONN_TRACED;
+    if (conn->state != L7_CONN_TRACED) {
+        count_filtered();
+        return 0;
+    }
+    conn->flags |= L7_CONN_FLAG_TLS;
+
+    struct call_args args = {
+        .buf = call.buf, .count = moved, .enter_ns = call.enter_ns,
+        .fd = fd, .op = OP_BUFFER, .direction = call.direction,
+    };
+    emit_data(&args, pid_tgid, conn, moved, now, L7_SOURCE_SSL);
+    struct l7_counters *c = counters_here();
+    if (c)
+        c->ssl_events++;
+    return 0;
 }
 
 /* ---- connection lifecycle ---- */

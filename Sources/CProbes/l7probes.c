@@ -36,6 +36,10 @@ struct l7_probes {
     int delivered;
     /* The last poll stopped at its budget: records are waiting. */
     int backlog;
+    /* Uprobe links, one pair per OpenSSL function per attached file. */
+    struct bpf_link **ssl_links;
+    int ssl_link_count;
+    int ssl_link_capacity;
 };
 
 /* libbpf reports through one global callback; we keep its last words so an
@@ -204,6 +208,9 @@ int l7_probes_attach(struct l7_probes *p, struct l7_probes_error *error)
 {
     struct bpf_program *prog;
     bpf_object__for_each_program(prog, p->skel->obj) {
+        /* Uprobes are attached per library file, by l7_probes_attach_ssl. */
+        if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+            continue;
         if (p->link_count >= L7_MAX_LINKS)
             return fail(error, "attach", E2BIG, bpf_program__name(prog));
         struct bpf_link *link = bpf_program__attach(prog);
@@ -212,6 +219,70 @@ int l7_probes_attach(struct l7_probes *p, struct l7_probes_error *error)
         p->links[p->link_count++] = link;
     }
     return 0;
+}
+
+static int keep_ssl_link(struct l7_probes *p, struct bpf_link *link)
+{
+    if (p->ssl_link_count == p->ssl_link_capacity) {
+        int capacity = p->ssl_link_capacity ? p->ssl_link_capacity * 2 : 16;
+        struct bpf_link **links = realloc(p->ssl_links, sizeof(*links) * (size_t)capacity);
+        if (!links)
+            return -ENOMEM;
+        p->ssl_links = links;
+        p->ssl_link_capacity = capacity;
+    }
+    p->ssl_links[p->ssl_link_count++] = link;
+    return 0;
+}
+
+/* Entry and return probe of one function; both or neither. */
+static int attach_ssl_function(struct l7_probes *p, const char *path, const char *function,
+                               struct bpf_program *enter)
+{
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = function, .retprobe = false);
+    struct bpf_link *entry = bpf_program__attach_uprobe_opts(enter, -1, path, 0, &opts);
+    if (!entry)
+        return -errno;
+    LIBBPF_OPTS(bpf_uprobe_opts, ret_opts, .func_name = function, .retprobe = true);
+    struct bpf_link *ret = bpf_program__attach_uprobe_opts(p->skel->progs.ssl_exit, -1, path, 0, &ret_opts);
+    if (!ret) {
+        int err = -errno;
+        bpf_link__destroy(entry);
+        return err;
+    }
+    int err = keep_ssl_link(p, entry);
+    if (!err)
+        err = keep_ssl_link(p, ret);
+    if (err) {
+        bpf_link__destroy(ret);
+        return err;
+    }
+    return 0;
+}
+
+int l7_probes_attach_ssl(struct l7_probes *p, const char *path)
+{
+    struct {
+        const char *name;
+        struct bpf_program *enter;
+        int bit;
+    } functions[] = {
+        { "SSL_read", p->skel->progs.ssl_read_enter, L7_SSL_READ },
+        { "SSL_write", p->skel->progs.ssl_write_enter, L7_SSL_WRITE },
+        { "SSL_read_ex", p->skel->progs.ssl_read_ex_enter, L7_SSL_READ_EX },
+        { "SSL_write_ex", p->skel->progs.ssl_write_ex_enter, L7_SSL_WRITE_EX },
+    };
+    int attached = 0, first_error = 0;
+    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+        int err = attach_ssl_function(p, path, functions[i].name, functions[i].enter);
+        if (err == 0)
+            attached |= functions[i].bit;
+        else if (!first_error)
+            first_error = err;
+    }
+    if (attached)
+        return attached;
+    return first_error ? first_error : -ENOENT;
 }
 
 int l7_probes_poll(struct l7_probes *p, int timeout_ms, l7_record_fn fn, void *context)
@@ -280,6 +351,9 @@ int l7_probes_read_counters(struct l7_probes *p, struct l7_counters *out)
         out->uncaptured_bytes += per_cpu[i].uncaptured_bytes;
         out->filtered_events += per_cpu[i].filtered_events;
         out->wakeups += per_cpu[i].wakeups;
+        out->ssl_events += per_cpu[i].ssl_events;
+        out->ssl_unattributed += per_cpu[i].ssl_unattributed;
+        out->ciphertext_calls += per_cpu[i].ciphertext_calls;
     }
     free(per_cpu);
     return 0;
@@ -291,6 +365,9 @@ void l7_probes_destroy(struct l7_probes *p)
         return;
     for (int i = 0; i < p->link_count; i++)
         bpf_link__destroy(p->links[i]);
+    for (int i = 0; i < p->ssl_link_count; i++)
+        bpf_link__destroy(p->ssl_links[i]);
+    free(p->ssl_links);
     ring_buffer__free(p->ring);
     l7trace__destroy(p->skel);
     free(p);

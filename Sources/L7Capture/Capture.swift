@@ -15,6 +15,8 @@ import Musl
 public final class Capture {
     private var probes: OpaquePointer?
     public let options: CaptureOptions
+    /// Set by `traceTLS`; fed from `poll`.
+    var tlsDiscovery: TLSDiscovery?
 
     /// Checks privileges, BTF and tracefs, then loads and attaches every
     /// probe. When it returns, events are flowing.
@@ -62,16 +64,19 @@ public final class Capture {
     public func poll(timeoutMs: Int32, _ handler: (CaptureEvent) -> Void) -> Int {
         guard let probes else { return 0 }
         return withoutActuallyEscaping(handler) { handler in
-            var sink = EventSink(handler: handler)
-            return withUnsafeMutablePointer(to: &sink) { sinkPointer in
+            var sink = EventSink(handler: handler, tls: tlsDiscovery)
+            let count = withUnsafeMutablePointer(to: &sink) { sinkPointer in
                 Int(l7_probes_poll(probes, timeoutMs, { context, record, size in
                     guard let context, let record else { return }
                     let sink = context.assumingMemoryBound(to: EventSink.self)
                     if let event = RecordDecoder.decode(UnsafeRawBufferPointer(start: record, count: size)) {
                         sink.pointee.handler(event)
+                        sink.pointee.tls?.note(event)
                     }
                 }, sinkPointer))
             }
+            tlsDiscovery?.runPending(nowNs: MonotonicClock.nowNs())
+            return count
         }
     }
 
@@ -96,6 +101,12 @@ public final class Capture {
         _ = l7_probes_ignore_connection(probes, tgid, fd, connectionID)
     }
 
+    /// Attaches the OpenSSL probes to one file: L7_SSL_* bits, or a negative errno.
+    func attachSSL(toFile path: String) -> Int32 {
+        guard let probes else { return -ENODEV }
+        return l7_probes_attach_ssl(probes, path)
+    }
+
     public func counters() -> CaptureCounters {
         var result = CaptureCounters()
         guard let probes else { return result }
@@ -107,6 +118,9 @@ public final class Capture {
         result.uncapturedBytes = raw.uncaptured_bytes
         result.filteredEvents = raw.filtered_events
         result.wakeups = raw.wakeups
+        result.sslEvents = raw.ssl_events
+        result.sslUnattributed = raw.ssl_unattributed
+        result.ciphertextCalls = raw.ciphertext_calls
         return result
     }
 
@@ -145,6 +159,7 @@ public final class Capture {
 /// What a poll's C callback reaches through its context pointer.
 private struct EventSink {
     let handler: (CaptureEvent) -> Void
+    let tls: TLSDiscovery?
 }
 
 extension ProcessMode {

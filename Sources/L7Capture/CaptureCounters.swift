@@ -13,6 +13,13 @@ public struct CaptureCounters: Sendable, Equatable {
     public var filteredEvents: UInt64 = 0
     /// Times the kernel woke the reader early because the ring was filling.
     public var wakeups: UInt64 = 0
+    /// OpenSSL reads and writes whose plaintext was sent.
+    public var sslEvents: UInt64 = 0
+    /// OpenSSL reads and writes that moved bytes on no socket the kernel
+    /// could name (no syscall under the call, no earlier fd for the SSL object).
+    public var sslUnattributed: UInt64 = 0
+    /// Syscalls on TLS connections whose ciphertext stayed in the kernel.
+    public var ciphertextCalls: UInt64 = 0
 
     public init() {}
 }

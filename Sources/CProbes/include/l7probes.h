@@ -56,6 +56,22 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
 
 int l7_probes_attach(struct l7_probes *probes, struct l7_probes_error *error);
 
+/* Bits of the functions l7_probes_attach_ssl attached. */
+enum l7_ssl_function {
+    L7_SSL_READ = 1,
+    L7_SSL_WRITE = 2,
+    L7_SSL_READ_EX = 4,
+    L7_SSL_WRITE_EX = 8,
+};
+
+/* Attaches the OpenSSL probes (entry and return of SSL_read, SSL_write,
+ * SSL_read_ex, SSL_write_ex) to one ELF file: a libssl, or an executable
+ * that defines these functions itself. Uprobes live on the file, so every
+ * process that maps it is covered; call it once per file. A function the
+ * file does not define is skipped. Returns the L7_SSL_* bits attached, or a
+ * negative errno when none could be. */
+int l7_probes_attach_ssl(struct l7_probes *probes, const char *path);
+
 /* Called for every record; `record` points into the ring buffer and is valid
  * only during the call. */
 typedef void (*l7_record_fn)(void *context, const void *record, size_t size);

@@ -17,7 +17,7 @@
 #define L7_MAX_CAPTURE_BYTES 16384
 #define L7_DEFAULT_CAPTURE_BYTES 4096
 /* How many iovecs of a readv/writev/sendmsg/recvmsg are copied, at most. */
-#define L7_MAX_IOVECS 8
+#define L7_MAX_IOVECS 64
 
 enum l7_event_kind {
     L7_EVENT_OPEN = 1,
@@ -144,6 +144,16 @@ enum l7_conn_state {
     L7_CONN_IGNORED = 2,
 };
 
+/* Bits of `l7_conn.flags`. */
+enum l7_conn_flags {
+    /* OpenSSL plaintext was sent for it: its syscall bytes are ciphertext
+     * and never leave the kernel again. */
+    L7_CONN_FLAG_TLS = 1,
+    /* Ignored by the self-traffic check (the tracer's own export); no SSL
+     * data revives it. */
+    L7_CONN_FLAG_SELF = 2,
+};
+
 /* Value of the `conns` map. */
 struct l7_conn {
     __u64 conn_id;
@@ -152,7 +162,8 @@ struct l7_conn {
     /* Whether the peer still has to be checked against the tracer's own
      * outgoing ports (done at the first data call). */
     __u8 self_check_pending;
-    __u8 pad;
+    /* enum l7_conn_flags */
+    __u8 flags;
     /* Host order; kept for the self-traffic check. */
     __u16 remote_port;
     __u16 pad2;
@@ -172,6 +183,13 @@ struct l7_counters {
     __u64 filtered_events;
     /* Times the kernel forced a wake-up of the reader (ring filling up). */
     __u64 wakeups;
+    /* OpenSSL reads/writes that moved bytes and were sent to user space. */
+    __u64 ssl_events;
+    /* OpenSSL reads/writes that moved bytes on no socket we could name:
+     * no socket syscall under the call and no earlier fd for that SSL*. */
+    __u64 ssl_unattributed;
+    /* Syscalls on TLS connections whose bytes (ciphertext) were not copied. */
+    __u64 ciphertext_calls;
 };
 
 #endif /* L7TRACE_ABI_H */
