@@ -60,6 +60,57 @@ public enum ExchangeFailure: String, Sendable, Equatable {
     case connectionClosed = "connection_closed"
     /// The connection closed in the middle of the response body.
     case responseIncomplete = "response_incomplete"
+    /// HTTP/2: the stream was reset (RST_STREAM) before it completed.
+    case streamReset = "stream_reset"
+    /// HTTP/2: the peer's GOAWAY said it never processed the stream.
+    case streamRefused = "stream_refused"
+}
+
+/// Fields an exchange carried that the capture could not decode: an HTTP/2
+/// header referring to a compression-table entry older than the capture
+/// (it began mid-connection, or lost a header block). They are reported as
+/// unknown rather than guessed.
+public struct UndecodedFields: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let method = UndecodedFields(rawValue: 1 << 0)
+    /// The request target (`:path`).
+    public static let target = UndecodedFields(rawValue: 1 << 1)
+    public static let authority = UndecodedFields(rawValue: 1 << 2)
+    public static let status = UndecodedFields(rawValue: 1 << 3)
+    /// Whether the exchange is gRPC (`content-type`) could not be told.
+    public static let contentType = UndecodedFields(rawValue: 1 << 4)
+    public static let grpcStatus = UndecodedFields(rawValue: 1 << 5)
+    /// Other header fields whose name or value is unknown.
+    public static let otherFields = UndecodedFields(rawValue: 1 << 6)
+
+    /// Lowercase names for the span attribute that lists them.
+    public var names: [String] {
+        let all: [(UndecodedFields, String)] = [(.method, "method"), (.target, "target"), (.authority, "authority"),
+                                                (.status, "status"), (.contentType, "content_type"),
+                                                (.grpcStatus, "grpc_status"), (.otherFields, "other_fields")]
+        return all.filter { contains($0.0) }.map(\.1)
+    }
+}
+
+/// What a gRPC call (HTTP/2 with `content-type: application/grpc*`) adds to its exchange.
+public struct GRPCCallInfo: Sendable, Equatable {
+    /// The call's gRPC status: `grpc-status` from trailers (or a
+    /// trailers-only response), else mapped from the HTTP status, the
+    /// RST_STREAM code or the connection's end. nil when not known.
+    public var statusCode: Int?
+    /// `grpc-message`, percent-decoded.
+    public var statusMessage: String?
+    /// Length-prefixed messages each way; nil when a hole hid a message boundary.
+    public var requestMessages: Int?
+    public var responseMessages: Int?
+
+    public init(statusCode: Int?, statusMessage: String? = nil, requestMessages: Int? = nil,
+                responseMessages: Int? = nil) {
+        self.statusCode = statusCode; self.statusMessage = statusMessage
+        self.requestMessages = requestMessages; self.responseMessages = responseMessages
+    }
 }
 
 /// One request and its response (if any), stitched from one connection.
@@ -73,6 +124,15 @@ public struct Exchange: Sendable, Equatable {
     public var requestTiming: MessageTiming
     public var responseTiming: MessageTiming?
     public var failure: ExchangeFailure?
+    /// HTTP/2: the stream the exchange ran on.
+    public var streamID: UInt32?
+    /// HTTP/2: the RST_STREAM code that ended the stream, or the GOAWAY code
+    /// for a stream the peer never processed.
+    public var streamErrorCode: UInt32?
+    /// Set for gRPC calls; such an exchange is an RPC, not an HTTP request.
+    public var grpc: GRPCCallInfo?
+    /// Fields the capture could not decode (HTTP/2 after a mid-connection start).
+    public var undecoded: UndecodedFields = []
 
     public init(connection: ConnectionInfo, request: HTTPRequestHead, response: HTTPResponseHead?,
                 requestBodySize: Int, responseBodySize: Int, requestTiming: MessageTiming,

@@ -33,6 +33,7 @@ public struct SpanBuilder {
     /// inherited socket (nginx workers, systemd sockets) is usually one the
     /// process received.
     public func span(for exchange: Exchange, closedAtNs: UInt64? = nil) -> SpanRecord {
+        if let grpc = exchange.grpc { return rpcSpan(for: exchange, grpc: grpc, closedAtNs: closedAtNs) }
         let connection = exchange.connection
         let request = exchange.request
         let kind: SpanKind = connection.role == .client ? .client : .server
@@ -40,14 +41,18 @@ public struct SpanBuilder {
         var attributes: [Attribute] = []
         attributes.reserveCapacity(18)
 
-        // Method and name.
+        // Method and name. A method the capture could not decode (HTTP/2
+        // after a mid-connection start) is left out, never guessed.
+        let methodUnknown = exchange.undecoded.contains(.method)
         let isKnownMethod = options.knownMethods.contains(request.method)
-        attributes.append(Attribute("http.request.method", .string(isKnownMethod ? request.method : "_OTHER")))
-        if !isKnownMethod {
-            attributes.append(Attribute("http.request.method_original", .string(request.method)))
+        if !methodUnknown {
+            attributes.append(Attribute("http.request.method", .string(isKnownMethod ? request.method : "_OTHER")))
+            if !isKnownMethod {
+                attributes.append(Attribute("http.request.method_original", .string(request.method)))
+            }
         }
-        let route = target.path.map { routes.route(forPath: $0) }
-        let nameMethod = isKnownMethod ? request.method : "HTTP"
+        let route = exchange.undecoded.contains(.target) ? nil : target.path.map { routes.route(forPath: $0) }
+        let nameMethod = isKnownMethod && !methodUnknown ? request.method : "HTTP"
         let name = route.map { "\(nameMethod) \($0)" } ?? nameMethod
 
         // URL.
@@ -96,7 +101,10 @@ public struct SpanBuilder {
         }
         var statusCode = StatusCode.unset
         var errorType: String?
-        if let response = exchange.response {
+        if exchange.response == nil && exchange.undecoded.contains(.status) {
+            // A response arrived but its status could not be decoded: no verdict.
+            errorType = exchange.failure?.rawValue
+        } else if let response = exchange.response {
             attributes.append(Attribute("http.response.status_code", .int(Int64(response.status))))
             attributes.append(Attribute("http.response.body.size", .int(Int64(exchange.responseBodySize))))
             if Self.isError(status: response.status, kind: kind) {
@@ -113,11 +121,12 @@ public struct SpanBuilder {
             attributes.append(Attribute("error.type", .string(errorType)))
         }
 
+        if !exchange.undecoded.isEmpty {
+            attributes.append(Attribute("l7trace.undecoded", .stringArray(exchange.undecoded.names)))
+        }
+
         // Times.
-        let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
-        var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
-        if let closedAtNs, exchange.response == nil || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
-        endNs = max(endNs, startNs)
+        let (startNs, endNs) = Self.times(exchange, kind: kind, closedAtNs: closedAtNs)
 
         // Trace context.
         var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
@@ -128,9 +137,19 @@ public struct SpanBuilder {
         return record
     }
 
+    /// Server: from the exit of the read that brought the first request byte
+    /// to the exit of the last response write. Client: from the entry of the
+    /// first request write to the exit of the read that completed the response.
+    static func times(_ exchange: Exchange, kind: SpanKind, closedAtNs: UInt64?) -> (start: UInt64, end: UInt64) {
+        let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
+        var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
+        if let closedAtNs, exchange.response == nil || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
+        return (startNs, max(endNs, startNs))
+    }
+
     /// Ids, parent and flags. OTLP flags: W3C trace flags in the low byte,
     /// 0x100 "whether the parent is remote is known", 0x200 "it is remote".
-    private func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders) {
+    func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders) {
         guard let parent = TraceParent(headers: headers) else {
             record.traceID = ids.generator.nextTraceID()
             record.spanID = ids.generator.nextSpanID()
@@ -170,7 +189,8 @@ public struct SpanBuilder {
         if let a = target.authority {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))
         }
-        if let hostHeader = headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+        // HTTP/2's :authority, then Host.
+        if let hostHeader = headers[":authority"] ?? headers["host"], let h = HostAndPort(Substring(hostHeader)) {
             return (String(h.host), h.port ?? local.map { Int($0.port) })
         }
         return local.map { ($0.host, Int($0.port)) }
@@ -183,7 +203,7 @@ public struct SpanBuilder {
         if let a = target.authority {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: scheme))
         }
-        if let hostHeader = headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+        if let hostHeader = headers[":authority"] ?? headers["host"], let h = HostAndPort(Substring(hostHeader)) {
             return (String(h.host), h.port ?? remote.map { Int($0.port) } ?? HostAndPort.defaultPort(scheme: scheme))
         }
         return remote.map { ($0.host, Int($0.port)) }

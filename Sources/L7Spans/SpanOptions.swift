@@ -10,10 +10,24 @@ public struct SpanOptions: Sendable {
     public var routePatterns: [String]
     /// Methods reported as themselves; any other is `_OTHER`. Case-sensitive.
     public var knownMethods: Set<String>
+    /// Which RPC attribute names gRPC spans carry (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+    public var rpcConventions: RPCConventions
 
-    public init(routePatterns: [String] = [], knownMethods: Set<String> = SpanOptions.defaultKnownMethods) {
+    public init(routePatterns: [String] = [], knownMethods: Set<String> = SpanOptions.defaultKnownMethods,
+                rpcConventions: RPCConventions = .legacy) {
         self.routePatterns = routePatterns
         self.knownMethods = knownMethods
+        self.rpcConventions = rpcConventions
+    }
+
+    /// The RPC conventions `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: `rpc`
+    /// the release-candidate names, `rpc/dup` both; otherwise the v1.37 names
+    /// most backends read today.
+    public static func rpcConventions(environmentValue: String?) -> RPCConventions {
+        let tokens = (environmentValue ?? "").split(separator: ",").map { TraceState.trimOWS($0) }
+        if tokens.contains("rpc/dup") { return .both }
+        if tokens.contains("rpc") { return .stable }
+        return .legacy
     }
 
     /// The methods of `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`
@@ -24,4 +38,14 @@ public struct SpanOptions: Sendable {
         let methods = value.split(separator: ",").map { TraceState.trimOWS($0) }.filter { !$0.isEmpty }.map(String.init)
         return methods.isEmpty ? defaultKnownMethods : Set(methods)
     }
+}
+
+/// Attribute names of gRPC spans.
+public enum RPCConventions: Sendable, Equatable {
+    /// v1.37: `rpc.system`, `rpc.service`, `rpc.method` (the method alone), `rpc.grpc.status_code` (int).
+    case legacy
+    /// Release candidate: `rpc.system.name`, `rpc.method` (`package.Service/Method`), `rpc.status_code` (code name).
+    case stable
+    /// Both; `rpc.method` takes the release-candidate value, the one key they share.
+    case both
 }

@@ -32,6 +32,12 @@ final class TrackedConnection {
     private var ingressFirstCall: CallTiming?
     private var ciphertextBytes = 0
     private(set) var stitcher: HTTP1Stitcher
+    /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
+    /// of the frames) showed the connection speaks HTTP/2.
+    private(set) var http2: HTTP2Connection?
+    /// Frame-shape detection for connections seen mid-way (no preface to see).
+    private var egressShape = HTTP2FrameShapeDetector()
+    private var ingressShape = HTTP2FrameShapeDetector()
 
     init(key: ConnectionKey, fd: Int32, role: ConnectionRole, local: SocketAddress?, remote: SocketAddress?,
          seenFromStart: Bool, limits: TrackerLimits) {
@@ -48,7 +54,7 @@ final class TrackedConnection {
     }
 
     /// Bytes held in the parsers' buffers.
-    var bufferedBytes: Int { egress.bufferedBytes + ingress.bufferedBytes }
+    var bufferedBytes: Int { egress.bufferedBytes + ingress.bufferedBytes + (http2?.bufferedBytes ?? 0) }
     var maxBufferedBytesPerDirection: Int { max(egress.bufferedBytes, ingress.bufferedBytes) }
 
     // MARK: - Role
@@ -60,6 +66,7 @@ final class TrackedConnection {
         if let remote, info.remote == nil { info.remote = remote }
         if info.role == .unknown && role != .unknown { info.role = role }
         applyRole()
+        http2?.setConnection(info)
     }
 
     private func applyRole() {
@@ -97,9 +104,7 @@ final class TrackedConnection {
         case .notHTTP, .tunnel:
             stitcher.stats.bytesSkipped += chunk.bytes.count
             return .none
-        case .http2:
-            return .none
-        case .undecided, .http1, .awaitingTLSPlaintext:
+        case .undecided, .http1, .http2, .awaitingTLSPlaintext:
             break
         }
         var verdict = Verdict.none
@@ -120,26 +125,80 @@ final class TrackedConnection {
         }
 
         let timing = CallTiming(enterNs: chunk.enterNs, exitNs: chunk.exitNs)
+        if let http2 {
+            feedHTTP2(http2, chunk, timing: timing)
+            return verdict
+        }
         switch chunk.direction {
         case .egress:
             let placement = egressCursor.place(offset: chunk.offset, count: chunk.bytes.count,
                                                returnedLength: chunk.returnedLength, isLastChunk: chunk.isLastChunk)
             if egressFirstCall == nil { egressFirstCall = timing }
             consume(chunk.bytes, placement, timing, parser: &egress, preface: &egressPreface,
-                    firstCall: egressFirstCall!)
+                    firstCall: egressFirstCall!, direction: .egress)
         case .ingress:
             let placement = ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count,
                                                 returnedLength: chunk.returnedLength, isLastChunk: chunk.isLastChunk)
             if ingressFirstCall == nil { ingressFirstCall = timing }
             consume(chunk.bytes, placement, timing, parser: &ingress, preface: &ingressPreface,
-                    firstCall: ingressFirstCall!)
+                    firstCall: ingressFirstCall!, direction: .ingress)
         }
         let after = afterParsing()
         return after == .none ? verdict : after
     }
 
+    private func feedHTTP2(_ http2: HTTP2Connection, _ chunk: DataChunk, timing: CallTiming) {
+        let placement = chunk.direction == .egress
+            ? egressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                 isLastChunk: chunk.isLastChunk)
+            : ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                  isLastChunk: chunk.isLastChunk)
+        http2.feed(chunk.direction, chunk.bytes, leadingHole: placement.leadingHole, startsCall: placement.startsCall,
+                   trailingHole: placement.trailingHole, timing: timing)
+        if info.role == .unknown && http2.role != .unknown {
+            info.role = http2.role
+            applyRole()
+        }
+    }
+
+    /// The connection speaks HTTP/2 from here on; `bytes` (what follows the
+    /// preface, or nothing) are its first frames in `direction`.
+    private func startHTTP2(seenFromStart: Bool, direction: Direction, rest bytes: UnsafeRawBufferPointer,
+                            trailingHole: Int, timing: CallTiming) {
+        detected = .http2
+        stitcher.stats.http2Connections += 1
+        let connection = HTTP2Connection(connection: info, seenFromStart: seenFromStart, limits: limits)
+        http2 = connection
+        connection.feed(direction, bytes, leadingHole: 0, startsCall: false, trailingHole: trailingHole, timing: timing)
+    }
+
+    /// Mid-connection: whether this direction's frames have the shape of HTTP/2.
+    private func detectHTTP2Shape(_ bytes: UnsafeRawBufferPointer, _ placement: CallCursor.Placement,
+                                  direction: Direction) -> Bool {
+        guard detected == .undecided && !seenFromStart else { return false }
+        let verdict: HTTP2FrameShapeDetector.Verdict
+        if direction == .egress {
+            egressShape.skipHole(placement.leadingHole)
+            verdict = egressShape.feed(bytes, startsCall: placement.startsCall)
+            egressShape.skipHole(placement.trailingHole)
+        } else {
+            ingressShape.skipHole(placement.leadingHole)
+            verdict = ingressShape.feed(bytes, startsCall: placement.startsCall)
+            ingressShape.skipHole(placement.trailingHole)
+        }
+        return verdict == .http2
+    }
+
     private func consume(_ bytes: UnsafeRawBufferPointer, _ placement: CallCursor.Placement, _ timing: CallTiming,
-                         parser: inout HTTP1Parser, preface: inout HTTP2PrefaceMatcher, firstCall: CallTiming) {
+                         parser: inout HTTP1Parser, preface: inout HTTP2PrefaceMatcher, firstCall: CallTiming,
+                         direction currentDirection: Direction) {
+        if detectHTTP2Shape(bytes, placement, direction: currentDirection) {
+            // The frames seen while deciding are not replayed: the readers
+            // resume at the next call that starts with a frame.
+            startHTTP2(seenFromStart: false, direction: currentDirection, rest: UnsafeRawBufferPointer(start: nil, count: 0),
+                       trailingHole: 0, timing: timing)
+            return
+        }
         if placement.leadingHole > 0 {
             replayPreface(abandoning: &preface, into: &parser, firstCall: firstCall)
             parser.skipHole(placement.leadingHole, timing: timing, sink: &stitcher)
@@ -157,6 +216,7 @@ final class TrackedConnection {
             if detected != .undecided {
                 replayPreface(abandoning: &preface, into: &parser, firstCall: firstCall)
             } else {
+                let matchedBefore = preface.matched
                 switch preface.feed(bytes) {
                 case .undecided:
                     if placement.trailingHole > 0 {
@@ -165,8 +225,10 @@ final class TrackedConnection {
                     }
                     return
                 case .preface:
-                    detected = .http2
-                    stitcher.stats.http2Connections += 1
+                    let used = HTTP2PrefaceMatcher.preface.count - matchedBefore
+                    startHTTP2(seenFromStart: true, direction: currentDirection,
+                               rest: UnsafeRawBufferPointer(rebasing: bytes[used...]),
+                               trailingHole: placement.trailingHole, timing: timing)
                     return
                 case .mismatch(let replay):
                     if replay > 0 {
@@ -229,6 +291,9 @@ final class TrackedConnection {
         ingressPreface = HTTP2PrefaceMatcher()
         egressFirstCall = nil
         ingressFirstCall = nil
+        egressShape = HTTP2FrameShapeDetector()
+        ingressShape = HTTP2FrameShapeDetector()
+        http2 = nil
         stitcher.restart()
         applyRole()
     }
@@ -281,11 +346,13 @@ final class TrackedConnection {
             ingress.finish(sink: &stitcher)
         }
         stitcher.flush()
+        http2?.close()
     }
 
     /// Forgets the connection without reporting anything more (eviction).
     func discard() {
         stitcher.discard()
+        http2?.discard()
     }
 
     /// Hands over the exchanges and counters gathered since the last call.
@@ -298,5 +365,6 @@ final class TrackedConnection {
             stats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
+        http2?.drain(into: &stats, emit: emit)
     }
 }

@@ -1,0 +1,212 @@
+/// A decoded header field. `name` or `value` is nil when the capture cannot
+/// know it: a reference to a dynamic-table entry older than the capture, or
+/// a string that is not valid Huffman code.
+struct HPACKField: Equatable {
+    var name: String?
+    var value: String?
+}
+
+/// One HPACK decoding context (RFC 7541): one per direction per connection.
+///
+/// It models the dynamic table as "the newest insertions this decoder has
+/// seen", newest first. Index 62 + k always names the k-th newest insertion,
+/// whatever the table's true size, so every reference that lands inside the
+/// modelled entries is exact, and a reference beyond them is to an entry the
+/// capture never saw (inserted before the tracer attached, or in a header
+/// block that was lost): that field is reported unknown, never guessed.
+/// Evicting with a maximum that differs from the peer's only moves the line
+/// between exact and unknown, never makes a field wrong. When a block is lost
+/// the model is emptied (`forgetTable`) and rebuilds from the next insertions,
+/// so names become exact again as soon as the peer re-inserts them.
+///
+/// libnghttp2's inflater cannot do this itself (it fails on an unknown index
+/// and its errors are sticky), so the structure is decoded here and
+/// libnghttp2 decodes the Huffman strings (`HPACKHuffman`).
+struct HPACKDecoder {
+    struct Entry {
+        var name: String?
+        var value: String?
+        /// RFC 7541 §4.1 size: name + value + 32 (a lower bound when a part is unknown).
+        var size: Int
+    }
+
+    /// Modelled entries, oldest first; `entries[oldest...]` are live.
+    private var entries: [Entry] = []
+    private var oldest = 0
+    private var size = 0
+    /// The table's maximum size: 4096 until a size update says otherwise.
+    private(set) var maxSize = 4096
+    /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE (the bound of size updates).
+    private(set) var settingsLimit = 4096
+    /// The model holds the whole table: the connection was seen from its
+    /// start, or enough was inserted since to evict everything older.
+    private(set) var isExact: Bool
+    /// Bytes inserted since the model was last emptied (to tell when it is exact again).
+    private var insertedSinceForget = 0
+    private let huffman = HPACKHuffman()
+
+    init(startsEmpty: Bool) { isExact = startsEmpty }
+
+    var modelledEntries: Int { entries.count - oldest }
+
+    enum Failure: Error { case malformed }
+
+    /// Decodes one complete header block. Throws when the block is not valid
+    /// HPACK (the model is then emptied: its insertions are unknown).
+    mutating func decode(_ block: UnsafeRawBufferPointer) throws -> [HPACKField] {
+        var fields: [HPACKField] = []
+        var reader = Reader(bytes: block)
+        var atStart = true
+        do {
+            while !reader.isAtEnd {
+                let first = reader.peek()
+                if first & 0x80 != 0 {
+                    let index = try reader.integer(prefixBits: 7)
+                    fields.append(try field(at: index))
+                } else if first & 0xC0 == 0x40 {
+                    let field = try literal(&reader, prefixBits: 6)
+                    insert(field)
+                    fields.append(field)
+                } else if first & 0xE0 == 0x20 {
+                    // Size updates come before the first field only.
+                    guard atStart else { throw Failure.malformed }
+                    let newMax = try reader.integer(prefixBits: 5)
+                    setMaxSize(newMax)
+                    continue
+                } else {
+                    fields.append(try literal(&reader, prefixBits: 4))
+                }
+                atStart = false
+            }
+        } catch {
+            forgetTable()
+            throw error
+        }
+        return fields
+    }
+
+    /// The decoding endpoint advertised a new SETTINGS_HEADER_TABLE_SIZE. A
+    /// smaller limit shrinks the table now (the encoder must follow with a
+    /// size update); a larger one takes effect through a size update.
+    mutating func settingsChanged(headerTableSize: Int) {
+        settingsLimit = headerTableSize
+        if headerTableSize < maxSize { setMaxSize(headerTableSize) }
+    }
+
+    /// A header block of this direction was lost, or the capture starts
+    /// mid-connection: the table's content is unknown from here.
+    mutating func forgetTable() {
+        entries.removeAll(keepingCapacity: true)
+        oldest = 0
+        size = 0
+        isExact = false
+        insertedSinceForget = 0
+    }
+
+    // MARK: - Representations
+
+    private mutating func field(at index: Int) throws -> HPACKField {
+        if index == 0 { throw Failure.malformed }
+        if index <= HPACKStaticTable.count {
+            let e = HPACKStaticTable.entry(index)
+            return HPACKField(name: e.name, value: e.value)
+        }
+        let k = index - HPACKStaticTable.count  // 1 = newest
+        guard k <= modelledEntries else {
+            // Older than the model: inserted before the capture, or the
+            // table is larger than assumed. Unknown either way.
+            isExact = false
+            return HPACKField(name: nil, value: nil)
+        }
+        let e = entries[entries.count - k]
+        return HPACKField(name: e.name, value: e.value)
+    }
+
+    private mutating func literal(_ reader: inout Reader, prefixBits: Int) throws -> HPACKField {
+        let nameIndex = try reader.integer(prefixBits: prefixBits)
+        let name: String?
+        if nameIndex == 0 {
+            name = try reader.string(huffman)
+        } else {
+            name = try field(at: nameIndex).name
+        }
+        let value = try reader.string(huffman)
+        return HPACKField(name: name, value: value)
+    }
+
+    // MARK: - Table
+
+    private mutating func insert(_ field: HPACKField) {
+        let entrySize = (field.name?.utf8.count ?? 1) + (field.value?.utf8.count ?? 0) + 32
+        insertedSinceForget += entrySize
+        if entrySize > maxSize {
+            // An entry larger than the table empties it (RFC 7541 §4.4).
+            entries.removeAll(keepingCapacity: true)
+            oldest = 0
+            size = 0
+        } else {
+            size += entrySize
+            evict(to: maxSize)  // older entries only: the new one is not in `entries` yet
+            entries.append(Entry(name: field.name, value: field.value, size: entrySize))
+        }
+        if !isExact && insertedSinceForget >= maxSize && maxSize <= settingsLimit {
+            // Every entry older than the model must have been evicted.
+            isExact = true
+        }
+    }
+
+    private mutating func setMaxSize(_ newMax: Int) {
+        maxSize = newMax
+        evict(to: newMax)
+    }
+
+    private mutating func evict(to limit: Int) {
+        while size > limit, oldest < entries.count {
+            size -= entries[oldest].size
+            oldest += 1
+        }
+        if oldest > 64 && oldest * 2 > entries.count {
+            entries.removeFirst(oldest)
+            oldest = 0
+        }
+    }
+}
+
+/// Reads HPACK primitives (RFC 7541 §5) from one block.
+private struct Reader {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+
+    var isAtEnd: Bool { position >= bytes.count }
+
+    func peek() -> UInt8 { bytes[position] }
+
+    /// An N-bit-prefix integer; values past 2^28 are refused (no HPACK field needs them).
+    mutating func integer(prefixBits: Int) throws -> Int {
+        guard position < bytes.count else { throw HPACKDecoder.Failure.malformed }
+        let mask = (1 << prefixBits) - 1
+        var value = Int(bytes[position]) & mask
+        position += 1
+        if value < mask { return value }
+        var shift = 0
+        while true {
+            guard position < bytes.count, shift <= 21 else { throw HPACKDecoder.Failure.malformed }
+            let b = bytes[position]
+            position += 1
+            value += Int(b & 0x7F) << shift
+            shift += 7
+            if b & 0x80 == 0 { return value }
+        }
+    }
+
+    /// A string literal; nil when it is Huffman-coded and the code is invalid.
+    mutating func string(_ huffman: HPACKHuffman) throws -> String? {
+        guard position < bytes.count else { throw HPACKDecoder.Failure.malformed }
+        let isHuffman = bytes[position] & 0x80 != 0
+        let length = try integer(prefixBits: 7)
+        guard length <= bytes.count - position else { throw HPACKDecoder.Failure.malformed }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[position..<position + length])
+        position += length
+        return isHuffman ? huffman.decode(raw) : String(decoding: raw, as: UTF8.self)
+    }
+}

@@ -1,0 +1,30 @@
+import CNghttp2
+
+/// Decodes HPACK Huffman strings with libnghttp2's inflater (see the C shim:
+/// the string is wrapped in a one-field block that leaves the inflater's
+/// table alone). Owns one inflater, reused for every string of a direction.
+final class HPACKHuffman {
+    private var inflater: OpaquePointer?
+    /// Scratch for decoded bytes, reused; Huffman never expands a byte past 8/5.
+    private var output: [UInt8] = []
+
+    init() {
+        var created: OpaquePointer?
+        if nghttp2_hd_inflate_new(&created) == 0 { inflater = created }
+    }
+
+    deinit { if let inflater { nghttp2_hd_inflate_del(inflater) } }
+
+    /// The decoded string, or nil when the bytes are not valid Huffman code.
+    func decode(_ encoded: UnsafeRawBufferPointer) -> String? {
+        guard inflater != nil, let base = encoded.baseAddress else { return encoded.isEmpty ? "" : nil }
+        let capacity = encoded.count * 8 / 5 + 8
+        if output.count < capacity { output = [UInt8](repeating: 0, count: capacity) }
+        return output.withUnsafeMutableBufferPointer { out -> String? in
+            let n = l7_hpack_huffman_decode(&inflater, base.assumingMemoryBound(to: UInt8.self), encoded.count,
+                                            out.baseAddress, out.count)
+            guard n >= 0 else { return nil }
+            return String(decoding: UnsafeBufferPointer(rebasing: out[0..<Int(n)]), as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import L7Events
+
+/// Builds the exchange of one finished HTTP/2 stream: pseudo-headers become
+/// the request and response heads, unknown fields are listed as such, and
+/// gRPC calls get their status (RFC 9113 §8, gRPC's PROTOCOL-HTTP2.md).
+struct HTTP2ExchangeBuilder {
+    let connection: ConnectionInfo
+    let stream: HTTP2Stream
+    let request: HTTP2Stream.Side
+    let requestFirst: CallTiming
+    let response: HTTP2Stream.Side
+
+    func build() -> Exchange? {
+        var undecoded: UndecodedFields = []
+        let requestFields = request.head ?? []
+        // A request head that was lost, or that has fields we could not
+        // decode, may have carried any pseudo-header we did not see.
+        let requestUncertain = request.head == nil || requestFields.hasUnknown
+        let method = known(":method", in: requestFields, uncertain: requestUncertain, flag: .method, &undecoded)
+        let path = known(":path", in: requestFields, uncertain: requestUncertain, flag: .target, &undecoded)
+        _ = known(":authority", in: requestFields, uncertain: requestUncertain, flag: .authority, &undecoded)
+        if method == nil && !undecoded.contains(.method) { return nil }  // not a request
+        if requestUncertain { undecoded.insert(.otherFields) }
+
+        let headers = HTTPHeaders(requestFields.compactMap { f in f.name.flatMap { n in f.value.map { (n, $0) } } })
+        let head = HTTPRequestHead(method: method ?? "", target: path ?? (method == "CONNECT" ? "" : ""),
+                                   version: "2", headers: headers)
+
+        var responseHead: HTTPResponseHead?
+        let responseFields = (response.head ?? []) + (response.trailers ?? [])
+        if let fields = response.head {
+            if let status = fields.value(":status").flatMap({ Int($0) }) {
+                let h = HTTPHeaders(responseFields.compactMap { f in f.name.flatMap { n in f.value.map { (n, $0) } } })
+                responseHead = HTTPResponseHead(status: status, reason: "", version: "2", headers: h)
+            } else if fields.hasUnknown {
+                undecoded.insert(.status)
+            } else {
+                return nil  // a response without :status
+            }
+            if fields.hasUnknown || (response.trailers?.hasUnknown ?? false) { undecoded.insert(.otherFields) }
+        } else if response.headerBlockLost {
+            undecoded.insert(.status)
+        }
+
+        var failure: ExchangeFailure?
+        if stream.refused {
+            failure = .streamRefused
+        } else if let code = stream.resetCode, !(code == HTTP2ErrorCode.noError && response.ended) {
+            failure = .streamReset
+        } else if !response.ended {
+            failure = response.head == nil && !response.headerBlockLost ? .connectionClosed : .responseIncomplete
+        }
+
+        let responseTiming = response.first.map { first in
+            Self.timing(first, response.last ?? first)
+        }
+        var exchange = Exchange(connection: connection, request: head, response: responseHead,
+                                requestBodySize: request.dataBytes, responseBodySize: response.dataBytes,
+                                requestTiming: Self.timing(requestFirst, request.last ?? requestFirst),
+                                responseTiming: responseTiming, failure: failure)
+        exchange.streamID = stream.id
+        exchange.streamErrorCode = stream.resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
+        exchange.grpc = grpcInfo(requestFields: requestFields, responseFields: responseFields,
+                                 status: responseHead?.status, failure: failure, undecoded: &undecoded)
+        exchange.undecoded = undecoded
+        return exchange
+    }
+
+    /// The value of a pseudo-header; nil and flagged when it may have been sent but is unknown.
+    private func known(_ name: String, in fields: [HPACKField], uncertain: Bool, flag: UndecodedFields,
+                       _ undecoded: inout UndecodedFields) -> String? {
+        if let field = fields.first(where: { $0.name == name }) {
+            if let value = field.value { return value }
+            undecoded.insert(flag)
+            return nil
+        }
+        if uncertain { undecoded.insert(flag) }
+        return nil
+    }
+
+    private func grpcInfo(requestFields: [HPACKField], responseFields: [HPACKField], status: Int?,
+                          failure: ExchangeFailure?, undecoded: inout UndecodedFields) -> GRPCCallInfo? {
+        let isGRPC = Self.isGRPCContentType(requestFields.value("content-type"))
+            || Self.isGRPCContentType(responseFields.value("content-type"))
+            || responseFields.has("grpc-status")
+        guard isGRPC else {
+            if requestFields.hasUnknown && requestFields.value("content-type") == nil { undecoded.insert(.contentType) }
+            return nil
+        }
+        var info = GRPCCallInfo(statusCode: nil, requestMessages: request.messages.count,
+                                responseMessages: response.messages.count)
+        if let text = responseFields.value("grpc-status"), let code = Int(text) {
+            info.statusCode = code
+            info.statusMessage = responseFields.value("grpc-message").map(Self.percentDecoded)
+        } else if responseFields.hasUnknown || response.headerBlockLost {
+            // The trailers may have said it; we cannot tell what.
+            undecoded.insert(.grpcStatus)
+        } else if let code = stream.resetCode, failure == .streamReset || failure == .streamRefused {
+            info.statusCode = failure == .streamRefused ? 14 : Self.grpcCode(rstStream: code)
+        } else if let status, status != 200 {
+            info.statusCode = Self.grpcCode(httpStatus: status)
+        } else if response.ended {
+            info.statusCode = 2  // UNKNOWN: ended without grpc-status
+        } else {
+            // The connection ended first: the client sees UNAVAILABLE, the server CANCELLED.
+            info.statusCode = connection.role == .server ? 1 : 14
+        }
+        return info
+    }
+
+    static func isGRPCContentType(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value == "application/grpc" || value.hasPrefix("application/grpc+") || value.hasPrefix("application/grpc;")
+    }
+
+    /// gRPC's http-grpc-status-mapping.md.
+    static func grpcCode(httpStatus: Int) -> Int {
+        switch httpStatus {
+        case 400, 431: return 13
+        case 401: return 16
+        case 403: return 7
+        case 404: return 12
+        case 429, 502, 503, 504: return 14
+        default: return 2
+        }
+    }
+
+    /// gRPC's mapping of RST_STREAM codes.
+    static func grpcCode(rstStream code: UInt32) -> Int {
+        switch code {
+        case HTTP2ErrorCode.cancel: return 1
+        case HTTP2ErrorCode.refusedStream: return 14
+        case HTTP2ErrorCode.enhanceYourCalm: return 8
+        case HTTP2ErrorCode.inadequateSecurity: return 7
+        default: return 13
+        }
+    }
+
+    /// `grpc-message` is percent-encoded UTF-8; invalid escapes stay as they are.
+    static func percentDecoded(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        var out: [UInt8] = []
+        let b = Array(text.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let hi = hexValue(b[i + 1]), let lo = hexValue(b[i + 2]) {
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    static func timing(_ first: CallTiming, _ last: CallTiming) -> MessageTiming {
+        MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs, lastEnterNs: last.enterNs,
+                      lastExitNs: last.exitNs)
+    }
+}

@@ -1,0 +1,98 @@
+import L7Protocols
+
+/// gRPC calls: one span per call (never an HTTP span as well), named
+/// `package.Service/Method`, with the RPC conventions' attributes and the
+/// client/server error rules of specs.md §7.
+extension SpanBuilder {
+    /// gRPC status code names, by code.
+    static let grpcCodeNames = [
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    ]
+
+    /// Codes a server reports as errors; a client reports every code but OK.
+    static let grpcServerErrorCodes: Set<Int> = [2, 4, 12, 13, 14, 15]
+
+    func rpcSpan(for exchange: Exchange, grpc: GRPCCallInfo, closedAtNs: UInt64?) -> SpanRecord {
+        let connection = exchange.connection
+        let kind: SpanKind = connection.role == .client ? .client : .server
+        let conventions = options.rpcConventions
+        var attributes: [Attribute] = []
+        attributes.reserveCapacity(14)
+
+        // Name: the path without its leading "/", when it has the gRPC shape.
+        let pathKnown = !exchange.undecoded.contains(.target)
+        let fullMethod = pathKnown ? Self.grpcMethod(path: exchange.request.target) : nil
+        let name = fullMethod.map { "\($0.service)/\($0.method)" } ?? "grpc"
+
+        if conventions != .stable { attributes.append(Attribute("rpc.system", .string("grpc"))) }
+        if conventions != .legacy { attributes.append(Attribute("rpc.system.name", .string("grpc"))) }
+        if let fullMethod {
+            if conventions != .stable { attributes.append(Attribute("rpc.service", .string(fullMethod.service))) }
+            attributes.append(Attribute("rpc.method", .string(conventions == .legacy
+                ? fullMethod.method : "\(fullMethod.service)/\(fullMethod.method)")))
+        } else if pathKnown && conventions != .legacy {
+            attributes.append(Attribute("rpc.method", .string("_OTHER")))
+            attributes.append(Attribute("rpc.method_original", .string(exchange.request.target)))
+        }
+
+        // Status.
+        var statusCode = StatusCode.unset
+        var statusMessage = ""
+        if let code = grpc.statusCode {
+            let codeName = code < Self.grpcCodeNames.count ? Self.grpcCodeNames[code] : String(code)
+            if conventions != .stable { attributes.append(Attribute("rpc.grpc.status_code", .int(Int64(code)))) }
+            if conventions != .legacy { attributes.append(Attribute("rpc.status_code", .string(codeName))) }
+            let isError = kind == .client ? code != 0 : Self.grpcServerErrorCodes.contains(code)
+            if isError {
+                statusCode = .error
+                statusMessage = grpc.statusMessage ?? ""
+                attributes.append(Attribute("error.type", .string(codeName)))
+            }
+        }
+
+        // Addresses: :authority, else the socket.
+        let server = kind == .server
+            ? Self.serverSideAddress(forwarded: ForwardedHeaders(exchange.request.headers),
+                                     target: RequestTarget(""), headers: exchange.request.headers,
+                                     scheme: connection.isTLS ? "https" : "http", local: connection.local)
+            : Self.clientSideAddress(target: RequestTarget(""), headers: exchange.request.headers,
+                                     scheme: connection.isTLS ? "https" : "http", remote: connection.remote)
+        if let server {
+            attributes.append(Attribute("server.address", .string(server.host)))
+            if let port = server.port { attributes.append(Attribute("server.port", .int(Int64(port)))) }
+        }
+        if let peer = connection.remote {
+            attributes.append(Attribute("network.peer.address", .string(peer.host)))
+            attributes.append(Attribute("network.peer.port", .int(Int64(peer.port))))
+        }
+        if let userAgent = exchange.request.headers["user-agent"] {
+            attributes.append(Attribute("user_agent.original", .string(userAgent)))
+        }
+        if let n = grpc.requestMessages { attributes.append(Attribute("l7trace.grpc.request.message_count", .int(Int64(n)))) }
+        if let n = grpc.responseMessages { attributes.append(Attribute("l7trace.grpc.response.message_count", .int(Int64(n)))) }
+        if let code = exchange.streamErrorCode {
+            attributes.append(Attribute("http2.stream.error_code", .string(HTTP2ErrorCode.name(code))))
+        }
+        if !exchange.undecoded.isEmpty {
+            attributes.append(Attribute("l7trace.undecoded", .stringArray(exchange.undecoded.names)))
+        }
+
+        let (startNs, endNs) = Self.times(exchange, kind: kind, closedAtNs: closedAtNs)
+        var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
+                                kind: kind, startUnixNano: clock.unixNanos(fromMonotonic: startNs),
+                                endUnixNano: clock.unixNanos(fromMonotonic: endNs), attributes: attributes,
+                                statusCode: statusCode, statusMessage: statusMessage, flags: 0, pid: connection.pid)
+        applyTraceContext(to: &record, headers: exchange.request.headers)
+        return record
+    }
+
+    /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.
+    static func grpcMethod(path: String) -> (service: String, method: String)? {
+        guard path.hasPrefix("/") else { return nil }
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+}
