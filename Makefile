@@ -46,9 +46,9 @@ $(SKEL): $(BPF_OBJ)
 $(OTLP_STAMP): $(PROTOS) Makefile
 	@rm -rf $(GEN_OTLP) && mkdir -p $(GEN_OTLP)
 	protoc-c --proto_path=proto --c_out=$(GEN_OTLP) $(PROTOS)
-	@cd $(GEN_OTLP) && for f in $$(find opentelemetry -name '*.pb-c.[ch]'); do \
+	@cd $(GEN_OTLP) && for f in $$(find opentelemetry google -name '*.pb-c.[ch]'); do \
 		up=$$(dirname $$f | sed 's|[^/][^/]*|..|g'); \
-		sed -i "s|^#include \"opentelemetry/|#include \"$$up/opentelemetry/|" $$f; \
+		sed -i -e "s|^#include \"opentelemetry/|#include \"$$up/opentelemetry/|" -e "s|^#include \"google/|#include \"$$up/google/|" $$f; \
 	done
 	@touch $@
 

@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C: the BPF skeleton behind a narrow open/attach/poll/close API.
@@ -23,18 +24,23 @@ let package = Package(
         .target(
             name: "COTLP",
             exclude: ["generated"],
-            linkerSettings: [.linkedLibrary("protobuf-c")]
+            linkerSettings: [.linkedLibrary("protobuf-c"), .linkedLibrary("z")]
         ),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // C: libnghttp2's HPACK inflater (Huffman strings of HTTP/2 header blocks).
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         // Value types shared by capture and the pure layers (no I/O).
         .target(name: "L7Events"),
         .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"]),
-        .target(name: "L7Protocols", dependencies: ["L7Events"]),
+        .target(name: "L7Protocols", dependencies: ["L7Events", "CNghttp2"]),
         .target(name: "L7Spans", dependencies: ["L7Protocols"]),
         .target(
             name: "L7Export",
-            dependencies: ["L7Spans", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "L7Spans", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .executableTarget(
             name: "l7trace",
@@ -45,7 +51,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "L7CaptureTests", dependencies: ["L7Capture", "CProbes", "L7Events"]),
-        .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols"]),
+        .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols", "CNghttp2"]),
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
         .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),
     ],

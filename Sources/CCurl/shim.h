@@ -12,3 +12,9 @@ typedef size_t (*l7_curl_write_callback)(char *data, size_t size, size_t count, 
 static inline CURLcode l7_curl_setopt_write_function(CURL *h, l7_curl_write_callback f) {
     return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, f);
 }
+
+/* Response header lines (and HTTP/2 trailers, which is where gRPC puts
+ * grpc-status) arrive one per call, with the same signature. */
+static inline CURLcode l7_curl_setopt_header_function(CURL *h, l7_curl_write_callback f) {
+    return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, f);
+}

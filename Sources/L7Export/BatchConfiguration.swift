@@ -10,6 +10,12 @@ public struct BatchConfiguration: Equatable, Sendable {
     public var maxExportBatchSize: Int = 512
     /// A repeated warning (queue full, collector down) is logged at most once per this many seconds.
     public var warningInterval: Double = 10
+    /// First wait before a failed batch is retried, seconds; it doubles per failure (with jitter).
+    public var retryInitialBackoff: Double = 1
+    /// Longest wait between retries, seconds.
+    public var retryMaxBackoff: Double = 5
+    /// Longest wait a collector may ask for (`Retry-After`, gRPC RetryInfo), seconds.
+    public var retryMaxRequestedDelay: Double = 300
 
     public init() {}
 }

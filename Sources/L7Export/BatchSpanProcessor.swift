@@ -6,11 +6,14 @@ import Logging
 /// batches on its own thread, so capture never waits for the network.
 ///
 /// A batch leaves when `maxExportBatchSize` spans wait or `scheduleDelay`
-/// has passed since the last export. The queue is bounded: when it is full
-/// new spans are dropped and counted. A batch that failed in a retryable way
-/// goes back to the head of the queue (while there is room) and is tried
-/// again one `scheduleDelay` later; a collector that is down costs memory up
-/// to the queue bound and nothing else.
+/// has passed since the last export. The queue is bounded, counting the
+/// batch in flight: when it is full new spans are dropped and counted (the
+/// oldest are the ones worth keeping: they are already late). A batch that
+/// failed in a retryable way goes back to the head of the queue and is tried
+/// again after an exponential backoff with jitter, or after the delay the
+/// collector asked for; a collector that is down costs memory up to the
+/// queue bound and nothing else, and once it is back every queued span
+/// arrives once.
 public final class BatchSpanProcessor: @unchecked Sendable {
     private struct Pending {
         var span: SpanRecord
@@ -31,11 +34,16 @@ public final class BatchSpanProcessor: @unchecked Sendable {
     private var finished = false
     private var queueFullWarnings: RateLimiter
     private var droppedSinceWarning: UInt64 = 0
+    /// Spans of the batch being exported: they still count against the queue bound.
+    private var inFlight = 0
+
+    // Guarded by the lock too, but only the export thread changes them.
+    private var retryNotBefore = 0.0
+    private var backoff: Backoff
 
     // Touched by the export thread only.
     private var failureWarnings: RateLimiter
     private var failuresInARow = 0
-    private var retryNotBefore = 0.0
 
     public init(exporter: SpanExporter, configuration: BatchConfiguration = BatchConfiguration(), logger: Logger) {
         self.exporter = exporter
@@ -46,6 +54,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         self.logger = logger
         queueFullWarnings = RateLimiter(interval: configuration.warningInterval)
         failureWarnings = RateLimiter(interval: configuration.warningInterval)
+        backoff = Backoff(initial: configuration.retryInitialBackoff, maximum: configuration.retryMaxBackoff)
         queue.reserveCapacity(configuration.maxQueueSize)
         let thread = Thread { [self] in exportLoop() }
         thread.name = "l7trace-export"
@@ -58,7 +67,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         condition.lock()
         if stopping {
             totals.spansDroppedAtShutdown += 1
-        } else if queue.count >= configuration.maxQueueSize {
+        } else if queue.count + inFlight >= configuration.maxQueueSize {
             totals.spansDroppedQueueFull += 1
             droppedSinceWarning += 1
             if queueFullWarnings.allow() {
@@ -126,7 +135,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         var snapshot = totals
-        snapshot.queueDepth = queue.count
+        snapshot.queueDepth = queue.count + inFlight
         return snapshot
     }
 
@@ -136,15 +145,15 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         condition.lock()
         var nextExport = MonotonicSeconds.now() + configuration.scheduleDelay
         while true {
-            // Wait for a reason: a full batch, the schedule, a flush or shutdown.
+            // Wait for a reason: a full batch, the schedule, a flush or shutdown;
+            // after a failure, not before the backoff is over.
             while !stopping && flushCompleted == flushRequested {
                 let now = MonotonicSeconds.now()
-                if queue.count >= configuration.maxExportBatchSize && now >= retryNotBefore { break }
-                if now >= nextExport {
-                    if !queue.isEmpty { break }
-                    nextExport = now + configuration.scheduleDelay
-                }
-                _ = condition.wait(until: Date(timeIntervalSinceNow: max(nextExport - now, 0.001)))
+                if now >= nextExport && queue.isEmpty { nextExport = now + configuration.scheduleDelay }
+                let due = queue.count >= configuration.maxExportBatchSize ? now : nextExport
+                let wake = max(due, retryNotBefore)
+                if now >= wake { break }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: max(wake - now, 0.001)))
             }
             let flushTarget = flushRequested
             let draining = stopping
@@ -154,9 +163,11 @@ public final class BatchSpanProcessor: @unchecked Sendable {
                 let count = min(queue.count, configuration.maxExportBatchSize)
                 let batch = Array(queue[0..<count])
                 queue.removeFirst(count)
+                inFlight = count
                 condition.unlock()
                 let result = exporter.export(Self.group(batch))
                 condition.lock()
+                inFlight = 0
                 if !handle(result, batch: batch, requeue: !draining) { break }
             }
 
@@ -181,22 +192,28 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         switch result {
         case .success:
             totals.spansExported += count
+            backoff.reset()
+            retryNotBefore = 0
             if failuresInARow > 0 {
                 logger.info("l7trace: export works again after \(failuresInARow) failed attempt\(failuresInARow == 1 ? "" : "s")")
                 failuresInARow = 0
             }
             return true
-        case .retryableFailure(let reason):
+        case .retryableFailure(let reason, let requested):
             totals.exportFailures += 1
             failuresInARow += 1
             let outcome: String
-            if requeue && queue.count + batch.count <= configuration.maxQueueSize {
+            if requeue {
+                // The in-flight accounting kept room for it: nothing newer took its place.
                 queue.insert(contentsOf: batch, at: 0)
-                retryNotBefore = MonotonicSeconds.now() + configuration.scheduleDelay
-                outcome = "\(count) spans are queued for a retry in \(Self.seconds(configuration.scheduleDelay))"
+                var delay = backoff.nextDelay()
+                if let requested { delay = min(max(requested, 0), configuration.retryMaxRequestedDelay) }
+                retryNotBefore = MonotonicSeconds.now() + delay
+                let asked = requested == nil ? "" : " (as the collector asked)"
+                outcome = "\(count) spans are queued for a retry in \(Self.seconds(delay))\(asked)"
             } else {
                 totals.spansDroppedExportFailed += count
-                outcome = "\(count) spans were dropped" + (requeue ? " (the queue is full)" : "")
+                outcome = "\(count) spans were dropped"
             }
             warnFailure(reason + "; " + outcome)
             return false
@@ -231,7 +248,12 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         return batches
     }
 
-    private static func seconds(_ value: Double) -> String {
-        value == value.rounded() ? "\(Int(value))s" : "\(value)s"
+    /// `3s`, `0.3s`, `1.25s`: at most two decimals.
+    static func seconds(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        if hundredths % 100 == 0 { return "\(hundredths / 100)s" }
+        if hundredths % 10 == 0 { return "\(hundredths / 100).\(hundredths % 100 / 10)s" }
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)s"
     }
 }

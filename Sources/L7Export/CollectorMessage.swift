@@ -47,7 +47,7 @@ enum CollectorMessage {
     }
 
     /// One line, printable, bounded.
-    private static func clean(_ text: String) -> String {
+    static func clean(_ text: String) -> String {
         var line = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
         line = line.trimmingASCIIWhitespace
         if line.count > maxLength { line = String(line.prefix(maxLength)) + "…" }

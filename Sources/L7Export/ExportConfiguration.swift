@@ -1,8 +1,9 @@
+import Glibc
 import Logging
 
 /// Where spans go.
 public enum ExporterKind: String, Equatable, Sendable {
-    case otlp, console, none
+    case otlp, console, file, none
 }
 
 /// One extra request header for the collector (`OTEL_EXPORTER_OTLP_HEADERS`).
@@ -17,31 +18,53 @@ public struct OTLPHeader: Equatable, Sendable {
 /// variables. Pure: parsing reads only the dictionary it is given.
 public struct ExportConfiguration: Equatable, Sendable {
     public static let defaultTracesURL = "http://localhost:4318/v1/traces"
+    public static let defaultGRPCEndpoint = "http://localhost:4317"
 
     public var exporter: ExporterKind
-    /// The full URL spans are POSTed to; meaningful for `.otlp`.
+    public var otlpProtocol: OTLPProtocol
+    /// The full URL spans are POSTed to; meaningful for `.otlp`. For gRPC,
+    /// `scheme://host:port` + the TraceService/Export path.
     public var tracesURL: String
     public var headers: [OTLPHeader]
     /// Per-request timeout (`OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`), seconds; 0 means no limit.
     public var timeout: Double
-    /// `none` or `gzip`; only `none` is sent so far.
+    /// `none` or `gzip`.
     public var compression: String
+    /// CA and client certificate files for https:// collectors.
+    public var tls: TLSFiles
+    /// Where `.file` writes OTLP JSON lines; `-` is standard output.
+    public var outputPath: String
     public var batch: BatchConfiguration
-    /// How long shutdown may spend flushing pending spans, seconds.
-    public var shutdownTimeout: Double
 
-    public init(exporter: ExporterKind = .console, tracesURL: String = ExportConfiguration.defaultTracesURL,
-                headers: [OTLPHeader] = [], timeout: Double = 10, compression: String = "none",
-                batch: BatchConfiguration = BatchConfiguration(), shutdownTimeout: Double = 10) {
-        self.exporter = exporter; self.tracesURL = tracesURL; self.headers = headers; self.timeout = timeout
-        self.compression = compression; self.batch = batch; self.shutdownTimeout = shutdownTimeout
+    public init(exporter: ExporterKind = .console, otlpProtocol: OTLPProtocol = .httpProtobuf,
+                tracesURL: String = ExportConfiguration.defaultTracesURL, headers: [OTLPHeader] = [], timeout: Double = 10,
+                compression: String = "none", tls: TLSFiles = TLSFiles(), outputPath: String = "-",
+                batch: BatchConfiguration = BatchConfiguration()) {
+        self.exporter = exporter; self.otlpProtocol = otlpProtocol; self.tracesURL = tracesURL; self.headers = headers
+        self.timeout = timeout; self.compression = compression; self.tls = tls; self.outputPath = outputPath
+        self.batch = batch
+    }
+
+    /// The timeout of one export request: the OTLP timeout, bounded by the
+    /// processor's export timeout; 0 when neither sets a limit.
+    public var requestTimeout: Double {
+        [timeout, batch.exportTimeout].filter { $0 > 0 }.min() ?? 0
+    }
+
+    /// How long shutdown may spend flushing pending spans, seconds: one export timeout.
+    public var shutdownTimeout: Double {
+        let limit = requestTimeout
+        return limit > 0 ? max(limit, 1) : 30
     }
 
     /// Where spans go, for the ready line.
     public var destinationDescription: String {
         switch exporter {
-        case .otlp: return tracesURL + " (OTLP/HTTP protobuf)"
+        case .otlp:
+            let shown = otlpProtocol == .grpc ? String(tracesURL.dropLast(OTLPProtocol.grpcExportPath.count)) : tracesURL
+            return shown + " (\(otlpProtocol.displayName)" + (compression == "gzip" ? ", gzip)" : ")")
         case .console: return "the console"
+        case .file: return (outputPath == "-" ? "standard output" : outputPath) + " (OTLP JSON lines)"
         case .none: return "nowhere (--exporter none)"
         }
     }
@@ -54,7 +77,8 @@ public struct ExportConfiguration: Equatable, Sendable {
     ///
     /// The flag is a base URL like the generic variable, except that a URL
     /// already ending in `/v1/traces` is taken as it is.
-    public static func fromEnvironment(_ env: [String: String], endpointFlag: String?, exporterFlag: String?) throws
+    public static func fromEnvironment(_ env: [String: String], endpointFlag: String?, exporterFlag: String?,
+                                       protocolFlag: String? = nil, outputFlag: String? = nil) throws
         -> ExportConfiguration
     {
         func value(_ name: String) -> String? {
@@ -70,25 +94,61 @@ public struct ExportConfiguration: Equatable, Sendable {
 
         var configuration = ExportConfiguration()
 
-        var endpoint: String?
+        let endpointSetting: (source: String, value: String, specific: Bool)?
         if let flag = endpointFlag?.trimmingASCIIWhitespace, !flag.isEmpty {
-            try checkURL(flag, source: "--otlp-endpoint")
-            endpoint = URLRules.hasTracesPath(flag) ? flag : URLRules.appendingTracesPath(flag)
+            endpointSetting = ("--otlp-endpoint", flag, false)
         } else if let specific = value("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            try checkURL(specific, source: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            endpoint = URLRules.withNonEmptyPath(specific)
+            endpointSetting = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, true)
         } else if let generic = value("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            try checkURL(generic, source: "OTEL_EXPORTER_OTLP_ENDPOINT")
-            endpoint = URLRules.appendingTracesPath(generic)
+            endpointSetting = ("OTEL_EXPORTER_OTLP_ENDPOINT", generic, false)
+        } else {
+            endpointSetting = nil
         }
-        if let endpoint { configuration.tracesURL = endpoint }
 
         if let flag = exporterFlag {
             configuration.exporter = try exporterKind(flag, source: "--exporter")
         } else if let named = value("OTEL_TRACES_EXPORTER") {
             configuration.exporter = try exporterKind(named, source: "OTEL_TRACES_EXPORTER")
         } else {
-            configuration.exporter = endpoint == nil ? .console : .otlp
+            configuration.exporter = endpointSetting == nil ? .console : .otlp
+        }
+
+        let protocolSetting = protocolFlag.map { ("--otlp-protocol", $0.trimmingASCIIWhitespace) } ?? traces("PROTOCOL")
+        if let (name, text) = protocolSetting {
+            if let known = OTLPProtocol(rawValue: text.lowercased()) {
+                configuration.otlpProtocol = known
+            } else if configuration.exporter == .otlp || name == "--otlp-protocol" {
+                throw ExportConfigurationError("\(name)=\(text) is not supported; use grpc or http/protobuf")
+            }
+        }
+
+        switch configuration.otlpProtocol {
+        case .httpProtobuf:
+            if let (source, url, specific) = endpointSetting {
+                try checkURL(url, source: source)
+                if specific {
+                    configuration.tracesURL = URLRules.withNonEmptyPath(url)
+                } else if source == "--otlp-endpoint" && URLRules.hasTracesPath(url) {
+                    configuration.tracesURL = url
+                } else {
+                    configuration.tracesURL = URLRules.appendingTracesPath(url)
+                }
+            }
+        case .grpc:
+            let insecure = try traces("INSECURE").map { try boolean($0.value, source: $0.name) } ?? false
+            let endpoint = try endpointSetting.map { try grpcEndpoint($0.value, source: $0.source, insecure: insecure) }
+            configuration.tracesURL = (endpoint ?? defaultGRPCEndpoint) + OTLPProtocol.grpcExportPath
+        }
+
+        if let path = outputFlag?.trimmingASCIIWhitespace, !path.isEmpty {
+            configuration.outputPath = path
+            if exporterFlag == nil && value("OTEL_TRACES_EXPORTER") == nil { configuration.exporter = .file }
+        }
+        configuration.tls = TLSFiles(certificateAuthority: traces("CERTIFICATE")?.value,
+                                     clientCertificate: traces("CLIENT_CERTIFICATE")?.value,
+                                     clientKey: traces("CLIENT_KEY")?.value)
+        if (configuration.tls.clientCertificate == nil) != (configuration.tls.clientKey == nil) {
+            throw ExportConfigurationError("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together; set both or neither")
         }
 
         if let (name, headers) = traces("HEADERS") {
@@ -102,9 +162,6 @@ public struct ExportConfiguration: Equatable, Sendable {
                 throw ExportConfigurationError("\(name)=\(compression) is not supported; use none or gzip")
             }
             configuration.compression = compression
-        }
-        if configuration.exporter == .otlp, let (name, proto) = traces("PROTOCOL"), proto != "http/protobuf" {
-            throw ExportConfigurationError("\(name)=\(proto) is not supported yet; use http/protobuf")
         }
 
         var batch = BatchConfiguration()
@@ -133,10 +190,20 @@ public struct ExportConfiguration: Equatable, Sendable {
             return NoopSpanExporter()
         case .console:
             return ConsoleExporter()
+        case .file:
+            return try FileExporter(path: outputPath)
         case .otlp:
-            // The processor's export timeout bounds each request as well.
-            let limits = [timeout, batch.exportTimeout].filter { $0 > 0 }
-            return try OTLPHTTPExporter(url: tracesURL, headers: headers, timeout: limits.min() ?? 0, logger: logger)
+            // A missing certificate file is a setup error: say so now, not at the first export.
+            for (name, path) in [("CERTIFICATE", tls.certificateAuthority), ("CLIENT_CERTIFICATE", tls.clientCertificate),
+                                 ("CLIENT_KEY", tls.clientKey)] {
+                if let path, access(path, R_OK) != 0 {
+                    throw ExportConfigurationError("OTEL_EXPORTER_OTLP_\(name)=\(path) cannot be read: \(String(cString: strerror(errno)))")
+                }
+            }
+            let settings = OTLPExporter.Settings(
+                transport: otlpProtocol, url: tracesURL, headers: headers, timeout: requestTimeout,
+                gzip: compression == "gzip", tls: tls, warningInterval: batch.warningInterval)
+            return try OTLPExporter(settings: settings, logger: logger)
         }
     }
 
@@ -146,9 +213,37 @@ public struct ExportConfiguration: Equatable, Sendable {
         let name = text.trimmingASCIIWhitespace.lowercased()
         if let kind = ExporterKind(rawValue: name) { return kind }
         if name.contains(",") {
-            throw ExportConfigurationError("\(source)=\(text): only one exporter at a time is supported; use otlp, console or none")
+            throw ExportConfigurationError("\(source)=\(text): only one exporter at a time is supported; use otlp, console, file or none")
         }
-        throw ExportConfigurationError("\(source)=\(text) is not a known exporter; use otlp, console or none")
+        throw ExportConfigurationError("\(source)=\(text) is not a known exporter; use otlp, console, file or none")
+    }
+
+    private static func boolean(_ text: String, source: String) throws -> Bool {
+        switch text.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw ExportConfigurationError("\(source)=\(text) is not valid; use true or false")
+        }
+    }
+
+    /// `scheme://host:port` of a gRPC collector. `http://` is plaintext and
+    /// `https://` TLS whatever INSECURE says; without a scheme, TLS unless
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true`. A path is not part of a
+    /// gRPC target and is dropped.
+    static func grpcEndpoint(_ text: String, source: String, insecure: Bool) throws -> String {
+        let lower = text.lowercased()
+        let url: String
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+            url = text
+        } else if text.contains("://") {
+            throw ExportConfigurationError("\(source)=\(text) is not an http:// or https:// endpoint (e.g. http://localhost:4317)")
+        } else {
+            url = (insecure ? "http://" : "https://") + text
+        }
+        guard let authority = URLRules.authority(of: url), !authority.isEmpty else {
+            throw ExportConfigurationError("\(source)=\(text) has no host (e.g. http://localhost:4317)")
+        }
+        return String(url[..<authority.endIndex])
     }
 
     private static func checkURL(_ url: String, source: String) throws {
@@ -245,7 +340,7 @@ enum URLRules {
 
 extension StringProtocol {
     var trimmingASCIIWhitespace: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(self[first...last])
     }

@@ -11,7 +11,7 @@ public struct ExportCounters: Equatable, Sendable {
     public var spansDroppedAtShutdown: UInt64 = 0
     /// Export calls that did not succeed (retryable or not).
     public var exportFailures: UInt64 = 0
-    /// Spans waiting in the queue right now.
+    /// Spans waiting in the queue right now, the batch being exported included.
     public var queueDepth: Int = 0
 
     public init() {}

@@ -34,12 +34,21 @@ public final class OTLPEncoder {
     public func withEncodedRequest<Result>(
         _ batches: [ResourceBatch], _ body: (UnsafeRawBufferPointer) throws -> Result
     ) rethrows -> Result {
+        try withEncodedRequest(batches, headroom: 0) { try body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Like `withEncodedRequest(_:_:)`, with `headroom` bytes before the
+    /// message for the caller to fill (gRPC's 5-byte message prefix), so
+    /// framing needs no copy.
+    func withEncodedRequest<Result>(
+        _ batches: [ResourceBatch], headroom: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
         defer { arena.reset() }
         let request = makeRequest(batches)
         let size = cotlp_export_request_packed_size(request)
-        let buffer = reserveOutput(size)
-        let written = cotlp_export_request_pack(request, buffer.assumingMemoryBound(to: UInt8.self))
-        return try body(UnsafeRawBufferPointer(start: buffer, count: written))
+        let buffer = reserveOutput(headroom + size)
+        let written = cotlp_export_request_pack(request, (buffer + headroom).assumingMemoryBound(to: UInt8.self))
+        return try body(UnsafeMutableRawBufferPointer(start: buffer, count: headroom + written))
     }
 
     private func reserveOutput(_ size: Int) -> UnsafeMutableRawPointer {

@@ -5,8 +5,9 @@ import L7Spans
 public enum ExportResult: Equatable, Sendable {
     case success
     /// The collector could not take the spans now (down, overloaded, timed
-    /// out); the same spans may be sent again later.
-    case retryableFailure(String)
+    /// out); the same spans may be sent again later, not before `retryAfter`
+    /// seconds when the collector said so (`Retry-After`, gRPC RetryInfo).
+    case retryableFailure(String, retryAfter: Double? = nil)
     /// The collector refused the spans for good (bad request, unauthorised…);
     /// sending them again would fail the same way.
     case permanentFailure(String)

@@ -31,14 +31,26 @@ struct L7TraceCommand: ParsableCommand {
     @Option(name: .customLong("exclude-service"), help: "Never trace processes whose service name matches this glob. Repeatable.")
     var excludedServices: [String] = []
 
-    @Option(help: "Where spans go: otlp, console or none (default: otlp when an endpoint is configured, else console; OTEL_TRACES_EXPORTER).")
+    @Option(help: "Where spans go: otlp, console, file or none (default: otlp when an endpoint is configured, else console; OTEL_TRACES_EXPORTER).")
     var exporter: String?
 
-    @Option(name: .customLong("otlp-endpoint"), help: "OTLP/HTTP base URL, e.g. http://localhost:4318 (spans go to <url>/v1/traces).")
+    @Option(name: .customLong("otlp-endpoint"), help: "OTLP endpoint: for http/protobuf a base URL, e.g. http://localhost:4318 (spans go to <url>/v1/traces); for grpc http[s]://host:port.")
     var otlpEndpoint: String?
 
-    @Option(name: .customLong("otlp-protocol"), help: "OTLP protocol: http/protobuf (the only one so far).")
+    @Option(name: .customLong("otlp-protocol"), help: "OTLP protocol: http/protobuf (default) or grpc (OTEL_EXPORTER_OTLP_PROTOCOL).")
     var otlpProtocol: String?
+
+    @Option(help: "With --exporter file: write OTLP JSON lines to this file (appended), or - for standard output.")
+    var output: String?
+
+    @Option(name: .customLong("metrics-port"), help: "Serve the tracer's own counters for Prometheus on this port (GET /metrics).")
+    var metricsPort: UInt16?
+
+    @Option(name: .customLong("metrics-address"), help: "Address the metrics endpoint binds to (default 127.0.0.1).")
+    var metricsAddress: String = "127.0.0.1"
+
+    @Option(name: .customLong("stats-interval"), help: "Seconds between the one-line stats logs; 0 turns them off (default 60; L7TRACE_STATS_INTERVAL).")
+    var statsInterval: Double?
 
     @Option(help: "Stop after this many seconds.")
     var duration: Double?
@@ -59,9 +71,7 @@ struct L7TraceCommand: ParsableCommand {
         guard (256...16384).contains(captureBytes) else {
             throw ValidationError("--capture-bytes must be between 256 and 16384")
         }
-        if let otlpProtocol, otlpProtocol != "http/protobuf" {
-            throw ValidationError("--otlp-protocol \(otlpProtocol) is not supported yet; use http/protobuf")
-        }
+        if let statsInterval, statsInterval < 0 { throw ValidationError("--stats-interval must be 0 or more") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
     }
 
@@ -77,15 +87,22 @@ struct L7TraceCommand: ParsableCommand {
         let environment = Foundation.ProcessInfo.processInfo.environment
         let export: ExportConfiguration
         do {
-            export = try ExportConfiguration.fromEnvironment(environment, endpointFlag: otlpEndpoint, exporterFlag: exporter)
+            export = try ExportConfiguration.fromEnvironment(environment, endpointFlag: otlpEndpoint, exporterFlag: exporter,
+                                                             protocolFlag: otlpProtocol, outputFlag: output)
         } catch {
             Self.fail("\(error)", code: 2)
         }
         var spanOptions = SpanOptions()
         spanOptions.routePatterns = routes
         spanOptions.knownMethods = SpanOptions.knownMethods(environmentValue: environment["OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"])
+        spanOptions.rpcConventions = SpanOptions.rpcConventions(environmentValue: environment["OTEL_SEMCONV_STABILITY_OPT_IN"])
 
-        let configuration = TracerConfiguration(
+        var interval = statsInterval ?? 60
+        if statsInterval == nil, let text = environment["L7TRACE_STATS_INTERVAL"], !text.isEmpty {
+            guard let value = Double(text), value >= 0 else { Self.fail("L7TRACE_STATS_INTERVAL=\(text) is not valid; use seconds, 0 for never", code: 2) }
+            interval = value
+        }
+        var configuration = TracerConfiguration(
             selection: ProcessSelection(pids: Set(pids), serviceGlobs: services, excludedServiceGlobs: excludedServices),
             ports: ports,
             export: export,
@@ -94,6 +111,9 @@ struct L7TraceCommand: ParsableCommand {
             duration: duration,
             dumpEvents: dumpEvents
         )
+        configuration.metricsPort = metricsPort
+        configuration.metricsAddress = metricsAddress
+        configuration.statsInterval = interval
 
         let tracer: Tracer
         do {

@@ -17,6 +17,7 @@ final class Tracer {
     private let tracker: ConnectionTracker
     private let spans: SpanBuilder
     private let processor: BatchSpanProcessor
+    private let telemetry: SelfTelemetry
     private let processes = ProcessDirectory()
     private let selection: ProcessSelection
     /// User space's verdict per process, when service names decide it.
@@ -49,11 +50,14 @@ final class Tracer {
         options.ports = configuration.ports
         options.captureBytesPerCall = configuration.captureBytesPerCall
         capture = try Capture(options: options)
+        telemetry = try SelfTelemetry(capture: capture, processor: processor, configuration: configuration, logger: logger)
         processes.preloadRunningProcesses()
 
         tracker.onIgnore = { [capture] key, fd in
             capture.ignoreConnection(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
         }
+        // HTTPS: OpenSSL probes on the libraries of the processes selected.
+        capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
     }
 
     func requestStop() { stopRequested.set() }
@@ -61,16 +65,22 @@ final class Tracer {
     /// Runs until stopped or the duration elapses, then flushes.
     func run() {
         let deadline = configuration.duration.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
-        FileHandle.standardError.write("l7trace: ready (\(configuration.summary))\n".data(using: .utf8)!)
+        let metrics = telemetry.metricsEndpoint.map { "; metrics on \($0)" } ?? ""
+        FileHandle.standardError.write("l7trace: ready (\(configuration.summary)\(metrics))\n".data(using: .utf8)!)
         while !stopRequested.isSet {
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { break }
             _ = capture.poll(timeoutMs: 50) { event in self.handle(event) }
+            telemetry.tick(tracker.stats)
             if configuration.dumpEvents { fflush(stdout) }
         }
+        telemetry.captureClosing()
+        let lastCounters = capture.counters()
         capture.close()
         tracker.flushAll { exchange in self.export(exchange) }
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
-        reportLosses()
+        telemetry.tick(tracker.stats)
+        telemetry.finish()
+        reportLosses(lastCounters)
     }
 
     private func handle(_ event: CaptureEvent) {
@@ -112,14 +122,18 @@ final class Tracer {
     }
 
     private func export(_ exchange: Exchange) {
+        telemetry.record(exchange)
         let span = spans.span(for: exchange)
         processor.add(span, resource: processes.resource(of: exchange.connection.pid))
     }
 
-    private func reportLosses() {
-        let counters = capture.counters()
+    /// Takes the counters read before `capture.close()`: the maps are gone after it.
+    private func reportLosses(_ counters: CaptureCounters) {
         if counters.lostEvents > 0 {
             logger.warning("l7trace: the kernel lost \(counters.lostEvents) events (\(counters.lostBytes) bytes): the ring buffer was full")
+        }
+        if counters.sslUnattributed > 0 {
+            logger.warning("l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced")
         }
     }
 }

@@ -10,6 +10,10 @@ struct TracerConfiguration {
     var captureBytesPerCall: Int
     var duration: Double?
     var dumpEvents: Bool
+    /// Self-telemetry: the Prometheus endpoint (nil: none) and the stats line's period (0: never).
+    var metricsPort: UInt16? = nil
+    var metricsAddress = "127.0.0.1"
+    var statsInterval: Double = 60
 
     /// What the ready line says is being traced and where spans go.
     var summary: String {

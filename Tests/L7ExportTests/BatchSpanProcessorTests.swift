@@ -80,11 +80,10 @@ final class BatchSpanProcessorTests: XCTestCase {
         let exporter = RecordingExporter()
         exporter.gate = DispatchSemaphore(value: 0)
         let log = CapturedLog()
-        let processor = BatchSpanProcessor(exporter: exporter, configuration: settings(queue: 10, batch: 10), logger: log.logger())
-        // The first 10 fill a batch, which the exporter holds; 10 more fill the queue; 5 overflow.
-        for id in 1...10 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
-        XCTAssertTrue(eventually { processor.counters.queueDepth == 0 })
-        for id in 11...25 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
+        let processor = BatchSpanProcessor(exporter: exporter, configuration: settings(queue: 10, batch: 5), logger: log.logger())
+        // The first 5 make a batch, which the exporter holds: it still counts against the
+        // bound of 10, so 5 more fit and the last 5 overflow.
+        for id in 1...15 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
         let counters = processor.counters
         XCTAssertEqual(counters.spansDroppedQueueFull, 5)
         XCTAssertEqual(counters.queueDepth, 10)
@@ -93,9 +92,45 @@ final class BatchSpanProcessorTests: XCTestCase {
 
         for _ in 0..<2 { exporter.gate?.signal() }
         processor.shutdown(timeout: 5)
-        XCTAssertEqual(exporter.spanCount, 20)
-        XCTAssertEqual(processor.counters.spansExported, 20)
+        XCTAssertEqual(exporter.exports.flatMap { $0[0].spans.map(\.spanID.value) }, Array(1...10), "the oldest spans are kept")
+        XCTAssertEqual(processor.counters.spansExported, 10)
         XCTAssertEqual(log.messages(containing: "5 spans were not exported (queue full: 5").count, 1, "\(log.messages)")
+    }
+
+    func testARetriedBatchKeepsItsPlaceAndWaitsForTheBackoff() {
+        let down = ExportResult.retryableFailure("cannot export to http://x/v1/traces: connection refused")
+        let exporter = RecordingExporter(answers: [down, down])
+        let log = CapturedLog()
+        var configuration = settings(delay: 60, queue: 4, batch: 2)
+        configuration.retryInitialBackoff = 0.2
+        let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
+        defer { processor.shutdown(timeout: 5) }
+        let start = Date()
+        for id in 1...2 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
+        XCTAssertTrue(eventually { exporter.exports.count == 1 })
+        for id in 3...6 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
+        XCTAssertTrue(eventually { processor.counters.spansExported == 4 })
+        // Tries after 0.2s (±20%), then 0.4s (±20%): never sooner than 0.48s in all.
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.48)
+        XCTAssertEqual(exporter.exports.map { $0[0].spans.map(\.spanID.value) }, [[1, 2], [1, 2], [1, 2], [3, 4]])
+        XCTAssertEqual(processor.counters.spansDroppedQueueFull, 2, "the retried batch kept its room in the queue")
+        XCTAssertEqual(processor.counters.exportFailures, 2)
+    }
+
+    func testADelayTheCollectorAskedForIsHonoured() {
+        let throttled = ExportResult.retryableFailure("cannot export to http://x/v1/traces: HTTP 503", retryAfter: 0.7)
+        let exporter = RecordingExporter(answers: [throttled])
+        let log = CapturedLog()
+        var configuration = settings(delay: 60, batch: 1)
+        configuration.retryInitialBackoff = 0.01
+        let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
+        defer { processor.shutdown(timeout: 5) }
+        let start = Date()
+        processor.add(Samples.span(id: 1), resource: Samples.resource())
+        XCTAssertTrue(eventually { processor.counters.spansExported == 1 })
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.7)
+        XCTAssertEqual(log.messages(containing: "HTTP 503; 1 spans are queued for a retry in 0.7s (as the collector asked)").count, 1,
+                       "\(log.messages)")
     }
 
     func testShutdownFlushesEverythingAndStopsTheExporter() {
@@ -148,7 +183,9 @@ final class BatchSpanProcessorTests: XCTestCase {
     func testARetryableFailureKeepsTheBatchForTheNextInterval() {
         let exporter = RecordingExporter(answers: [.retryableFailure("cannot export to http://x/v1/traces: connection refused")])
         let log = CapturedLog()
-        let processor = BatchSpanProcessor(exporter: exporter, configuration: settings(delay: 0.3), logger: log.logger())
+        var configuration = settings(delay: 0.3)
+        configuration.retryInitialBackoff = 0.3
+        let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
         defer { processor.shutdown(timeout: 5) }
         processor.add(Samples.span(id: 7), resource: Samples.resource())
         XCTAssertTrue(eventually(timeout: 5) { exporter.exports.count == 2 })

@@ -127,8 +127,8 @@ final class ExportConfigurationTests: XCTestCase {
 
     func testBadValuesAreOneClearLine() {
         let cases: [([String: String], String?, String?, String)] = [
-            (["OTEL_TRACES_EXPORTER": "zipkin"], nil, nil, "OTEL_TRACES_EXPORTER=zipkin is not a known exporter; use otlp, console or none"),
-            ([:], nil, "file", "--exporter=file is not a known exporter"),
+            (["OTEL_TRACES_EXPORTER": "zipkin"], nil, nil, "OTEL_TRACES_EXPORTER=zipkin is not a known exporter; use otlp, console, file or none"),
+            ([:], nil, "jaeger", "--exporter=jaeger is not a known exporter"),
             (["OTEL_TRACES_EXPORTER": "otlp,console"], nil, nil, "only one exporter at a time"),
             (["OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"], nil, nil,
              "OTEL_EXPORTER_OTLP_ENDPOINT=localhost:4318 is not an http:// or https:// URL"),
@@ -140,7 +140,14 @@ final class ExportConfigurationTests: XCTestCase {
             (["OTEL_EXPORTER_OTLP_HEADERS": "novalue"], nil, nil, "OTEL_EXPORTER_OTLP_HEADERS has a bad entry 'novalue'"),
             (["OTEL_EXPORTER_OTLP_HEADERS": "k=%zz"], nil, nil, "bad entry 'k=%zz'"),
             (["OTEL_EXPORTER_OTLP_COMPRESSION": "brotli"], nil, nil, "OTEL_EXPORTER_OTLP_COMPRESSION=brotli is not supported"),
-            (["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], "http://c:4317", nil, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported yet"),
+            (["OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"], "http://c:4318", nil,
+             "OTEL_EXPORTER_OTLP_PROTOCOL=http/json is not supported; use grpc or http/protobuf"),
+            (["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://c:4317"], nil, nil,
+             "OTEL_EXPORTER_OTLP_ENDPOINT=ftp://c:4317 is not an http:// or https:// endpoint"),
+            (["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_INSECURE": "yes"], "c:4317", nil,
+             "OTEL_EXPORTER_OTLP_INSECURE=yes is not valid; use true or false"),
+            (["OTEL_EXPORTER_OTLP_CLIENT_KEY": "/k.pem"], "https://c", nil,
+             "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together"),
         ]
         for (env, endpoint, exporter, expected) in cases {
             guard let message = error(env, endpoint: endpoint, exporter: exporter) else {

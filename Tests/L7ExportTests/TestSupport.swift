@@ -90,15 +90,28 @@ final class ReceiverProcess {
     let output: URL
     let requestLog: URL
 
-    /// Starts on `port` (0: any free port) and waits until it listens.
-    init(port: Int = 0, status: Int = 200, rejected: Int = 0) throws {
+    let grpc: Bool
+    let tls: Bool
+
+    /// Starts on `port` (0: any free port) and waits until it listens. With
+    /// `grpc`, it serves OTLP/gRPC and `status` is a gRPC code.
+    init(port: Int = 0, grpc: Bool = false, status: Int? = nil, rejected: Int = 0, retryAfter: Double? = nil,
+         failFirst: Int? = nil, tls: TestCertificate? = nil) throws {
         try Python.requireOTLP()
         let name = "l7trace-receiver-\(UUID().uuidString)"
         output = FileManager.default.temporaryDirectory.appendingPathComponent(name + "-spans.jsonl")
         requestLog = FileManager.default.temporaryDirectory.appendingPathComponent(name + "-requests.jsonl")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Python.receiverScript.path, "--port", String(port), "--out", output.path,
-                             "--requests", requestLog.path, "--status", String(status), "--rejected", String(rejected)]
+        self.grpc = grpc
+        self.tls = tls != nil
+        var arguments = ["python3", Python.receiverScript.path, "--port", String(port), "--out", output.path,
+                         "--requests", requestLog.path, "--rejected", String(rejected)]
+        if grpc { arguments.append("--grpc") }
+        if let status { arguments += ["--status", String(status)] }
+        if let retryAfter { arguments += ["--retry-after", String(retryAfter)] }
+        if let failFirst { arguments += ["--fail-first", String(failFirst)] }
+        if let tls { arguments += ["--tls-cert", tls.certificate, "--tls-key", tls.key] }
+        process.arguments = arguments
         let stdout = Pipe()
         process.standardOutput = stdout
         try process.run()
@@ -119,7 +132,12 @@ final class ReceiverProcess {
         self.port = bound
     }
 
-    var tracesURL: String { "http://127.0.0.1:\(port)/v1/traces" }
+    /// `http[s]://127.0.0.1:PORT/v1/traces` for HTTP; for gRPC, the URL the exporter posts to.
+    var tracesURL: String {
+        grpc ? endpoint + "/opentelemetry.proto.collector.trace.v1.TraceService/Export" : endpoint + "/v1/traces"
+    }
+
+    var endpoint: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
     /// Stops the receiver (by its PID) and waits for it to exit.
     func stop() {
@@ -166,4 +184,30 @@ func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
         Thread.sleep(forTimeInterval: 0.02)
     }
     return true
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, made with the
+/// openssl command line in a temporary folder (removed on deinit).
+final class TestCertificate {
+    let folder: URL
+    var certificate: String { folder.appendingPathComponent("cert.pem").path }
+    var key: String { folder.appendingPathComponent("key.pem").path }
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("l7trace-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                             "-keyout", folder.appendingPathComponent("key.pem").path,
+                             "-out", folder.appendingPathComponent("cert.pem").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { throw XCTSkip("openssl is not installed") }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw XCTSkip("openssl could not make a test certificate") }
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
 }

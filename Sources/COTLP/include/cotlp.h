@@ -54,3 +54,29 @@ typedef struct {
 /* Decodes a response body. Returns 1 when it carries partial_success (filled
  * into *out), 0 when it does not, -1 when the bytes are not a valid response. */
 int cotlp_parse_export_response(const uint8_t *data, size_t length, cotlp_partial_success *out);
+
+/* What a google.rpc.Status (a gRPC grpc-status-details-bin trailer, an
+ * OTLP/HTTP error body) says: code, message, and the delay of a
+ * google.rpc.RetryInfo detail in nanoseconds (-1 when there is none). */
+typedef struct {
+    int32_t code;
+    /* NUL-terminated; truncated to fit. */
+    char message[512];
+    int64_t retry_delay_nanos;
+} cotlp_rpc_status;
+
+/* Returns 0 when the bytes are a Status (filled into *out), -1 when not. */
+int cotlp_parse_rpc_status(const uint8_t *data, size_t length, cotlp_rpc_status *out);
+
+/* A reusable gzip compressor (zlib, gzip framing): request bodies are
+ * compressed here because libcurl only decompresses responses. */
+typedef struct cotlp_gzip cotlp_gzip;
+
+/* level: 0-9, or -1 for zlib's default. NULL when zlib cannot start. */
+cotlp_gzip *cotlp_gzip_new(int level);
+void cotlp_gzip_free(cotlp_gzip *gzip);
+/* The most bytes `length` input bytes can take once compressed. */
+size_t cotlp_gzip_bound(cotlp_gzip *gzip, size_t length);
+/* Compresses all of input as one gzip member; returns the bytes written,
+ * 0 when output is too small. */
+size_t cotlp_gzip_compress(cotlp_gzip *gzip, const uint8_t *input, size_t length, uint8_t *output, size_t capacity);

@@ -5,7 +5,7 @@ import XCTest
 
 /// The OTLP/HTTP exporter against the Python test receiver (a real HTTP
 /// server decoding with the official opentelemetry-proto package).
-final class OTLPHTTPExporterTests: XCTestCase {
+final class OTLPExporterTests: XCTestCase {
     private let batches = [
         ResourceBatch(resource: Samples.resource(pid: 10, service: "nginx"), spans: [Samples.span(pid: 10, id: 1)]),
         ResourceBatch(resource: Samples.resource(pid: 20, service: "curl"), spans: [Samples.span(pid: 20, id: 2, kind: .client)]),
@@ -21,7 +21,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
     func testSpansArriveWithTheirResourcesAndHeaders() throws {
         let receiver = try ReceiverProcess()
         defer { receiver.stop() }
-        let exporter = try OTLPHTTPExporter(url: receiver.tracesURL, headers: [OTLPHeader(name: "x-api-key", value: "s3cret")],
+        let exporter = try OTLPExporter(url: receiver.tracesURL, headers: [OTLPHeader(name: "x-api-key", value: "s3cret")],
                                             timeout: 5, logger: CapturedLog().logger())
         defer { exporter.shutdown() }
 
@@ -52,7 +52,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
 
     func testACollectorThatIsDownIsARetryableFailure() throws {
         let port = try closedPort()
-        let exporter = try OTLPHTTPExporter(url: "http://127.0.0.1:\(port)/v1/traces", timeout: 2, logger: CapturedLog().logger())
+        let exporter = try OTLPExporter(url: "http://127.0.0.1:\(port)/v1/traces", timeout: 2, logger: CapturedLog().logger())
         defer { exporter.shutdown() }
         XCTAssertEqual(exporter.export(batches),
                        .retryableFailure("cannot export to http://127.0.0.1:\(port)/v1/traces: connection refused"))
@@ -61,7 +61,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
     func testOverloadStatusesAreRetryable() throws {
         let receiver = try ReceiverProcess(status: 503)
         defer { receiver.stop() }
-        let exporter = try OTLPHTTPExporter(url: receiver.tracesURL, timeout: 5, logger: CapturedLog().logger())
+        let exporter = try OTLPExporter(url: receiver.tracesURL, timeout: 5, logger: CapturedLog().logger())
         defer { exporter.shutdown() }
         XCTAssertEqual(exporter.export(batches),
                        .retryableFailure("cannot export to \(receiver.tracesURL): HTTP 503: refused by the test receiver"))
@@ -70,7 +70,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
     func testABadRequestIsPermanentWithTheCollectorsMessage() throws {
         let receiver = try ReceiverProcess(status: 400)
         defer { receiver.stop() }
-        let exporter = try OTLPHTTPExporter(url: receiver.tracesURL, timeout: 5, logger: CapturedLog().logger())
+        let exporter = try OTLPExporter(url: receiver.tracesURL, timeout: 5, logger: CapturedLog().logger())
         defer { exporter.shutdown() }
         XCTAssertEqual(exporter.export(batches),
                        .permanentFailure("cannot export to \(receiver.tracesURL): HTTP 400: refused by the test receiver"))
@@ -80,7 +80,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
         let receiver = try ReceiverProcess(rejected: 1)
         defer { receiver.stop() }
         let log = CapturedLog()
-        let exporter = try OTLPHTTPExporter(url: receiver.tracesURL, timeout: 5, logger: log.logger())
+        let exporter = try OTLPExporter(url: receiver.tracesURL, timeout: 5, logger: log.logger())
         defer { exporter.shutdown() }
         XCTAssertEqual(exporter.export(batches), .success)
         XCTAssertEqual(log.messages, ["warning l7trace: the collector at \(receiver.tracesURL) rejected 1 spans: refused by the test receiver"])
@@ -89,7 +89,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
     func testAWrongPathIsPermanent() throws {
         let receiver = try ReceiverProcess()
         defer { receiver.stop() }
-        let exporter = try OTLPHTTPExporter(url: "http://127.0.0.1:\(receiver.port)/elsewhere", timeout: 5,
+        let exporter = try OTLPExporter(url: "http://127.0.0.1:\(receiver.port)/elsewhere", timeout: 5,
                                             logger: CapturedLog().logger())
         defer { exporter.shutdown() }
         XCTAssertEqual(exporter.export(batches),
@@ -103,7 +103,8 @@ final class OTLPHTTPExporterTests: XCTestCase {
         let log = CapturedLog()
         var configuration = BatchConfiguration()
         configuration.scheduleDelay = 0.3
-        let exporter = try OTLPHTTPExporter(url: "http://127.0.0.1:\(port)/v1/traces", timeout: 2, logger: log.logger())
+        configuration.retryInitialBackoff = 0.3
+        let exporter = try OTLPExporter(url: "http://127.0.0.1:\(port)/v1/traces", timeout: 2, logger: log.logger())
         let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
         defer { processor.shutdown(timeout: 5) }
 
@@ -111,7 +112,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
         processor.add(Samples.span(id: 2), resource: Samples.resource())
         XCTAssertTrue(eventually { processor.counters.exportFailures >= 1 })
         XCTAssertEqual(log.messages(containing: "l7trace: cannot export to http://127.0.0.1:\(port)/v1/traces: "
-            + "connection refused; 2 spans are queued for a retry in 0.3s").count, 1, "\(log.messages)")
+            + "connection refused; 2 spans are queued for a retry in 0.").count, 1, "\(log.messages)")
 
         let receiver = try ReceiverProcess(port: port)
         defer { receiver.stop() }
@@ -127,7 +128,7 @@ final class OTLPHTTPExporterTests: XCTestCase {
         let log = CapturedLog()
         var configuration = BatchConfiguration()
         configuration.scheduleDelay = 0.1
-        let exporter = try OTLPHTTPExporter(url: receiver.tracesURL, timeout: 5, logger: log.logger())
+        let exporter = try OTLPExporter(url: receiver.tracesURL, timeout: 5, logger: log.logger())
         let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
         processor.add(Samples.span(id: 1), resource: Samples.resource())
         XCTAssertTrue(eventually { processor.counters.spansDroppedExportFailed == 1 })

@@ -1,0 +1,67 @@
+import Glibc
+import L7Spans
+
+/// Writes spans as OTLP JSON Lines (`--exporter file`): one `TracesData`
+/// object per export, on its own line, to a file (appended to) or to
+/// standard output. Each line is written with one `write` loop and the file
+/// is not buffered by us, so a reader tailing it never sees half a batch.
+public final class FileExporter: SpanExporter {
+    public let path: String
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private var encoder = OTLPJSONEncoder()
+    private let lock = Mutex()
+    private var isShutDown = false
+
+    /// `path` `-` means standard output.
+    public init(path: String) throws {
+        self.path = path
+        if path == "-" {
+            descriptor = STDOUT_FILENO
+            ownsDescriptor = false
+        } else {
+            let opened = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard opened >= 0 else {
+                throw ExportConfigurationError("cannot open --output \(path): \(String(cString: strerror(errno)))")
+            }
+            descriptor = opened
+            ownsDescriptor = true
+        }
+    }
+
+    deinit { shutdown() }
+
+    public func export(_ batches: [ResourceBatch]) -> ExportResult {
+        lock.withLock {
+            guard !isShutDown else { return .permanentFailure("the exporter is shut down") }
+            guard batches.contains(where: { !$0.spans.isEmpty }) else { return .success }
+            let error = encoder.withEncodedLine(batches) { line in writeAll(line) }
+            guard error == 0 else {
+                return .permanentFailure("cannot write spans to \(path == "-" ? "standard output" : path): \(String(cString: strerror(error)))")
+            }
+            return .success
+        }
+    }
+
+    public func shutdown() {
+        lock.withLock {
+            guard !isShutDown else { return }
+            isShutDown = true
+            if ownsDescriptor { close(descriptor) }
+        }
+    }
+
+    /// 0, or the errno that stopped the write.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            offset += written
+        }
+        return 0
+    }
+}

@@ -1,0 +1,48 @@
+/// The tracer's own counters at one moment, gathered from every layer
+/// (capture, protocols, export) by the command line, which alone sees them
+/// all. Values are totals since start, except `queueDepth`.
+public struct TelemetrySnapshot: Equatable, Sendable {
+    public struct ProtocolCount: Equatable, Sendable {
+        public var protocolName: String
+        /// Why, for parse errors (`malformed`, `oversized`, `hole`…); empty for exchanges.
+        public var reason: String
+        public var count: UInt64
+
+        public init(protocolName: String, reason: String = "", count: UInt64) {
+            self.protocolName = protocolName; self.reason = reason; self.count = count
+        }
+    }
+
+    /// Records the kernel wrote to the ring buffer.
+    public var eventsReceived: UInt64 = 0
+    /// Records that did not fit in the ring buffer, and the bytes their calls moved.
+    public var eventsLost: UInt64 = 0
+    public var bytesLost: UInt64 = 0
+    public var exchanges: [ProtocolCount] = []
+    public var parseErrors: [ProtocolCount] = []
+    public var export = ExportCounters()
+
+    public init() {}
+
+    /// The one-line summary logged every interval and at exit.
+    public var logLine: String {
+        var line = "l7trace: stats: events \(eventsReceived), lost \(eventsLost) events (\(bytesLost) bytes)"
+        line += "; exchanges " + Self.list(exchanges)
+        line += "; parse errors " + Self.list(parseErrors)
+        line += "; spans exported \(export.spansExported), dropped \(export.spansDropped)"
+        if export.spansDropped > 0 {
+            line += " (queue full \(export.spansDroppedQueueFull), export failed \(export.spansDroppedExportFailed), "
+                + "at shutdown \(export.spansDroppedAtShutdown))"
+        }
+        line += "; export failures \(export.exportFailures); queued \(export.queueDepth)"
+        return line
+    }
+
+    private static func list(_ counts: [ProtocolCount]) -> String {
+        let shown = counts.filter { $0.count > 0 }
+        guard !shown.isEmpty else { return "0" }
+        return shown.map { count in
+            count.reason.isEmpty ? "\(count.protocolName) \(count.count)" : "\(count.protocolName)/\(count.reason) \(count.count)"
+        }.joined(separator: ", ")
+    }
+}

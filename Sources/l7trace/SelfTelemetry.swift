@@ -1,0 +1,111 @@
+import Foundation
+import L7Capture
+import L7Export
+import L7Protocols
+import Logging
+
+/// The tracer's own counters: gathered from capture (kernel counters),
+/// protocols (tracker stats, exchanges by protocol) and export (the batch
+/// processor), logged as one line every `interval` and at exit, and served
+/// on the Prometheus endpoint when `--metrics-port` is given.
+///
+/// The tracker lives on the capture thread, so the capture thread hands its
+/// figures over here (`record`, `protocolStats`) under a lock; a scrape on
+/// the metrics thread reads only those copies, never the tracker itself.
+final class SelfTelemetry: @unchecked Sendable {
+    private let capture: Capture
+    private let processor: BatchSpanProcessor
+    private let logger: Logger
+    private let interval: Double
+    private var nextLog: Double
+    private let prometheus = PrometheusTelemetry()
+    private var server: MetricsServer?
+
+    private let lock = NSLock()
+    private var stats = ProtocolStats()
+    private var exchangesByProtocol: [String: UInt64] = [:]
+    /// Capture's counters once it is closed (its maps are gone then).
+    private var finalCapture: CaptureCounters?
+
+    init(capture: Capture, processor: BatchSpanProcessor, configuration: TracerConfiguration, logger: Logger) throws {
+        self.capture = capture
+        self.processor = processor
+        self.logger = logger
+        interval = configuration.statsInterval
+        nextLog = Self.now() + interval
+        if let port = configuration.metricsPort {
+            server = try MetricsServer(address: configuration.metricsAddress, port: port) { [unowned self] in
+                prometheus.exposition(for: snapshot())
+            }
+        }
+    }
+
+    var metricsEndpoint: String? {
+        server.map { $0.address.contains(":") ? "http://[\($0.address)]:\($0.port)/metrics" : "http://\($0.address):\($0.port)/metrics" }
+    }
+
+    /// Counts one exchange by protocol (capture thread).
+    func record(_ exchange: Exchange) {
+        let name: String
+        if exchange.request.headers["content-type"]?.lowercased().hasPrefix("application/grpc") == true {
+            name = "grpc"
+        } else if exchange.request.version.contains("2") {
+            name = "http2"
+        } else {
+            name = "http1"
+        }
+        lock.lock()
+        exchangesByProtocol[name, default: 0] += 1
+        lock.unlock()
+    }
+
+    /// The tracker's latest figures (capture thread, once per poll); logs the stats line when it is due.
+    func tick(_ protocolStats: ProtocolStats) {
+        lock.lock()
+        stats = protocolStats
+        lock.unlock()
+        guard interval > 0 else { return }
+        let now = Self.now()
+        if now >= nextLog {
+            nextLog = now + interval
+            logger.info("\(snapshot().logLine)")
+        }
+    }
+
+    /// Keeps capture's last counters before it is closed.
+    func captureClosing() {
+        let counters = capture.counters()
+        lock.lock()
+        finalCapture = counters
+        lock.unlock()
+    }
+
+    /// Logs the final line and stops the endpoint.
+    func finish() {
+        if interval > 0 { logger.info("\(snapshot().logLine)") }
+        server?.stop()
+    }
+
+    func snapshot() -> TelemetrySnapshot {
+        lock.lock()
+        let stats = self.stats, exchanges = exchangesByProtocol, closed = finalCapture
+        lock.unlock()
+        let kernel = closed ?? capture.counters()
+        var snapshot = TelemetrySnapshot()
+        snapshot.eventsReceived = kernel.events
+        snapshot.eventsLost = kernel.lostEvents
+        snapshot.bytesLost = kernel.lostBytes
+        snapshot.exchanges = ["http1", "http2", "grpc"].map {
+            TelemetrySnapshot.ProtocolCount(protocolName: $0, count: exchanges[$0] ?? 0)
+        }
+        snapshot.parseErrors = [
+            .init(protocolName: "http1", reason: "malformed", count: UInt64(stats.malformedMessages)),
+            .init(protocolName: "http1", reason: "oversized", count: UInt64(stats.oversizedHeads)),
+            .init(protocolName: "http1", reason: "hole", count: UInt64(stats.holesInHeaders)),
+        ]
+        snapshot.export = processor.counters
+        return snapshot
+    }
+
+    private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+}
