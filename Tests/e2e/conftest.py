@@ -47,6 +47,35 @@ def wait_for_port(port, timeout=15.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+SERVER, CLIENT = 2, 3
+
+
+def attrs(span):
+    return span["attributes"]
+
+
+def service(span):
+    return span["resource"]["service.name"]
+
+
+def of_kind(spans, kind):
+    return [s for s in spans if s["kind"] == kind]
+
+
+def traced(tracers, receiver, *selection, env=None):
+    """l7trace with a selection, exporting to the test receiver."""
+    return tracers([*selection, "--exporter", "otlp", "--otlp-endpoint", receiver.endpoint], env)
+
+
+def self_signed_cert(directory):
+    """A throw-away certificate for localhost: (cert path, key path)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    if not cert.exists():
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+             "-keyout", str(key), "-out", str(cert)])
+    return str(cert), str(key)
+
+
 def wait_until(predicate, timeout=15.0, interval=0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -74,6 +103,35 @@ class Processes:
 
     def http_server(self, port, env=None):
         proc = self.start([sys.executable, str(SERVERS / "http_server.py"), str(port)], env=env)
+        wait_for_port(port)
+        return proc
+
+    def nginx(self, directory, listen, port, server_lines=(), worker_connections=64, keepalive_requests=100):
+        """nginx with one worker answering `return 200 "hello"`, all its
+        files in `directory`; `listen` is the directive's argument."""
+        conf = directory / "nginx.conf"
+        extra = "".join(f"        {line}\n" for line in server_lines)
+        conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log;
+events {{ worker_connections {worker_connections}; }}
+http {{
+    access_log off;
+    client_body_temp_path {directory};
+    proxy_temp_path {directory};
+    fastcgi_temp_path {directory};
+    uwsgi_temp_path {directory};
+    scgi_temp_path {directory};
+    keepalive_requests {keepalive_requests};
+    server {{
+        listen {listen};
+{extra}        location / {{ return 200 "hello\\n"; }}
+    }}
+}}
+""")
+        proc = self.start(["nginx", "-c", str(conf), "-p", str(directory)])
         wait_for_port(port)
         return proc
 
@@ -171,6 +229,11 @@ def processes():
 @pytest.fixture
 def receiver(processes, tmp_path):
     return Receiver(processes, tmp_path)
+
+
+@pytest.fixture
+def cert(tmp_path):
+    return self_signed_cert(tmp_path)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import os
 import subprocess
 import time
 
-from conftest import BIN, curl, free_port, wait_until
+from conftest import BIN, CLIENT, SERVER, curl, free_port, wait_until
 
-SERVER, CLIENT = 2, 3
+
 
 
 def test_console_is_the_default_without_an_endpoint(processes, tracers):

@@ -5,25 +5,7 @@ import subprocess
 import sys
 import time
 
-from conftest import SERVERS, curl, free_port, run, wait_for_port, wait_until
-
-SERVER, CLIENT = 2, 3
-
-
-def attrs(span):
-    return span["attributes"]
-
-
-def service(span):
-    return span["resource"]["service.name"]
-
-
-def of_kind(spans, kind):
-    return [s for s in spans if s["kind"] == kind]
-
-
-def traced(tracers, receiver, *selection, env=None):
-    return tracers([*selection, "--exporter", "otlp", "--otlp-endpoint", receiver.endpoint], env)
+from conftest import CLIENT, SERVER, SERVERS, attrs, curl, free_port, of_kind, run, service, traced, wait_until
 
 
 def test_curl_to_python_server_gives_server_and_client_spans(processes, receiver, tracers):
@@ -97,28 +79,7 @@ def test_error_statuses_follow_the_client_and_server_rules(processes, receiver, 
 
 def test_nginx_takes_its_service_name_from_its_executable(processes, receiver, tracers, tmp_path):
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path};
-    proxy_temp_path {tmp_path};
-    fastcgi_temp_path {tmp_path};
-    uwsgi_temp_path {tmp_path};
-    scgi_temp_path {tmp_path};
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{ return 200 "hello\\n"; }}
-    }}
-}}
-""")
-    processes.start(["nginx", "-c", str(conf), "-p", str(tmp_path)])
-    wait_for_port(port)
+    processes.nginx(tmp_path, f"127.0.0.1:{port}", port)
     tracer = traced(tracers, receiver, "--port", str(port))
     for _ in range(3):
         assert curl(f"http://127.0.0.1:{port}/orders/7f3a9c2e5b1d4e6f8a9b0c1d2e3f4a5b") == "200"

@@ -7,22 +7,9 @@ import time
 
 import pytest
 
-from conftest import SERVERS, free_port, run, wait_for_port, wait_until
+from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, self_signed_cert, traced, wait_for_port, wait_until
 
-SERVER, CLIENT = 2, 3
 ERROR, UNSET = 2, 0
-
-
-def attrs(span):
-    return span["attributes"]
-
-
-def of_kind(spans, kind):
-    return [s for s in spans if s["kind"] == kind]
-
-
-def traced(tracers, receiver, *selection, env=None):
-    return tracers([*selection, "--exporter", "otlp", "--otlp-endpoint", receiver.endpoint], env)
 
 
 def nghttpd(processes, tmp_path):
@@ -215,32 +202,9 @@ def test_grpc_channel_opened_before_the_tracer(processes, receiver, tracers):
 def test_curl_http2_over_tls_to_nginx(processes, receiver, tracers, tmp_path):
     """Needs the HTTPS issue's OpenSSL uprobes (issue 3)."""
     port = free_port()
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")])
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path};
-    proxy_temp_path {tmp_path};
-    fastcgi_temp_path {tmp_path};
-    uwsgi_temp_path {tmp_path};
-    scgi_temp_path {tmp_path};
-    server {{
-        listen 127.0.0.1:{port} ssl http2;
-        ssl_certificate {tmp_path}/cert.pem;
-        ssl_certificate_key {tmp_path}/key.pem;
-        location / {{ return 200 "hello\\n"; }}
-    }}
-}}
-""")
-    processes.start(["nginx", "-c", str(conf), "-p", str(tmp_path)])
-    wait_for_port(port)
+    cert, key = self_signed_cert(tmp_path)
+    processes.nginx(tmp_path, f"127.0.0.1:{port} ssl http2", port,
+                    server_lines=(f"ssl_certificate {cert};", f"ssl_certificate_key {key};"))
     tracer = traced(tracers, receiver, "--port", str(port))
     for _ in range(3):
         out = run(["curl", "-sS", "-k", "--noproxy", "*", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",

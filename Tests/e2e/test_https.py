@@ -9,63 +9,9 @@ import time
 
 import pytest
 
-from conftest import SERVERS, free_port, run, wait_for_port, wait_until
+from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, service, traced, wait_for_port, wait_until
 
-SERVER, CLIENT = 2, 3
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
-
-
-def attrs(span):
-    return span["attributes"]
-
-
-def service(span):
-    return span["resource"]["service.name"]
-
-
-def of_kind(spans, kind):
-    return [s for s in spans if s["kind"] == kind]
-
-
-def traced(tracers, receiver, *selection):
-    return tracers([*selection, "--exporter", "otlp", "--otlp-endpoint", receiver.endpoint])
-
-
-@pytest.fixture
-def cert(tmp_path):
-    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-         "-days", "1", "-subj", "/CN=localhost"])
-    return str(crt), str(key)
-
-
-def start_nginx(processes, tmp_path, port, cert):
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/error.log;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path};
-    proxy_temp_path {tmp_path};
-    fastcgi_temp_path {tmp_path};
-    uwsgi_temp_path {tmp_path};
-    scgi_temp_path {tmp_path};
-    keepalive_requests 1000;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert[0]};
-        ssl_certificate_key {cert[1]};
-        location / {{ return 200 "hello\\n"; }}
-    }}
-}}
-""")
-    proc = processes.start(["nginx", "-c", str(conf), "-p", str(tmp_path)])
-    wait_for_port(port)
-    return proc
 
 
 def start_https_server(processes, port, cert, env=None):
@@ -88,7 +34,8 @@ def stderr_has(tracer, text):
 
 def test_curl_to_nginx_over_https_gives_server_and_client_spans(processes, receiver, tracers, tmp_path, cert):
     port = free_port()
-    nginx = start_nginx(processes, tmp_path, port, cert)
+    nginx = processes.nginx(tmp_path, f"127.0.0.1:{port} ssl", port, worker_connections=256, keepalive_requests=1000,
+                    server_lines=(f"ssl_certificate {cert[0]};", f"ssl_certificate_key {cert[1]};"))
     tracer = traced(tracers, receiver, "--port", str(port))
     assert stderr_has(tracer, f"l7trace: attached TLS probes to {LIBSSL} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)")
 
@@ -127,7 +74,8 @@ def test_curl_to_nginx_over_https_gives_server_and_client_spans(processes, recei
 
 def test_keep_alive_https_gives_one_span_per_request_on_each_side(processes, receiver, tracers, tmp_path, cert):
     port, n = free_port(), 40
-    start_nginx(processes, tmp_path, port, cert)
+    processes.nginx(tmp_path, f"127.0.0.1:{port} ssl", port, worker_connections=256, keepalive_requests=1000,
+                    server_lines=(f"ssl_certificate {cert[0]};", f"ssl_certificate_key {cert[1]};"))
     tracer = traced(tracers, receiver, "--port", str(port))
     codes = curl_https(*[f"https://127.0.0.1:{port}/k/{i}" for i in range(n)])
     assert codes == ["200"] * n
