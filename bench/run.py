@@ -293,6 +293,8 @@ def measure_throughput(binary, nginx, seconds, runs, rows):
             tracer = Tracer(binary, nginx, port_of(url))
             traced.append(saturate(url, tool, seconds))
             tracer.stop()
+        print(f"  {name}: without {' '.join(f'{r:.0f}' for r in alone)}, with {' '.join(f'{r:.0f}' for r in traced)} req/s",
+              file=sys.stderr)
         ratio = statistics.median(traced) / statistics.median(alone)
         rows.append((f"nginx throughput traced, {name} ({tool}, 16 conns)", f"{statistics.median(traced):,.0f} req/s",
                      f"{statistics.median(alone):,.0f} req/s", f"{ratio:.2f}", f"≥ {goal:.2f}",
