@@ -71,5 +71,9 @@ test: deps test-deps generate
 	$(SWIFT) test --disable-swift-testing
 	$(MAKE) --no-print-directory e2e-test
 
+# The performance figures of issue 6 as one table (root: it loads the probes); see BENCHMARKS.md.
+bench: build test-deps
+	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) $(ARGS)
+
 clean:
 	rm -rf .build $(GEN_BPF) $(GEN_OTLP)

@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""The performance figures of issue 6, measured side by side in one run.
+
+    sudo python3 bench/run.py [--bin .build/release/l7trace] [--quick]
+
+(`make bench` installs what is missing, builds the release binary and runs
+this.) It starts one nginx (one worker, `return 200`) on three loopback
+ports picked at random — HTTP/1.1, HTTPS and h2c — and measures:
+
+  1. the tracer's CPU time per request at a fixed request rate (h2load),
+     next to the CPU the nginx worker itself spends per request;
+  2. nginx's saturated throughput with the tracer selecting it, as a ratio
+     of its throughput without the tracer (median of 3 alternating runs);
+  3. completeness: spans against completed requests at 5,000 requests/s;
+  4. the tracer's memory while 10,000 idle keep-alive connections are open.
+
+The machine is shared and noisy, so every figure is put next to a baseline
+taken in the same run. The tracer always runs with `--pid <nginx> --port
+<port>`: it sees only the nginx we started (not the load generator's client
+side, nor the machine's other traffic), and `--exporter none`, so what is
+measured is capture, parsing and span building, not a collector.
+Every process this script starts is stopped by its pid.
+"""
+import argparse
+import os
+import platform
+import random
+import re
+import resource
+import selectors
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTED = []  # every process we started, stopped by pid at exit
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port():
+    """A loopback port nobody listens on, drawn at random."""
+    for _ in range(200):
+        port = random.randint(20000, 39999)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free loopback port")
+
+
+def wait_for_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start(args, **kwargs):
+    proc = subprocess.Popen(args, **kwargs)
+    STARTED.append(proc)
+    return proc
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=30):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc in STARTED:
+        STARTED.remove(proc)
+
+
+def cpu_ns(pid):
+    """CPU time (user + system) of every live thread of pid, in ns.
+    /proc/PID/task/*/schedstat counts in ns where /proc/PID/stat counts
+    10 ms ticks, too coarse for a few seconds of a light process."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that just ended
+    return total
+
+
+def status_kb(pid, field):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def machine():
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}"
+
+
+# ---------------------------------------------------------------- nginx
+
+class Nginx:
+    """One nginx, one worker, answering `200 ok` on three ports."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.http, self.https, self.h2c = free_port(), free_port(), free_port()
+        cert, key = workdir / "cert.pem", workdir / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+                       check=True, capture_output=True)
+        conf = workdir / "nginx.conf"
+        conf.write_text(f"""
+worker_processes 1;
+worker_rlimit_nofile 30000;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log;
+events {{ worker_connections 25000; }}
+http {{
+    access_log off;
+    keepalive_timeout 600s;
+    keepalive_requests 10000000;
+    client_body_temp_path {workdir};
+    proxy_temp_path {workdir};
+    fastcgi_temp_path {workdir};
+    uwsgi_temp_path {workdir};
+    scgi_temp_path {workdir};
+    server {{
+        listen 127.0.0.1:{self.http} backlog=4096;
+        listen 127.0.0.1:{self.https} ssl backlog=4096;
+        listen 127.0.0.1:{self.h2c} http2 backlog=4096;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+""")
+        self.proc = start(["nginx", "-c", str(conf), "-p", str(workdir)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for port in (self.http, self.https, self.h2c):
+            wait_for_port(port)
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        self.worker = int(children[0])
+
+    def stop(self):
+        stop(self.proc, signal.SIGQUIT)
+
+
+# ---------------------------------------------------------------- tracer
+
+class Tracer:
+    """l7trace selecting the nginx on one port; stopped by SIGTERM."""
+
+    def __init__(self, binary, nginx, port):
+        # The worker is named too: --pid follows the children forked after the tracer started.
+        self.proc = start([binary, "--pid", str(nginx.proc.pid), "--pid", str(nginx.worker), "--port", str(port),
+                           "--exporter", "none"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.lines.append(line)
+                if line.startswith("l7trace: ready"):
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(60) or self.proc.poll() is not None:
+            stop(self.proc, signal.SIGKILL)
+            raise RuntimeError("l7trace did not start:\n" + "".join(self.lines))
+        self.pid = self.proc.pid
+
+    def stop(self):
+        """Stops the tracer and returns its counters from the stats line it logs at exit."""
+        stop(self.proc)
+        time.sleep(0.2)  # let the pump read the last line
+        stats = [line for line in self.lines if "l7trace: stats:" in line]
+        if not stats:
+            raise RuntimeError("l7trace logged no stats line:\n" + "".join(self.lines))
+        line = stats[-1]
+
+        def number(pattern):
+            match = re.search(pattern, line)
+            return int(match.group(1)) if match else 0
+
+        exchanges = re.search(r"exchanges (.*?);", line).group(1)
+        return {
+            "lost": number(r"lost (\d+) events"),
+            "exchanges": sum(int(n) for n in re.findall(r"\w+ (\d+)", exchanges)),
+            "spans": number(r"spans exported (\d+)"),
+            "dropped": number(r"dropped (\d+)"),
+            "line": line.strip(),
+        }
+
+
+# ---------------------------------------------------------------- load
+
+def h2load(url, args, timeout=120):
+    out = subprocess.run(["h2load", *args, url], capture_output=True, text=True, timeout=timeout).stdout
+    done = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
+    rate = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    if not done or not rate:
+        raise RuntimeError("h2load failed:\n" + out)
+    return int(done.group(1)), float(rate.group(1))
+
+
+def fixed_rate(url, h1, rate, seconds, clients=4):
+    """Sends rate × seconds requests at `rate` requests/s over `clients`
+    keep-alive connections; returns the number that succeeded."""
+    args = ["-t1", f"-c{clients}", f"--rps={rate // clients}", f"-n{rate * seconds}"] + (["--h1"] if h1 else [])
+    return h2load(url, args, timeout=seconds * 4 + 30)[0]
+
+
+def saturate(url, tool, seconds):
+    """Requests/s that nginx answers to 16 connections that never wait."""
+    if tool == "wrk":
+        out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", url], capture_output=True, text=True,
+                             timeout=seconds + 60).stdout
+        match = re.search(r"Requests/sec:\s*([\d.]+)", out)
+        if not match:
+            raise RuntimeError("wrk failed:\n" + out)
+        return float(match.group(1))
+    return h2load(url, ["-t1", "-c16", "-m10", f"-D{seconds}"], timeout=seconds + 60)[1]
+
+
+# ---------------------------------------------------------------- the four figures
+
+PROTOCOLS = [  # name, url of nginx's port, h2load --h1?, saturating tool, throughput goal
+    ("HTTP/1.1", lambda n: f"http://127.0.0.1:{n.http}/", True, "wrk", 0.70),
+    ("HTTPS", lambda n: f"https://127.0.0.1:{n.https}/", True, "wrk", 0.17),
+    ("h2c", lambda n: f"http://127.0.0.1:{n.h2c}/", False, "h2load", 0.75),
+]
+
+
+def port_of(url):
+    return int(url.rsplit(":", 1)[1].strip("/"))
+
+
+def measure_cpu(binary, nginx, rate, seconds, rows):
+    """Figure 1: tracer CPU per request, next to nginx's own with and without the tracer."""
+    for name, url_of, h1, _, _ in PROTOCOLS:
+        url = url_of(nginx)
+        before = cpu_ns(nginx.worker)
+        done = fixed_rate(url, h1, rate, seconds)
+        nginx_alone = (cpu_ns(nginx.worker) - before) / max(done, 1) / 1000
+
+        tracer = Tracer(binary, nginx, port_of(url))
+        time.sleep(0.5)
+        before, before_nginx = cpu_ns(tracer.pid), cpu_ns(nginx.worker)
+        done = fixed_rate(url, h1, rate, seconds)
+        time.sleep(0.5)  # the last events drain
+        tracer_us = (cpu_ns(tracer.pid) - before) / max(done, 1) / 1000
+        nginx_traced = (cpu_ns(nginx.worker) - before_nginx) / max(done, 1) / 1000
+        stats = tracer.stop()
+        goal = "≤ 3 µs" if name == "HTTP/1.1" else "—"
+        verdict = "" if goal == "—" else ("ok" if tracer_us <= 3 else "MISSED")
+        rows.append((f"tracer CPU per request, {name} @ {rate}/s", f"{tracer_us:.1f} µs",
+                     f"nginx worker {nginx_alone:.1f} µs", "", goal, verdict))
+        rows.append((f"  nginx CPU per request when traced (probes), {name}", f"{nginx_traced:.1f} µs",
+                     f"{nginx_alone:.1f} µs", f"{nginx_traced - nginx_alone:+.1f} µs", "", ""))
+        if stats["exchanges"] != done:
+            print(f"  note: {name}: {stats['exchanges']} exchanges for {done} requests ({stats['line']})", file=sys.stderr)
+
+
+def measure_throughput(binary, nginx, seconds, runs, rows):
+    """Figure 2: saturated nginx with the tracer / without, median of alternating runs."""
+    for name, url_of, _, tool, goal in PROTOCOLS:
+        url = url_of(nginx)
+        alone, traced = [], []
+        for _ in range(runs):
+            alone.append(saturate(url, tool, seconds))
+            tracer = Tracer(binary, nginx, port_of(url))
+            traced.append(saturate(url, tool, seconds))
+            tracer.stop()
+        print(f"  {name}: without {' '.join(f'{r:.0f}' for r in alone)}, with {' '.join(f'{r:.0f}' for r in traced)} req/s",
+              file=sys.stderr)
+        ratio = statistics.median(traced) / statistics.median(alone)
+        rows.append((f"nginx throughput traced, {name} ({tool}, 16 conns)", f"{statistics.median(traced):,.0f} req/s",
+                     f"{statistics.median(alone):,.0f} req/s", f"{ratio:.2f}", f"≥ {goal:.2f}",
+                     "ok" if ratio >= goal else "MISSED"))
+
+
+def measure_completeness(binary, nginx, rate, seconds, rows):
+    """Figure 3: at a fixed rate every completed request gives one span, and nothing is lost."""
+    tracer = Tracer(binary, nginx, nginx.http)
+    done = fixed_rate(f"http://127.0.0.1:{nginx.http}/", True, rate, seconds, clients=10)
+    time.sleep(1)
+    stats = tracer.stop()
+    complete = stats["spans"] == done and stats["lost"] == 0 and stats["dropped"] == 0
+    rows.append((f"spans / completed requests, HTTP/1.1 @ {rate}/s for {seconds} s", f"{stats['spans']:,}",
+                 f"{done:,}", f"{stats['spans'] / max(done, 1):.4f}", "= 1, lost 0", "ok" if complete else "MISSED"))
+    rows.append(("  kernel events lost / spans dropped", f"{stats['lost']} / {stats['dropped']}", "", "", "0 / 0",
+                 "ok" if stats["lost"] == 0 and stats["dropped"] == 0 else "MISSED"))
+
+
+def open_idle_connections(port, count):
+    """Opens `count` keep-alive connections, sends one request on each and
+    reads its answer, so that nginx and the tracer hold state for every one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, count + 1000), max(hard, count + 1000)))
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    sockets = []
+    while len(sockets) < count:
+        batch = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(min(200, count - len(sockets)))]
+        for s in batch:
+            s.sendall(request)
+        for s in batch:
+            if not s.recv(4096).startswith(b"HTTP/1.1 200"):
+                raise RuntimeError("nginx did not answer")
+        sockets.extend(batch)
+    return sockets
+
+
+def measure_memory(binary, nginx, count, idle, rows):
+    """Figure 4: tracer RSS with many idle connections open to the traced nginx."""
+    tracer = Tracer(binary, nginx, nginx.http)
+    time.sleep(1)
+    empty = status_kb(tracer.pid, "VmRSS")
+    sockets = open_idle_connections(nginx.http, count)
+    try:
+        time.sleep(2)
+        loaded = status_kb(tracer.pid, "VmRSS")
+        time.sleep(idle)
+        later = status_kb(tracer.pid, "VmRSS")
+        peak = status_kb(tracer.pid, "VmHWM")
+    finally:
+        for s in sockets:
+            s.close()
+    time.sleep(1)
+    stats = tracer.stop()
+    mb = lambda kb: f"{kb / 1024:.1f} MB"
+    rows.append((f"tracer RSS, {count:,} idle connections open", mb(loaded), f"no connection {mb(empty)}",
+                 f"{(loaded - empty) * 1024 / count:,.0f} B/conn", "—", ""))
+    rows.append((f"  tracer RSS {idle} s later (peak)", f"{mb(later)} ({mb(peak)})", "", "", "—",
+                 "" if stats["exchanges"] == count else f"{stats['exchanges']} spans"))
+
+
+# ---------------------------------------------------------------- table
+
+def table(rows):
+    head = ("figure", "measured", "baseline", "ratio / delta", "goal", "")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", default=os.environ.get("L7TRACE_BIN") or str(ROOT / ".build/release/l7trace"))
+    parser.add_argument("--quick", action="store_true", help="shorter runs, for trying the script out")
+    opts = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: the tracer loads BPF programs: run as root (sudo make bench)")
+    if not Path(opts.bin).exists():
+        sys.exit(f"bench: {opts.bin} is missing: run `make build` first")
+    seconds = 2 if opts.quick else 5
+
+    rows = []
+    began = time.time()
+    with tempfile.TemporaryDirectory(prefix="l7trace-bench-") as tmp:
+        nginx = Nginx(Path(tmp))
+        try:
+            print("bench: tracer CPU per request…", file=sys.stderr)
+            measure_cpu(opts.bin, nginx, 2000, seconds, rows)
+            print("bench: throughput…", file=sys.stderr)
+            measure_throughput(opts.bin, nginx, seconds, 1 if opts.quick else 3, rows)
+            print("bench: completeness…", file=sys.stderr)
+            measure_completeness(opts.bin, nginx, 5000, 2 if opts.quick else 10, rows)
+            print("bench: memory…", file=sys.stderr)
+            measure_memory(opts.bin, nginx, 1000 if opts.quick else 10000, 3 if opts.quick else 15, rows)
+        finally:
+            for proc in list(STARTED):
+                stop(proc, signal.SIGQUIT if proc is nginx.proc else signal.SIGTERM)
+    print(f"\nl7trace bench, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}, {time.time() - began:.0f} s\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
