@@ -25,4 +25,22 @@ struct ProcessSelection {
         if pids.contains(pid) || inheritedSelection { return true }
         return serviceGlobs.contains { serviceMatches(serviceName, glob: $0) }
     }
+
+    /// The selection with the running descendants of every `--pid` added:
+    /// the kernel passes a verdict on at fork, so only children forked
+    /// before the tracer started (nginx's workers) need this.
+    func includingRunningDescendants(parents: [UInt32: UInt32]) -> ProcessSelection {
+        guard !pids.isEmpty else { return self }
+        var expanded = self
+        for child in parents.keys {
+            var ancestor = parents[child]
+            var hops = 0
+            while let current = ancestor, current > 1, hops < 64 {
+                if pids.contains(current) { expanded.pids.insert(child); break }
+                ancestor = parents[current]
+                hops += 1
+            }
+        }
+        return expanded
+    }
 }

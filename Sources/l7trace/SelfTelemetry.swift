@@ -46,10 +46,11 @@ final class SelfTelemetry: @unchecked Sendable {
 
     /// Counts one exchange by protocol (capture thread).
     func record(_ exchange: Exchange) {
+        // Runs per exchange: no string searching or case folding here.
         let name: String
-        if exchange.request.headers["content-type"]?.lowercased().hasPrefix("application/grpc") == true {
+        if exchange.grpc != nil {
             name = "grpc"
-        } else if exchange.request.version.contains("2") {
+        } else if exchange.request.version == "2" {
             name = "http2"
         } else {
             name = "http1"

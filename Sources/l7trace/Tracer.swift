@@ -28,7 +28,11 @@ final class Tracer {
     init(configuration: TracerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        selection = configuration.selection
+        var parents: [UInt32: UInt32] = [:]
+        if !configuration.selection.pids.isEmpty {
+            for pid in ProcFS.allPids() { parents[pid] = ProcFS.parentPid(pid) }
+        }
+        selection = configuration.selection.includingRunningDescendants(parents: parents)
 
         let exporter = try configuration.export.makeExporter(logger: logger)
         processor = BatchSpanProcessor(exporter: exporter, configuration: configuration.export.batch, logger: logger)

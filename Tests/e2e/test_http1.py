@@ -244,3 +244,19 @@ def test_connection_opened_before_the_tracer_gets_its_roles_inferred(processes, 
         assert attrs(span)["network.peer.port"] == port
         assert span["resource"]["process.pid"] == client.pid
         assert service(span).startswith("python")
+
+
+def test_pid_selection_covers_the_children_the_process_forked_before_the_tracer(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    master = processes.nginx(tmp_path, f"127.0.0.1:{port}", port)
+    tracer = traced(tracers, receiver, "--pid", str(master.pid))
+    for _ in range(2):
+        assert curl(f"http://127.0.0.1:{port}/workers") == "200"
+    assert wait_until(lambda: len(receiver.spans()) >= 2)
+    time.sleep(0.5)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 2 and all(s["kind"] == SERVER for s in spans)
+    # nginx's worker, forked by the master before l7trace started, answered.
+    assert {s["resource"]["process.pid"] for s in spans} != {master.pid}
+    assert {service(s) for s in spans} == {"nginx"}
