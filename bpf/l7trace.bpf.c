@@ -58,11 +58,34 @@ struct call_args {
     __u8 pad[2];
 };
 
+/* The state of a chunked copy: a read position in the call's buffers (one
+ * buffer, or an iovec array) and the chunk being filled in the scratch.
+ * Kept in the scratch map rather than on the stack: values read from a map
+ * are unknown to the verifier, so it checks the bpf_loop step once instead
+ * of once per distinct offset ("sequence of jumps too complex"). */
+struct chunk_walk {
+    const struct iovec *iovs;
+    __u64 iov_count;
+    __u64 iov_index;
+    /* The part of the current buffer not yet read. */
+    __u64 base;
+    __u64 left;
+    /* Bytes of the call to cover, and covered so far (copied or skipped). */
+    __u64 total;
+    __u64 done;
+    /* Offset in the call of the chunk being filled, and its length. */
+    __u64 chunk_offset;
+    __u64 fill;
+    __u64 returned;
+    __u64 copied;
+};
+
 /* The data record is built here, then copied into the ring with its real
  * size. Twice the capture limit so the verifier can prove that an iovec copy
  * at any offset below the limit stays inside. An array indexed by CPU because
  * a per-CPU value cannot be this large. */
 struct scratch {
+    struct chunk_walk walk;
     struct l7_data_event event;
     __u8 data[2 * L7_MAX_CAPTURE_BYTES];
 };
@@ -348,6 +371,98 @@ static __always_inline __u32 copy_iovecs(const struct iovec *iovs, __u64 count, 
     return c.copied;
 }
 
+/* Sends the chunk in the scratch (possibly empty, to end the call). */
+static __always_inline void emit_chunk(struct scratch *s, struct chunk_walk *w, bool more)
+{
+    __u64 fill = w->fill;
+    barrier_var(fill);
+    if (fill > L7_MAX_CAPTURE_BYTES)
+        return;
+    s->event.captured = fill;
+    s->event.offset = w->chunk_offset;
+    s->event.chunk_flags = more ? L7_CHUNK_MORE : 0;
+    emit(&s->event, sizeof(struct l7_data_event) + fill, more ? 0 : w->returned);
+    w->copied += fill;
+    w->chunk_offset += fill;
+    w->fill = 0;
+}
+
+/* One step: take the next iovec, or copy what fits of the current buffer
+ * into the chunk; send the chunk when it is full or the call is done. A
+ * piece that cannot be read ends the copy (the rest is a hole). One place
+ * sends, so that the verifier has few paths to follow. */
+static long chunk_step(__u32 index, void *unused)
+{
+    __u32 cpu = bpf_get_smp_processor_id();
+    struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+    if (!s)
+        return 1;
+    struct chunk_walk *w = &s->walk;
+    bool last = false;
+    if (w->left == 0) {
+        struct iovec iov;
+        if (w->iov_index >= w->iov_count || w->iov_index >= L7_MAX_CHUNKED_IOVECS ||
+            bpf_probe_read_user(&iov, sizeof(iov), &w->iovs[w->iov_index])) {
+            last = true;
+        } else {
+            w->iov_index++;
+            w->base = (__u64)iov.iov_base;
+            w->left = iov.iov_len;
+            return 0;
+        }
+    } else {
+        __u64 fill = w->fill;
+        barrier_var(fill);
+        if (fill >= L7_MAX_CAPTURE_BYTES)
+            return 1;
+        __u64 n = L7_MAX_CAPTURE_BYTES - fill;
+        if (n > w->left)
+            n = w->left;
+        if (n > w->total - w->done)
+            n = w->total - w->done;
+        barrier_var(n);
+        if (n > L7_MAX_CAPTURE_BYTES)
+            return 1;
+        if (bpf_probe_read_user(s->data + fill, n, (const void *)w->base)) {
+            last = true;
+        } else {
+            w->fill = fill + n;
+            w->base += n;
+            w->left -= n;
+            w->done += n;
+            last = w->done >= w->total;
+        }
+    }
+    if (!last && w->fill < L7_MAX_CAPTURE_BYTES)
+        return 0;
+    emit_chunk(s, w, !last);
+    return last;
+}
+
+/* Copies a call of an HTTP/2 connection whole, in chunks, up to a cap.
+ * Returns the bytes sent. */
+static __always_inline __u64 emit_chunked(struct scratch *s, struct call_args *call, __u64 returned)
+{
+    struct chunk_walk *w = &s->walk;
+    __builtin_memset(w, 0, sizeof(*w));
+    w->returned = returned;
+    w->total = returned < L7_MAX_CHUNKED_CALL_BYTES ? returned : L7_MAX_CHUNKED_CALL_BYTES;
+    if (call->op == OP_IOVEC) {
+        w->iovs = (const struct iovec *)call->buf;
+        w->iov_count = call->count;
+    } else {
+        w->base = call->buf;
+        w->left = w->total;
+    }
+    /* At most one step per chunk, per iovec and per unreadable piece. */
+    bpf_loop(L7_MAX_CHUNKED_CALL_BYTES / L7_MAX_CAPTURE_BYTES + 2 * L7_MAX_CHUNKED_IOVECS + 2,
+             chunk_step, NULL, 0);
+    return w->copied;
+}
+
+/* "PRI * HT", the start of the client preface, as a little-endian word. */
+#define HTTP2_PREFACE_START 0x5448202a20495250ULL
+
 static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned,
                                       __u64 now, __u8 source)
 {
@@ -355,19 +470,6 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
     if (!s)
         return;
-
-    __u64 limit = returned < capture_bytes ? returned : capture_bytes;
-    __u64 captured = 0;
-    if (call->op == OP_BUFFER) {
-        __u64 n = limit;
-        barrier_var(n);
-        if (n > L7_MAX_CAPTURE_BYTES)
-            n = L7_MAX_CAPTURE_BYTES;
-        if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
-            captured = n;
-    } else if (call->op == OP_IOVEC) {
-        captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
-    }
 
     struct l7_data_event *e = &s->event;
     e->header.kind = L7_EVENT_DATA;
@@ -378,19 +480,39 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     e->enter_ns = call->enter_ns;
     e->returned = returned;
     e->fd = call->fd;
-    e->captured = captured;
     e->direction = call->direction;
     e->source = source;
+    e->chunk_flags = 0;
+    e->offset = 0;
+
+    __u64 captured = 0;
+    if ((conn->flags & L7_CONN_FLAG_HTTP2) && returned > capture_bytes && call->op != OP_NOCOPY) {
+        captured = emit_chunked(s, call, returned);
+    } else {
+        __u64 limit = returned < capture_bytes ? returned : capture_bytes;
+        if (call->op == OP_BUFFER) {
+            __u64 n = limit;
+            barrier_var(n);
+            if (n > L7_MAX_CAPTURE_BYTES)
+                n = L7_MAX_CAPTURE_BYTES;
+            if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
+                captured = n;
+        } else if (call->op == OP_IOVEC) {
+            captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
+        }
+        e->captured = captured;
+        if (captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START)
+            conn->flags |= L7_CONN_FLAG_HTTP2;
+        __u64 size = sizeof(struct l7_data_event) + captured;
+        barrier_var(size);
+        if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
+            return;
+        emit(e, size, returned);
+    }
 
     struct l7_counters *c = counters_here();
     if (c && returned > captured)
         c->uncaptured_bytes += returned - captured;
-
-    __u64 size = sizeof(struct l7_data_event) + captured;
-    barrier_var(size);
-    if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
-        return;
-    emit(e, size, returned);
 }
 
 /* By the first data on a server side, the tracer's own connect (if this

@@ -330,6 +330,23 @@ int l7_probes_ignore_connection(struct l7_probes *p, uint32_t tgid, int32_t fd, 
     return bpf_map__update_elem(map, &key, sizeof(key), &conn, sizeof(conn), BPF_EXIST) ? -errno : 0;
 }
 
+int l7_probes_mark_http2(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)
+{
+    struct bpf_map *map = p->skel->maps.conns;
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn conn;
+    if (bpf_map__lookup_elem(map, &key, sizeof(key), &conn, sizeof(conn), 0))
+        return -errno;
+    if (conn.conn_id != conn_id)
+        return -ENOENT;
+    if (conn.flags & L7_CONN_FLAG_HTTP2)
+        return 0;
+    /* The kernel may change the entry meanwhile; what it could set by then
+     * (the TLS flag) it sets again on every call. */
+    conn.flags |= L7_CONN_FLAG_HTTP2;
+    return bpf_map__update_elem(map, &key, sizeof(key), &conn, sizeof(conn), BPF_EXIST) ? -errno : 0;
+}
+
 int l7_probes_read_counters(struct l7_probes *p, struct l7_counters *out)
 {
     memset(out, 0, sizeof(*out));

@@ -5,6 +5,8 @@ extension Capture {
     ///
     ///     open tgid=12 conn=3 fd=5 tid=12 role=client local=127.0.0.1:40312 remote=127.0.0.1:18080 t=…
     ///     data tgid=12 conn=3 fd=5 tid=12 dir=egress src=syscall len=78 captured=78 enter=… exit=… bytes="GET / HTTP/1.1\r\n…"
+    ///
+    /// (a chunk of a call copied in several adds `offset=N`, and `more` unless it is the last)
     ///     close tgid=12 conn=3 fd=5 t=…
     ///     exec tgid=12 ppid=1 t=…
     ///     exit tgid=12 t=…
@@ -18,7 +20,9 @@ extension Capture {
         case .data(let e):
             return "data tgid=\(e.key.tgid) conn=\(e.key.connectionID) fd=\(e.fd) tid=\(e.tid)"
                 + " dir=\(e.direction == .egress ? "egress" : "ingress") src=\(e.source == .ssl ? "ssl" : "syscall")"
-                + " len=\(e.returnedLength) captured=\(e.bytes.count) enter=\(e.enterNs) exit=\(e.exitNs)"
+                + " len=\(e.returnedLength) captured=\(e.bytes.count)"
+                + (e.offset == 0 && e.isLastChunk ? "" : " offset=\(e.offset)" + (e.isLastChunk ? "" : " more"))
+                + " enter=\(e.enterNs) exit=\(e.exitNs)"
                 + " bytes=\"\(escaped(e.bytes.prefix(previewBytes)))\""
         case .close(let e):
             return "close tgid=\(e.key.tgid) conn=\(e.key.connectionID) fd=\(e.fd) t=\(e.timestampNs)"

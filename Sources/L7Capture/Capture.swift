@@ -101,6 +101,14 @@ public final class Capture {
         _ = l7_probes_ignore_connection(probes, tgid, fd, connectionID)
     }
 
+    /// Tells the kernel that a connection speaks HTTP/2 (found by user space
+    /// from the shape of its frames, when the kernel did not see its preface):
+    /// its large calls are then sent whole, in chunks.
+    public func markHTTP2(tgid: UInt32, fd: Int32, connectionID: UInt64) {
+        guard let probes else { return }
+        _ = l7_probes_mark_http2(probes, tgid, fd, connectionID)
+    }
+
     /// Attaches the OpenSSL probes to one file: L7_SSL_* bits, or a negative errno.
     func attachSSL(toFile path: String) -> Int32 {
         guard let probes else { return -ENODEV }

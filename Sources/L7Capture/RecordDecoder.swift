@@ -47,7 +47,8 @@ enum RecordDecoder {
             direction: Direction(rawValue: e.direction) ?? .ingress,
             source: DataSource(rawValue: e.source) ?? .syscall,
             enterNs: e.enter_ns, exitNs: e.header.timestamp_ns,
-            returnedLength: Int(e.returned),
+            returnedLength: Int(e.returned), offset: Int(e.offset),
+            isLastChunk: e.chunk_flags & UInt8(L7_CHUNK_MORE.rawValue) == 0,
             bytes: UnsafeRawBufferPointer(start: base + headerSize, count: captured)))
     }
 

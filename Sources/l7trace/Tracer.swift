@@ -60,6 +60,9 @@ final class Tracer {
         tracker.onIgnore = { [capture] key, fd in
             capture.ignoreConnection(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
         }
+        tracker.onHTTP2 = { [capture] key, fd in
+            capture.markHTTP2(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
+        }
         // HTTPS: OpenSSL probes on the libraries of the processes selected.
         capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
     }

@@ -46,6 +46,27 @@ final class RecordDecoderTests: XCTestCase {
         }
     }
 
+    func testChunkOfALargeCallCarriesItsOffsetAndWhetherMoreFollow() {
+        var e = l7_data_event()
+        e.header = header(L7_EVENT_DATA)
+        e.returned = 40_000
+        e.captured = 4
+        e.offset = 16_384
+        e.chunk_flags = UInt8(L7_CHUNK_MORE.rawValue)
+        record(e, payload: [0, 0, 4, 1]).withUnsafeBytes { raw in
+            guard case .data(let chunk)? = RecordDecoder.decode(raw) else { return XCTFail("not data") }
+            XCTAssertEqual(chunk.offset, 16_384)
+            XCTAssertFalse(chunk.isLastChunk)
+        }
+        e.offset = 32_768
+        e.chunk_flags = 0
+        record(e, payload: [0, 0, 4, 1]).withUnsafeBytes { raw in
+            guard case .data(let chunk)? = RecordDecoder.decode(raw) else { return XCTFail("not data") }
+            XCTAssertEqual(chunk.offset, 32_768)
+            XCTAssertTrue(chunk.isLastChunk)
+        }
+    }
+
     func testDataRecordNeverReadsPastItsEnd() {
         var e = l7_data_event()
         e.header = header(L7_EVENT_DATA)

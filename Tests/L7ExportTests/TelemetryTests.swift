@@ -24,19 +24,35 @@ final class TelemetryTests: XCTestCase {
                        + "spans exported 38, dropped 2 (queue full 2, export failed 0, at shutdown 0); export failures 3; queued 7")
     }
 
-    /// What `curl` gets from the endpoint; throws on a non-200 answer.
+    /// The body a plain HTTP/1.0 client gets from the endpoint; throws on a
+    /// non-200 answer. A socket, not a curl child process: Foundation's
+    /// Process/Pipe on Linux now and then hands back an empty output.
     private func scrape(_ port: UInt16, path: String = "/metrics") throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sSf", "--noproxy", "*", "--max-time", "10", "http://127.0.0.1:\(port)\(path)"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { throw XCTSkip("curl is not installed") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ExportConfigurationError("curl exited \(process.terminationStatus)") }
-        return String(decoding: data, as: UTF8.self)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ExportConfigurationError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ExportConfigurationError("connect failed") }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response.append(contentsOf: buffer[..<count])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.0 200"), let bodyStart = text.range(of: "\r\n\r\n") else {
+            throw ExportConfigurationError("not a 200 answer: \(text.prefix(80))")
+        }
+        return String(text[bodyStart.upperBound...])
     }
 
     func testTheEndpointServesCountersThatFollowTheSnapshots() throws {

@@ -303,4 +303,28 @@ final class HTTP2ExchangeTests: XCTestCase {
         }
         XCTAssertEqual(h.tracker.detectedProtocol(of: key), .http2)
     }
+
+    /// The capture is told once per connection that it speaks HTTP/2 (so
+    /// that the kernel copies its large writes whole), whether the preface
+    /// or the frames' shape gave it away; HTTP/1 connections are not.
+    func testTheCaptureIsToldOnceThatAConnectionSpeaksHTTP2() {
+        let h = TrackerHarness()
+        let fromStart = TrackerHarness.key(1), midway = TrackerHarness.key(2), http1 = TrackerHarness.key(3)
+        h.open(fromStart, role: .client)
+        let c = simpleConversation()
+        for (i, bytes) in c.client.enumerated() {
+            h.call(fromStart, .egress, bytes)
+            h.call(fromStart, .ingress, c.server[i])
+        }
+        let enc = HPACKEncoder()
+        for i in 0..<3 {
+            h.call(midway, .egress, H2.headers(enc.encode(H2.request("GET", "/n/\(i)")), stream: UInt32(2 * i + 1),
+                                               endStream: true) + H2.windowUpdate(stream: 0) + H2.ping())
+        }
+        h.open(http1, role: .client)
+        h.call(http1, .egress, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        h.call(http1, .ingress, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        XCTAssertEqual(h.toldHTTP2.map(\.0), [fromStart, midway])
+        XCTAssertEqual(h.toldHTTP2.map(\.1), [7, 7])
+    }
 }

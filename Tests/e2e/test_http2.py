@@ -135,8 +135,6 @@ def test_grpc_stable_conventions_opt_in(processes, receiver, tracers):
         assert a["rpc.status_code"] in ("OK", "NOT_FOUND", "INTERNAL")
 
 
-@pytest.mark.xfail(reason="needs the kernel to capture every frame header of a large write "
-                          "(chunks, or DATA skipped in the kernel): not built yet", strict=False)
 def test_large_reply_shares_the_connection_with_concurrent_calls(processes, receiver, tracers):
     port = grpc_server(processes)
     tracer = traced(tracers, receiver, "--port", str(port))

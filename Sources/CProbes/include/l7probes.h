@@ -89,6 +89,10 @@ int l7_probes_set_process_verdict(struct l7_probes *probes, uint32_t tgid, uint8
  * connection is gone or the fd now names another one. */
 int l7_probes_ignore_connection(struct l7_probes *probes, uint32_t tgid, int32_t fd, uint64_t conn_id);
 
+/* Tells the kernel that this connection speaks HTTP/2, so that its large
+ * calls are copied whole, in chunks. -ENOENT as for ignore_connection. */
+int l7_probes_mark_http2(struct l7_probes *probes, uint32_t tgid, int32_t fd, uint64_t conn_id);
+
 /* Sums the per-CPU counters. */
 int l7_probes_read_counters(struct l7_probes *probes, struct l7_counters *out);
 

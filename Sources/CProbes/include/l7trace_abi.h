@@ -18,6 +18,12 @@
 #define L7_DEFAULT_CAPTURE_BYTES 4096
 /* How many iovecs of a readv/writev/sendmsg/recvmsg are copied, at most. */
 #define L7_MAX_IOVECS 64
+/* HTTP/2 connections multiplex streams in one call: the HEADERS of a small
+ * reply may follow a large DATA run in the same write. Their calls are
+ * copied whole, in chunks of L7_MAX_CAPTURE_BYTES, up to this many bytes
+ * (and over up to L7_MAX_CHUNKED_IOVECS iovecs; UIO_MAXIOV is 1024). */
+#define L7_MAX_CHUNKED_CALL_BYTES (4 << 20)
+#define L7_MAX_CHUNKED_IOVECS 1024
 
 enum l7_event_kind {
     L7_EVENT_OPEN = 1,
@@ -95,7 +101,15 @@ struct l7_open_event {
     struct l7_address remote;
 };
 
-/* Followed by `captured` bytes: the start of what the call moved. */
+/* Bits of `l7_data_event.chunk_flags`. */
+enum l7_chunk_flags {
+    /* More chunks of the same call follow (zero: the call's last chunk). */
+    L7_CHUNK_MORE = 1,
+};
+
+/* Followed by `captured` bytes of what the call moved, starting at `offset`
+ * within the call. Most calls have one chunk at offset 0; a large call of an
+ * HTTP/2 connection has several, in order. */
 struct l7_data_event {
     struct l7_event_header header;
     __u64 conn_id;
@@ -106,7 +120,10 @@ struct l7_data_event {
     __u32 captured;
     __u8 direction;
     __u8 source;
-    __u8 pad[6];
+    /* enum l7_chunk_flags */
+    __u8 chunk_flags;
+    __u8 pad;
+    __u32 offset;
 };
 
 struct l7_close_event {
@@ -152,6 +169,9 @@ enum l7_conn_flags {
     /* Ignored by the self-traffic check (the tracer's own export); no SSL
      * data revives it. */
     L7_CONN_FLAG_SELF = 2,
+    /* Speaks HTTP/2 (the kernel saw the client preface, or user space said
+     * so): large calls are copied whole, in chunks. */
+    L7_CONN_FLAG_HTTP2 = 4,
 };
 
 /* Value of the `conns` map. */

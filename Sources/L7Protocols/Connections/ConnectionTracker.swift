@@ -16,6 +16,10 @@ public final class ConnectionTracker {
     /// Called once when OpenSSL plaintext is first seen on a connection: its
     /// syscall bytes are ciphertext from now on and may stop being sent.
     public var onIgnoreCiphertext: ((ConnectionKey, Int32) -> Void)?
+    /// Called once when a connection turns out to speak HTTP/2: the capture
+    /// should send its large calls whole, so that the frame headers after a
+    /// large DATA run are not lost in a hole.
+    public var onHTTP2: ((ConnectionKey, Int32) -> Void)?
     public private(set) var stats = ProtocolStats()
 
     private var table: ConnectionTable
@@ -50,6 +54,7 @@ public final class ConnectionTracker {
             case .none: break
             case .ignore: onIgnore?(connection.key, connection.fd)
             case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
+            case .http2: onHTTP2?(connection.key, connection.fd)
             }
 
         case .close(let closed):

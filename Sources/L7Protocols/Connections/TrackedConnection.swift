@@ -10,12 +10,17 @@ final class TrackedConnection {
         case ignore
         /// Stop sending this connection's syscall bytes: they are ciphertext.
         case ignoreCiphertext
+        /// It speaks HTTP/2: send its large calls whole, so that no frame
+        /// header is lost in a hole (given once).
+        case http2
     }
 
     let key: ConnectionKey
     var fd: Int32
     private(set) var info: ConnectionInfo
     private(set) var detected = DetectedProtocol.undecided
+    /// Whether the `.http2` verdict was given.
+    private var toldHTTP2 = false
     /// The connection was seen from its start (connect/accept), so its
     /// first bytes must be a message's first bytes.
     private let seenFromStart: Bool
@@ -97,6 +102,15 @@ final class TrackedConnection {
     // MARK: - Data
 
     func handle(_ chunk: DataChunk) -> Verdict {
+        let verdict = consume(chunk)
+        if verdict == .none && detected == .http2 && !toldHTTP2 {
+            toldHTTP2 = true
+            return .http2
+        }
+        return verdict
+    }
+
+    private func consume(_ chunk: DataChunk) -> Verdict {
         switch detected {
         case .notHTTP where chunk.source == .ssl && !info.isTLS:
             // The ciphertext was judged, not the plaintext: give it its chance.
