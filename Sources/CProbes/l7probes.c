@@ -314,37 +314,49 @@ int l7_probes_set_process_verdict(struct l7_probes *p, uint32_t tgid, uint8_t ve
     return err ? -errno : 0;
 }
 
+/* Reads the kernel's entry for (tgid, fd) if it still is connection
+ * `conn_id` (the fd may have been closed and reused since). */
+static int load_conn(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id,
+                     struct l7_conn_key *key, struct l7_conn *conn)
+{
+    *key = (struct l7_conn_key){ .tgid = tgid, .fd = fd };
+    if (bpf_map__lookup_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), 0))
+        return -errno;
+    return conn->conn_id == conn_id ? 0 : -ENOENT;
+}
+
+static int store_conn(struct l7_probes *p, const struct l7_conn_key *key, const struct l7_conn *conn)
+{
+    return bpf_map__update_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), BPF_EXIST) ? -errno : 0;
+}
+
 int l7_probes_ignore_connection(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)
 {
-    struct bpf_map *map = p->skel->maps.conns;
-    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn_key key;
     struct l7_conn conn;
-    if (bpf_map__lookup_elem(map, &key, sizeof(key), &conn, sizeof(conn), 0))
-        return -errno;
-    if (conn.conn_id != conn_id)
-        return -ENOENT;
+    int err = load_conn(p, tgid, fd, conn_id, &key, &conn);
+    if (err)
+        return err;
     if (conn.state != L7_CONN_TRACED)
         return 0;
     conn.state = L7_CONN_IGNORED;
     conn.self_check_pending = 0;
-    return bpf_map__update_elem(map, &key, sizeof(key), &conn, sizeof(conn), BPF_EXIST) ? -errno : 0;
+    return store_conn(p, &key, &conn);
 }
 
 int l7_probes_mark_http2(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)
 {
-    struct bpf_map *map = p->skel->maps.conns;
-    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn_key key;
     struct l7_conn conn;
-    if (bpf_map__lookup_elem(map, &key, sizeof(key), &conn, sizeof(conn), 0))
-        return -errno;
-    if (conn.conn_id != conn_id)
-        return -ENOENT;
+    int err = load_conn(p, tgid, fd, conn_id, &key, &conn);
+    if (err)
+        return err;
     if (conn.flags & L7_CONN_FLAG_HTTP2)
         return 0;
     /* The kernel may change the entry meanwhile; what it could set by then
      * (the TLS flag) it sets again on every call. */
     conn.flags |= L7_CONN_FLAG_HTTP2;
-    return bpf_map__update_elem(map, &key, sizeof(key), &conn, sizeof(conn), BPF_EXIST) ? -errno : 0;
+    return store_conn(p, &key, &conn);
 }
 
 int l7_probes_read_counters(struct l7_probes *p, struct l7_counters *out)
