@@ -3,6 +3,12 @@ import PackageDescription
 
 // The BPF skeleton (Sources/CProbes/generated) and the protobuf-c code
 // (Sources/COTLP/generated) are produced by `make` before `swift build`.
+// Release builds skip the run-time exclusivity checks: the hot path mutates
+// parser state held by classes, and each checked access costs a lookup in a
+// thread-local set (a few percent of the tracer's CPU). Debug builds, which
+// the tests use, keep the checks.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "l7trace",
     products: [
@@ -31,16 +37,17 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
 
         // Value types shared by capture and the pure layers (no I/O).
-        .target(name: "L7Events"),
-        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"]),
-        .target(name: "L7Protocols", dependencies: ["L7Events", "CNghttp2"]),
-        .target(name: "L7Spans", dependencies: ["L7Protocols"]),
+        .target(name: "L7Events", swiftSettings: hotPath),
+        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"], swiftSettings: hotPath),
+        .target(name: "L7Protocols", dependencies: ["L7Events", "CNghttp2"], swiftSettings: hotPath),
+        .target(name: "L7Spans", dependencies: ["L7Protocols"], swiftSettings: hotPath),
         .target(
             name: "L7Export",
             dependencies: [
                 "L7Spans", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "l7trace",
@@ -48,7 +55,8 @@ let package = Package(
                 "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .testTarget(name: "L7CaptureTests", dependencies: ["L7Capture", "CProbes", "L7Events"]),
         .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols", "CNghttp2"]),

@@ -161,8 +161,15 @@ public final class BatchSpanProcessor: @unchecked Sendable {
             // Send everything queued, a batch at a time, until empty or a failure.
             while !queue.isEmpty {
                 let count = min(queue.count, configuration.maxExportBatchSize)
-                let batch = Array(queue[0..<count])
-                queue.removeFirst(count)
+                var batch: [Pending] = []
+                if count == queue.count {
+                    // The usual case: take the whole queue without copying a span.
+                    swap(&batch, &queue)
+                    queue.reserveCapacity(count)
+                } else {
+                    batch = Array(queue[0..<count])
+                    queue.removeFirst(count)
+                }
                 inFlight = count
                 condition.unlock()
                 let result = exporter.export(Self.group(batch))
@@ -238,7 +245,9 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         var batches: [ResourceBatch] = []
         var indexByPid: [UInt32: Int] = [:]
         for pending in batch {
-            if let index = indexByPid[pending.resource.pid] {
+            if batches.last?.resource.pid == pending.resource.pid {
+                batches[batches.count - 1].spans.append(pending.span)
+            } else if let index = indexByPid[pending.resource.pid] {
                 batches[index].spans.append(pending.span)
             } else {
                 indexByPid[pending.resource.pid] = batches.count

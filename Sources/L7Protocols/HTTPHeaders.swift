@@ -1,38 +1,133 @@
 /// Header fields in arrival order. Names keep their original case; lookups
 /// are case-insensitive (ASCII). Repeated fields stay separate entries.
+///
+/// The fields are kept as bytes in one buffer, with one small entry per field:
+/// a span needs only a few of a message's fields as Strings, so the others are
+/// never decoded, and a whole head costs two allocations however many fields
+/// it has.
 public struct HTTPHeaders: Sendable, Equatable {
-    public var fields: [(name: String, value: String)]
+    /// Where one field's name and value lie in `bytes`.
+    private struct Entry: Sendable, Equatable {
+        var nameStart: UInt32
+        var nameCount: UInt32
+        var valueStart: UInt32
+        var valueCount: UInt32
+    }
 
-    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+    private var bytes: [UInt8] = []
+    private var entries: [Entry] = []
+
+    public init() {}
+
+    public init(_ fields: [(name: String, value: String)]) {
+        for f in fields { append(name: f.name, value: f.value) }
+    }
+
+    /// Room for `fields` fields totalling `bytes` bytes of names and values.
+    public mutating func reserveCapacity(fields: Int, bytes count: Int) {
+        entries.reserveCapacity(fields)
+        bytes.reserveCapacity(count)
+    }
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Every field decoded as Strings (invalid UTF-8 repaired), in order.
+    public var fields: [(name: String, value: String)] {
+        entries.map { (name: string(bytes, $0.nameStart, $0.nameCount), value: string(bytes, $0.valueStart, $0.valueCount)) }
+    }
 
     public static func == (a: HTTPHeaders, b: HTTPHeaders) -> Bool {
-        a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+        guard a.entries.count == b.entries.count else { return false }
+        for (x, y) in zip(a.entries, b.entries) {
+            guard x.nameCount == y.nameCount, x.valueCount == y.valueCount,
+                  a.bytes[Int(x.nameStart)..<Int(x.nameStart + x.nameCount)] == b.bytes[Int(y.nameStart)..<Int(y.nameStart + y.nameCount)],
+                  a.bytes[Int(x.valueStart)..<Int(x.valueStart + x.valueCount)] == b.bytes[Int(y.valueStart)..<Int(y.valueStart + y.valueCount)]
+            else { return false }
+        }
+        return true
     }
 
     /// The first value of `name`, or nil.
     public subscript(name: String) -> String? {
-        for f in fields where f.name.utf8.count == name.utf8.count && Self.equalsIgnoringCase(f.name, name) { return f.value }
-        return nil
+        guard let e = firstEntry(named: name) else { return nil }
+        return string(bytes, e.valueStart, e.valueCount)
+    }
+
+    /// Whether a field called `name` is present.
+    public func contains(_ name: String) -> Bool { firstEntry(named: name) != nil }
+
+    /// Whether some field's name (its bytes, as sent) satisfies `predicate`.
+    public func containsName(where predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        bytes.withUnsafeBytes { all in
+            entries.contains { predicate(UnsafeRawBufferPointer(rebasing: all[Int($0.nameStart)..<Int($0.nameStart + $0.nameCount)])) }
+        }
     }
 
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
-        fields.filter { $0.name.utf8.count == name.utf8.count && Self.equalsIgnoringCase($0.name, name) }.map(\.value)
-    }
-
-    public mutating func append(name: String, value: String) { fields.append((name, value)) }
-
-    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
-        while true {
-            switch (ia.next(), ib.next()) {
-            case (nil, nil): return true
-            case let (x?, y?):
-                let lx = (x >= 65 && x <= 90) ? x | 0x20 : x
-                let ly = (y >= 65 && y <= 90) ? y | 0x20 : y
-                if lx != ly { return false }
-            default: return false
+        var found: [String] = []
+        var name = name
+        name.withUTF8 { key in
+            for e in entries where Self.nameMatches(bytes, e, key) {
+                found.append(string(bytes, e.valueStart, e.valueCount))
             }
         }
+        return found
     }
+
+    public mutating func append(name: String, value: String) {
+        var name = name, value = value
+        name.withUTF8 { n in value.withUTF8 { v in append(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v)) } }
+    }
+
+    /// Copies the bytes of one field; no String is made.
+    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameStart = UInt32(bytes.count)
+        bytes.append(contentsOf: name)
+        let valueStart = UInt32(bytes.count)
+        bytes.append(contentsOf: value)
+        entries.append(Entry(nameStart: nameStart, nameCount: UInt32(name.count),
+                             valueStart: valueStart, valueCount: UInt32(value.count)))
+    }
+
+    /// Extends the last field's value (HTTP/1 obs-fold continuation lines).
+    /// Returns false when there is no field to extend.
+    @discardableResult
+    public mutating func appendToLastValue(separator: UInt8, _ more: UnsafeRawBufferPointer) -> Bool {
+        guard let last = entries.indices.last else { return false }
+        // The last entry's value is always the end of `bytes`.
+        bytes.append(separator)
+        bytes.append(contentsOf: more)
+        entries[last].valueCount += UInt32(1 + more.count)
+        return true
+    }
+
+    private func firstEntry(named name: String) -> Entry? {
+        var name = name
+        return name.withUTF8 { key in
+            for e in entries where Self.nameMatches(bytes, e, key) { return e }
+            return nil
+        }
+    }
+
+    private static func nameMatches(_ bytes: [UInt8], _ e: Entry, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard Int(e.nameCount) == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { all in
+            let start = Int(e.nameStart)
+            for i in 0..<key.count {
+                let x = all[start + i], y = key[i]
+                if x != y && lowercased(x) != lowercased(y) { return false }
+            }
+            return true
+        }
+    }
+
+    @inline(__always)
+    private static func lowercased(_ b: UInt8) -> UInt8 { b &- 0x41 < 26 ? b | 0x20 : b }
+}
+
+@inline(__always)
+private func string(_ bytes: [UInt8], _ start: UInt32, _ count: UInt32) -> String {
+    bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[Int(start)..<Int(start + count)]), as: UTF8.self) }
 }

@@ -8,17 +8,19 @@ struct HostAndPort: Equatable {
 
     init(host: Substring, port: Int?) { self.host = host; self.port = port }
 
-    /// Nil when there is no host.
+    /// Nil when there is no host. Works on UTF-8 bytes: Character-based
+    /// searches are far slower and these values are ASCII.
     init?(_ text: Substring) {
         let text = TraceState.trimOWS(text)
-        if text.first == "[" {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            port = rest.first == ":" ? Self.port(rest.dropFirst()) : nil
-        } else if let colon = text.firstIndex(of: ":"), text[text.index(after: colon)...].firstIndex(of: ":") == nil {
+        let u = text.utf8
+        if u.first == 0x5B {  // [
+            guard let close = u.firstIndex(of: 0x5D) else { return nil }
+            host = text[u.index(after: u.startIndex)..<close]
+            let rest = text[u.index(after: close)...]
+            port = rest.utf8.first == 0x3A ? Self.port(rest.dropFirst()) : nil
+        } else if let colon = u.firstIndex(of: 0x3A), u[u.index(after: colon)...].firstIndex(of: 0x3A) == nil {
             host = text[..<colon]
-            port = Self.port(text[text.index(after: colon)...])
+            port = Self.port(text[u.index(after: colon)...])
         } else {
             // No colon, or several: a name, or an IPv6 address without brackets.
             host = text
@@ -39,7 +41,7 @@ struct HostAndPort: Equatable {
     }
 
     /// `host` for URLs: IPv6 addresses get their brackets back.
-    var hostForURL: String { host.contains(":") ? "[\(host)]" : String(host) }
+    var hostForURL: String { host.utf8.contains(0x3A) ? "[\(host)]" : String(host) }
 
     static func defaultPort(scheme: String) -> Int? {
         switch scheme {

@@ -32,8 +32,8 @@ public struct RouteTemplater: Sendable {
             for p in patterns where p.matches(segments) { return p.template }
         }
         // Common case: nothing to replace, return the path unchanged.
+        guard Self.hasIdentifierSegment(path) else { return String(path) }
         let segments = path.splitBytes(0x2F)
-        guard segments.contains(where: Self.isIdentifier) else { return String(path) }
         var route = ""
         route.reserveCapacity(path.utf8.count)
         for (i, segment) in segments.enumerated() {
@@ -44,6 +44,19 @@ public struct RouteTemplater: Sendable {
     }
 
     public func route(forPath path: String) -> String { route(forPath: Substring(path)) }
+
+    /// Whether any `/`-separated segment is an identifier, without building
+    /// the list of segments.
+    static func hasIdentifierSegment(_ path: Substring) -> Bool {
+        let u = path.utf8
+        var start = u.startIndex
+        while true {
+            let end = u[start...].firstIndex(of: 0x2F) ?? u.endIndex
+            if start != end, isIdentifier(path[start..<end]) { return true }
+            if end == u.endIndex { return false }
+            start = u.index(after: end)
+        }
+    }
 
     /// Segments for pattern matching: empty segments (leading `/`, a trailing
     /// `/`, `//`) are ignored so `/a/1/` matches `/a/{id}`.

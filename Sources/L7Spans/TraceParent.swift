@@ -96,6 +96,10 @@ enum TraceState {
     }
 
     static func trimOWS(_ s: Substring) -> Substring {
+        // Usually there is nothing to trim.
+        if let first = s.utf8.first, let last = s.utf8.last, first != 0x20, first != 0x09, last != 0x20, last != 0x09 {
+            return s
+        }
         var start = s.utf8.startIndex, end = s.utf8.endIndex
         while start < end, s.utf8[start] == 0x20 || s.utf8[start] == 0x09 { start = s.utf8.index(after: start) }
         while start < end {

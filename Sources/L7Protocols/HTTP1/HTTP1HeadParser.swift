@@ -1,6 +1,6 @@
 /// Parses one complete message head — start line, fields, and the empty
-/// line that ends them — in a single pass. Field names and values become
-/// Strings once each; nothing else is copied.
+/// line that ends them — in a single pass. Fields are copied into the head's
+/// byte buffer; only the start line becomes Strings.
 enum HTTP1HeadParser {
     enum Result {
         case request(HTTPRequestHead, HTTP1Framing)
@@ -17,6 +17,7 @@ enum HTTP1HeadParser {
         guard let lineKind = HTTP1StartLine.classify(startLine, kind: kind, methods: methods) else { return .malformed }
 
         var headers = HTTPHeaders()
+        headers.reserveCapacity(fields: 12, bytes: block.count)
         var framing = HTTP1Framing()
         var position = firstLF + 1
         while position < block.count {
@@ -26,9 +27,9 @@ enum HTTP1HeadParser {
             if line.isEmpty { break }
             if line[0] == ASCII.space || line[0] == ASCII.tab {
                 // obs-fold: a continuation of the previous value, joined with one space.
-                guard let lastIndex = headers.fields.indices.last else { return .malformed }
+                guard !headers.isEmpty else { return .malformed }
                 let more = line.trimmingOWS()
-                if !more.isEmpty { headers.fields[lastIndex].value += " " + more.string }
+                if !more.isEmpty { headers.appendToLastValue(separator: ASCII.space, more) }
                 continue
             }
             guard let colon = line.index(of: ASCII.colon, from: 0), colon > 0 else { return .malformed }
@@ -36,7 +37,7 @@ enum HTTP1HeadParser {
             for b in name where !ASCII.isTokenChar(b) { return .malformed }
             let value = line.slice((colon + 1)..<line.count).trimmingOWS()
             noteFraming(name: name, value: value, into: &framing)
-            headers.fields.append((name: name.string, value: value.string))
+            headers.append(name: name, value: value)
         }
 
         switch lineKind {
