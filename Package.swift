@@ -13,6 +13,10 @@ let package = Package(
     name: "l7trace",
     products: [
         .executable(name: "l7trace", targets: ["l7trace"]),
+        // The pure layers, for benchmarks that replay recorded traffic.
+        .library(name: "L7Protocols", targets: ["L7Protocols"]),
+        .library(name: "L7Spans", targets: ["L7Spans"]),
+        .library(name: "L7Export", targets: ["L7Export"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -29,6 +29,19 @@ public struct HTTPHeaders: Sendable, Equatable {
         bytes.reserveCapacity(count)
     }
 
+    /// Headers whose fields will be ranges of `block`, copied here once
+    /// (one copy of a whole HTTP/1 head instead of one per name and value).
+    init(copying block: UnsafeRawBufferPointer, expectedFields: Int) {
+        bytes.appendRaw(block)
+        entries.reserveCapacity(expectedFields)
+    }
+
+    /// A field whose name and value are ranges of the block given to `init(copying:expectedFields:)`.
+    mutating func appendField(name: Range<Int>, value: Range<Int>) {
+        entries.append(Entry(nameStart: UInt32(name.lowerBound), nameCount: UInt32(name.count),
+                             valueStart: UInt32(value.lowerBound), valueCount: UInt32(value.count)))
+    }
+
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
@@ -84,9 +97,9 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Copies the bytes of one field; no String is made.
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let nameStart = UInt32(bytes.count)
-        bytes.append(contentsOf: name)
+        bytes.appendRaw(name)
         let valueStart = UInt32(bytes.count)
-        bytes.append(contentsOf: value)
+        bytes.appendRaw(value)
         entries.append(Entry(nameStart: nameStart, nameCount: UInt32(name.count),
                              valueStart: valueStart, valueCount: UInt32(value.count)))
     }
@@ -96,11 +109,23 @@ public struct HTTPHeaders: Sendable, Equatable {
     @discardableResult
     public mutating func appendToLastValue(separator: UInt8, _ more: UnsafeRawBufferPointer) -> Bool {
         guard let last = entries.indices.last else { return false }
-        // The last entry's value is always the end of `bytes`.
+        let e = entries[last]
+        if Int(e.valueStart + e.valueCount) != bytes.count {
+            // The value lies inside a copied block: move it to the end first.
+            let start = bytes.count
+            bytes.append(contentsOf: bytes[Int(e.valueStart)..<Int(e.valueStart + e.valueCount)])
+            entries[last].valueStart = UInt32(start)
+        }
         bytes.append(separator)
-        bytes.append(contentsOf: more)
+        bytes.appendRaw(more)
         entries[last].valueCount += UInt32(1 + more.count)
         return true
+    }
+
+    /// Runs `body` over the bytes of the first value of `name`; nil when absent.
+    public func withFirstValue<R>(_ name: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard let e = firstEntry(named: name) else { return nil }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(e.valueStart)..<Int(e.valueStart + e.valueCount)])) }
     }
 
     private func firstEntry(named name: String) -> Entry? {

@@ -8,32 +8,44 @@ struct HostAndPort: Equatable {
 
     init(host: Substring, port: Int?) { self.host = host; self.port = port }
 
-    /// Nil when there is no host. Works on UTF-8 bytes: Character-based
-    /// searches are far slower and these values are ASCII.
+    /// Nil when there is no host.
     init?(_ text: Substring) {
-        let text = TraceState.trimOWS(text)
-        let u = text.utf8
-        if u.first == 0x5B {  // [
-            guard let close = u.firstIndex(of: 0x5D) else { return nil }
-            host = text[u.index(after: u.startIndex)..<close]
-            let rest = text[u.index(after: close)...]
-            port = rest.utf8.first == 0x3A ? Self.port(rest.dropFirst()) : nil
-        } else if let colon = u.firstIndex(of: 0x3A), u[u.index(after: colon)...].firstIndex(of: 0x3A) == nil {
-            host = text[..<colon]
-            port = Self.port(text[u.index(after: colon)...])
-        } else {
-            // No colon, or several: a name, or an IPv6 address without brackets.
-            host = text
-            port = nil
+        var text = text
+        guard let parsed = text.withUTF8({ Self.parse(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses the bytes of a field value; only the host becomes a String.
+    /// (Slicing Substrings costs more than the whole parse on bytes.)
+    static func parse(_ b: UnsafeRawBufferPointer) -> HostAndPort? {
+        var lo = 0, hi = b.count
+        while lo < hi, b[lo] == 0x20 || b[lo] == 0x09 { lo += 1 }
+        while hi > lo, b[hi - 1] == 0x20 || b[hi - 1] == 0x09 { hi -= 1 }
+        guard lo < hi else { return nil }
+        func text(_ r: Range<Int>) -> Substring { Substring(String(decoding: UnsafeRawBufferPointer(rebasing: b[r]), as: UTF8.self)) }
+        if b[lo] == 0x5B {  // [
+            guard let close = (lo..<hi).first(where: { b[$0] == 0x5D }) else { return nil }
+            let port = close + 1 < hi && b[close + 1] == 0x3A ? portNumber(b, (close + 2)..<hi) : nil
+            return close > lo + 1 ? HostAndPort(host: text((lo + 1)..<close), port: port) : nil
         }
-        if host.isEmpty { return nil }
+        var colons = 0, colon = hi
+        for i in lo..<hi where b[i] == 0x3A {
+            colons += 1
+            if colons == 1 { colon = i }
+        }
+        if colons == 1 {
+            return colon > lo ? HostAndPort(host: text(lo..<colon), port: portNumber(b, (colon + 1)..<hi)) : nil
+        }
+        // No colon, or several: a name, or an IPv6 address without brackets.
+        return HostAndPort(host: text(lo..<hi), port: nil)
     }
 
     /// 0…65535 in decimal, else nil.
-    static func port(_ s: Substring) -> Int? {
-        guard !s.isEmpty, s.utf8.count <= 5 else { return nil }
+    private static func portNumber(_ b: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 5 else { return nil }
         var v = 0
-        for c in s.utf8 {
+        for i in r {
+            let c = b[i]
             guard c >= 0x30 && c <= 0x39 else { return nil }
             v = v * 10 + Int(c - 0x30)
         }

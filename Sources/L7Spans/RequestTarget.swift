@@ -40,11 +40,28 @@ struct RequestTarget: Equatable {
     }
 
     private init(originForm t: Substring) {
-        let noFragment = t.prefix(beforeByte: 0x23)
-        if let q = noFragment.firstIndex(ofByte: 0x3F) {
-            self.init(scheme: nil, authority: nil, path: noFragment[..<q], query: noFragment[noFragment.index(after: q)...])
+        // One pass over the bytes finds `?` and `#`; the common target has
+        // neither and is taken whole, without slicing.
+        var copy = t
+        let (question, hash) = copy.withUTF8 { b -> (Int?, Int?) in
+            var question: Int?
+            for i in 0..<b.count {
+                if b[i] == 0x23 { return (question, i) }
+                if b[i] == 0x3F && question == nil { question = i }
+            }
+            return (question, nil)
+        }
+        if question == nil && hash == nil {
+            self.init(scheme: nil, authority: nil, path: t, query: nil)
+            return
+        }
+        let u = t.utf8
+        let end = hash.map { u.index(u.startIndex, offsetBy: $0) } ?? t.endIndex
+        if let question {
+            let q = u.index(u.startIndex, offsetBy: question)
+            self.init(scheme: nil, authority: nil, path: t[..<q], query: t[u.index(after: q)..<end])
         } else {
-            self.init(scheme: nil, authority: nil, path: noFragment, query: nil)
+            self.init(scheme: nil, authority: nil, path: t[..<end], query: nil)
         }
     }
 

@@ -12,12 +12,16 @@ public struct SpanBuilder {
     public let clock: ClockConversion
     private let ids: IDSource
     private let routes: RouteTemplater
+    /// `options.knownMethods` as a list: comparing a few short (inline)
+    /// Strings costs less than hashing one.
+    private let knownMethods: [String]
 
     public init(options: SpanOptions = SpanOptions(), clock: ClockConversion, ids: some IDGenerator = RandomIDGenerator()) {
         self.options = options
         self.clock = clock
         self.ids = IDSource(ids)
         self.routes = RouteTemplater(patterns: options.routePatterns)
+        self.knownMethods = options.knownMethods.sorted()
     }
 
     /// The span of one exchange.
@@ -44,7 +48,7 @@ public struct SpanBuilder {
         // Method and name. A method the capture could not decode (HTTP/2
         // after a mid-connection start) is left out, never guessed.
         let methodUnknown = exchange.undecoded.contains(.method)
-        let isKnownMethod = options.knownMethods.contains(request.method)
+        let isKnownMethod = knownMethods.contains(request.method)
         if !methodUnknown {
             attributes.append(Attribute("http.request.method", .string(isKnownMethod ? request.method : "_OTHER")))
             if !isKnownMethod {
@@ -190,10 +194,15 @@ public struct SpanBuilder {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))
         }
         // HTTP/2's :authority, then Host.
-        if let hostHeader = headers[":authority"] ?? headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+        if let h = hostField(headers) {
             return (String(h.host), h.port ?? local.map { Int($0.port) })
         }
         return local.map { ($0.host, Int($0.port)) }
+    }
+
+    /// HTTP/2's `:authority`, else `Host` (parsed from the field's bytes).
+    static func hostField(_ headers: HTTPHeaders) -> HostAndPort? {
+        (headers.withFirstValue(":authority", HostAndPort.parse) ?? headers.withFirstValue("host", HostAndPort.parse)) ?? nil
     }
 
     /// An absolute-form target (requests through a proxy), then Host, then
@@ -203,7 +212,7 @@ public struct SpanBuilder {
         if let a = target.authority {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: scheme))
         }
-        if let hostHeader = headers[":authority"] ?? headers["host"], let h = HostAndPort(Substring(hostHeader)) {
+        if let h = hostField(headers) {
             return (String(h.host), h.port ?? remote.map { Int($0.port) } ?? HostAndPort.defaultPort(scheme: scheme))
         }
         return remote.map { ($0.host, Int($0.port)) }

@@ -16,8 +16,7 @@ enum HTTP1HeadParser {
         let startLine = block.slice(0..<firstLF).droppingCR()
         guard let lineKind = HTTP1StartLine.classify(startLine, kind: kind, methods: methods) else { return .malformed }
 
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(fields: 12, bytes: block.count)
+        var headers = HTTPHeaders(copying: block, expectedFields: 12)
         var framing = HTTP1Framing()
         var position = firstLF + 1
         while position < block.count {
@@ -37,7 +36,7 @@ enum HTTP1HeadParser {
             for b in name where !ASCII.isTokenChar(b) { return .malformed }
             let value = line.slice((colon + 1)..<line.count).trimmingOWS()
             noteFraming(name: name, value: value, into: &framing)
-            headers.append(name: name, value: value)
+            headers.appendField(name: block.range(of: name), value: block.range(of: value))
         }
 
         switch lineKind {
