@@ -7,6 +7,7 @@ let package = Package(
     name: "l7trace",
     products: [
         .executable(name: "l7trace", targets: ["l7trace"]),
+        .library(name: "L7Protocols", targets: ["L7Protocols", "L7Events"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
