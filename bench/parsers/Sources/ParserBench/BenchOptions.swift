@@ -1,7 +1,7 @@
 import Foundation
 
 /// Command line: `ParserBench [--json] [--rounds N] [--iterations N]
-/// [--only ours|reference] [--protocol http1|http2] [--streams DIR]`.
+/// [--only ours|reference] [--protocol http1|http2] [--streams DIR] [--nio]`.
 struct BenchOptions {
     enum Only: String { case ours, reference }
 
@@ -12,13 +12,15 @@ struct BenchOptions {
     /// Run one side only (for callgrind: `--only ours --iterations 20 --rounds 1`).
     var only: Only?
     var protocols = ["http1", "http2"]
+    /// Also swift-nio's whole HTTP/1.1 decoders (EmbeddedChannel) as a second reference.
+    var withNIO = false
     /// The recordings; by default the package's own streams/ folder.
     var streams = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../streams").standardized.path
 
     static let usage = """
         usage: ParserBench [--json] [--rounds N] [--iterations N] [--only ours|reference]
-                           [--protocol http1|http2] [--streams DIR]
+                           [--protocol http1|http2] [--streams DIR] [--nio]
         """
 
     init(arguments: [String]) throws {
@@ -34,6 +36,7 @@ struct BenchOptions {
         while let argument = rest.popFirst() {
             switch argument {
             case "--json": json = true
+            case "--nio": withNIO = true
             case "--rounds": rounds = try number(argument)
             case "--iterations": iterations = try number(argument)
             case "--only":

@@ -13,8 +13,14 @@ enum Report {
                  "exchanges_per_replay": m.exchangesPerReplay, "fields_per_replay": m.fieldsPerReplay]
             },
         ]
-        if measurements.count == 2, measurements[1].megabytesPerSecond > 0 {
+        // Ours against the first reference (llhttp / nghttp2); more references get their own.
+        if measurements.count >= 2, measurements[1].megabytesPerSecond > 0 {
             figure["ratio"] = rounded(measurements[0].megabytesPerSecond / measurements[1].megabytesPerSecond, places: 3)
+        }
+        if measurements.count >= 3 {
+            figure["other_ratios"] = Dictionary(uniqueKeysWithValues: measurements.dropFirst(2).map {
+                ($0.name, rounded(measurements[0].megabytesPerSecond / $0.megabytesPerSecond, places: 3))
+            })
         }
         return figure
     }
@@ -40,6 +46,10 @@ enum Report {
                 let parsers = figure["parsers"] as! [[String: Any]]
                 lines.append(String(format: "  ratio %@ / %@: %.2f (goal ≥ 0.50)", parsers[0]["name"] as! String,
                                     parsers[1]["name"] as! String, ratio))
+            }
+            for (name, ratio) in (figure["other_ratios"] as? [String: Double] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                lines.append(String(format: "  ratio %@ / %@: %.2f", (figure["parsers"] as! [[String: Any]])[0]["name"] as! String,
+                                    name, ratio))
             }
         }
         return lines.joined(separator: "\n")

@@ -26,6 +26,7 @@ for name in options.protocols {
         subjects.append(name == "http1" ? LLHTTPReplay(recording: recording) as ParserReplay
                                         : NGHTTP2Replay(recording: recording))
     }
+    if options.withNIO && name == "http1" && options.only == nil { subjects.append(NIOHTTP1Replay(recording: recording)) }
     var comparison = Comparison(recording: recording, subjects: subjects, rounds: options.rounds,
                                 iterations: options.iterations)
     let (measurements, iterations) = comparison.run()
