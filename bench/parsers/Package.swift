@@ -7,6 +7,7 @@ import PackageDescription
 let package = Package(
     name: "l7trace-parser-bench",
     dependencies: [
+        // Named: a path package is otherwise known by its folder's name (main, a worktree…).
         .package(name: "l7trace", path: "../.."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
@@ -21,7 +22,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            ]
         ),
     ],
     swiftLanguageModes: [.v5]
