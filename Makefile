@@ -75,5 +75,13 @@ test: deps test-deps generate
 bench: build test-deps
 	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) $(ARGS)
 
+# Parser throughput next to llhttp and libnghttp2, on recorded streams; a package
+# of its own, so that the main build and CI never build swift-nio. ARGS: --json,
+# --rounds N, --iterations N, --only ours|reference, --protocol http1|http2.
+.PHONY: bench-parsers
+bench-parsers: deps
+	$(SWIFT) build -c release --package-path bench/parsers --scratch-path .build-parsers
+	.build-parsers/release/ParserBench $(ARGS)
+
 clean:
 	rm -rf .build $(GEN_BPF) $(GEN_OTLP)

@@ -13,8 +13,8 @@ let package = Package(
     name: "l7trace",
     products: [
         .executable(name: "l7trace", targets: ["l7trace"]),
-        // The pure layers, for benchmarks that replay recorded traffic.
-        .library(name: "L7Protocols", targets: ["L7Protocols"]),
+        // The pure layers, for the benchmarks that replay recorded traffic (bench/parsers).
+        .library(name: "L7Protocols", targets: ["L7Protocols", "L7Events"]),
         .library(name: "L7Spans", targets: ["L7Spans"]),
         .library(name: "L7Export", targets: ["L7Export"]),
     ],

@@ -357,6 +357,27 @@ def measure_memory(binary, nginx, count, idle, rows):
                  "" if stats["exchanges"] == count else f"{stats['exchanges']} spans"))
 
 
+# ---------------------------------------------------------------- parsers
+
+def measure_parsers(quick, rows):
+    """Parser throughput on recorded streams next to llhttp / libnghttp2, in one
+    process (bench/parsers, a package of its own; see its README)."""
+    import json
+    subprocess.run([os.environ.get("SWIFT", "swift"), "build", "-c", "release", "--package-path", str(ROOT / "bench/parsers"),
+                    "--scratch-path", str(ROOT / ".build-parsers")], check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run([str(ROOT / ".build-parsers/release/ParserBench"), "--json", "--nio", "--rounds", "3" if quick else "7"],
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    rate = lambda p: f"{p['mb_per_s']:,.0f} MB/s, {p['exchanges_per_s']:,.0f} exch/s"
+    for figure in json.loads(out)["figures"]:
+        ours, reference, *others = figure["parsers"]
+        rows.append((f"parser throughput {figure['protocol']} (ours vs {reference['name']})", rate(ours),
+                     f"{reference['name']} {rate(reference)}", f"{figure['ratio']:.2f}", "≥ 0.50",
+                     "ok" if figure["ratio"] >= 0.50 else "MISSED"))
+        for other in others:  # NIOHTTP1's whole decoders: a second reference, no goal
+            rows.append((f"  ours vs {other['name']} (whole decoders), {figure['protocol']}", "",
+                         f"{other['name']} {rate(other)}", f"{figure['other_ratios'][other['name']]:.2f}", "—", ""))
+
+
 # ---------------------------------------------------------------- table
 
 def table(rows):
@@ -370,6 +391,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=os.environ.get("L7TRACE_BIN") or str(ROOT / ".build/release/l7trace"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, for trying the script out")
+    parser.add_argument("--skip-parsers", action="store_true", help="leave out the parser throughput figures")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: the tracer loads BPF programs: run as root (sudo make bench)")
@@ -390,6 +412,13 @@ def main():
             measure_completeness(opts.bin, nginx, 5000, 2 if opts.quick else 10, rows)
             print("bench: memory…", file=sys.stderr)
             measure_memory(opts.bin, nginx, 1000 if opts.quick else 10000, 3 if opts.quick else 15, rows)
+            if not opts.skip_parsers:
+                print("bench: parser throughput…", file=sys.stderr)
+                try:
+                    measure_parsers(opts.quick, rows)
+                except (subprocess.SubprocessError, OSError, ValueError, KeyError) as error:
+                    print(f"  parser benchmark failed: {error}", file=sys.stderr)
+                    rows.append(("parser throughput", "failed (see stderr)", "", "", "≥ 0.50", "MISSED"))
         finally:
             for proc in list(STARTED):
                 stop(proc, signal.SIGQUIT if proc is nginx.proc else signal.SIGTERM)
