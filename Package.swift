@@ -7,7 +7,7 @@ import PackageDescription
 // parser state held by classes, and each checked access costs a lookup in a
 // thread-local set (a few percent of the tracer's CPU). Debug builds, which
 // the tests use, keep the checks.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
     name: "l7trace",

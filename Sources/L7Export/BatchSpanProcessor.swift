@@ -61,8 +61,9 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues one span; never blocks on the exporter. Called from the capture thread.
-    public func add(_ span: SpanRecord, resource: ProcessResource) {
+    /// Queues one span; never blocks on the exporter. Called from the capture
+    /// thread. The span is consumed: moved into the queue, not copied.
+    public func add(_ span: consuming SpanRecord, resource: ProcessResource) {
         var warning: String?
         condition.lock()
         if stopping {

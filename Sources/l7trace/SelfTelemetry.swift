@@ -23,7 +23,10 @@ final class SelfTelemetry: @unchecked Sendable {
 
     private let lock = NSLock()
     private var stats = ProtocolStats()
-    private var exchangesByProtocol: [String: UInt64] = [:]
+    /// Exchanges by protocol (HTTP/1, HTTP/2, gRPC): counted on the capture
+    /// thread without the lock, published under it by `tick`.
+    private var exchangeCounts: [UInt64] = [0, 0, 0]
+    private var publishedExchangeCounts: [UInt64] = [0, 0, 0]
     /// Capture's counters once it is closed (its maps are gone then).
     private var finalCapture: CaptureCounters?
 
@@ -46,24 +49,16 @@ final class SelfTelemetry: @unchecked Sendable {
 
     /// Counts one exchange by protocol (capture thread).
     func record(_ exchange: Exchange) {
-        // Runs per exchange: no string searching or case folding here.
-        let name: String
-        if exchange.grpc != nil {
-            name = "grpc"
-        } else if exchange.request.version == "2" {
-            name = "http2"
-        } else {
-            name = "http1"
-        }
-        lock.lock()
-        exchangesByProtocol[name, default: 0] += 1
-        lock.unlock()
+        // Runs per exchange: no string searching, hashing or locking here.
+        let index = exchange.grpc != nil ? 2 : exchange.request.version == "2" ? 1 : 0
+        exchangeCounts[index] += 1
     }
 
     /// The tracker's latest figures (capture thread, once per poll); logs the stats line when it is due.
     func tick(_ protocolStats: ProtocolStats) {
         lock.lock()
         stats = protocolStats
+        publishedExchangeCounts = exchangeCounts
         lock.unlock()
         guard interval > 0 else { return }
         let now = Self.now()
@@ -89,15 +84,15 @@ final class SelfTelemetry: @unchecked Sendable {
 
     func snapshot() -> TelemetrySnapshot {
         lock.lock()
-        let stats = self.stats, exchanges = exchangesByProtocol, closed = finalCapture
+        let stats = self.stats, exchanges = publishedExchangeCounts, closed = finalCapture
         lock.unlock()
         let kernel = closed ?? capture.counters()
         var snapshot = TelemetrySnapshot()
         snapshot.eventsReceived = kernel.events
         snapshot.eventsLost = kernel.lostEvents
         snapshot.bytesLost = kernel.lostBytes
-        snapshot.exchanges = ["http1", "http2", "grpc"].map {
-            TelemetrySnapshot.ProtocolCount(protocolName: $0, count: exchanges[$0] ?? 0)
+        snapshot.exchanges = ["http1", "http2", "grpc"].enumerated().map {
+            TelemetrySnapshot.ProtocolCount(protocolName: $0.element, count: exchanges[$0.offset])
         }
         snapshot.parseErrors = [
             .init(protocolName: "http1", reason: "malformed", count: UInt64(stats.malformedMessages)),

@@ -130,8 +130,7 @@ final class Tracer {
 
     private func export(_ exchange: Exchange) {
         telemetry.record(exchange)
-        let span = spans.span(for: exchange)
-        processor.add(span, resource: processes.resource(of: exchange.connection.pid))
+        processor.add(spans.span(for: exchange), resource: processes.resource(of: exchange.connection.pid))
     }
 
     /// Takes the counters read before `capture.close()`: the maps are gone after it.

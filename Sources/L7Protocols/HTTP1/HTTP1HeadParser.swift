@@ -44,15 +44,15 @@ enum HTTP1HeadParser {
             // METHOD SP target SP HTTP/1.x — checked by classify.
             let sp1 = startLine.index(of: ASCII.space, from: 0)!
             let n = startLine.count
-            let head = HTTPRequestHead(method: startLine.slice(0..<sp1).string,
+            let head = HTTPRequestHead(method: CommonText.method(startLine.slice(0..<sp1)),
                                        target: startLine.slice((sp1 + 1)..<(n - 9)).string,
-                                       version: startLine.slice((n - 3)..<n).string,
+                                       version: CommonText.version(startLine.slice((n - 3)..<n)),
                                        headers: headers)
             return .request(head, framing)
         case .response:
             let status = Int(startLine[9] - 0x30) * 100 + Int(startLine[10] - 0x30) * 10 + Int(startLine[11] - 0x30)
-            let reason = startLine.count > 13 ? startLine.slice(13..<startLine.count).string : ""
-            let head = HTTPResponseHead(status: status, reason: reason, version: startLine.slice(5..<8).string,
+            let reason = startLine.count > 13 ? CommonText.reason(startLine.slice(13..<startLine.count)) : ""
+            let head = HTTPResponseHead(status: status, reason: reason, version: CommonText.version(startLine.slice(5..<8)),
                                         headers: headers)
             return .response(head, framing)
         }

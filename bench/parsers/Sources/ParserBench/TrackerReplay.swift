@@ -19,7 +19,7 @@ struct TrackerReplay: ParserReplay {
         var fields = 0
         let emit: (Exchange) -> Void = { exchange in
             exchanges += 1
-            fields += exchange.request.headers.fields.count + (exchange.response?.headers.fields.count ?? 0)
+            fields += exchange.request.headers.count + (exchange.response?.headers.count ?? 0)
         }
         var opened = [Bool](repeating: false, count: recording.connectionCount)
         var clock: UInt64 = 1_000_000
