@@ -55,19 +55,19 @@ extension SpanBuilder {
         // Addresses: :authority, else the socket.
         let server = kind == .server
             ? Self.serverSideAddress(forwarded: ForwardedHeaders(exchange.request.headers),
-                                     target: RequestTarget(""), headers: exchange.request.headers,
+                                     target: RequestTarget(""), host: recent.hostField(exchange.request.headers),
                                      scheme: connection.isTLS ? "https" : "http", local: connection.local)
-            : Self.clientSideAddress(target: RequestTarget(""), headers: exchange.request.headers,
+            : Self.clientSideAddress(target: RequestTarget(""), host: recent.hostField(exchange.request.headers),
                                      scheme: connection.isTLS ? "https" : "http", remote: connection.remote)
         if let server {
             attributes.append(Attribute("server.address", .string(server.host)))
             if let port = server.port { attributes.append(Attribute("server.port", .int(Int64(port)))) }
         }
         if let peer = connection.remote {
-            attributes.append(Attribute("network.peer.address", .string(peer.host)))
+            attributes.append(Attribute("network.peer.address", .string(recent.host(of: peer))))
             attributes.append(Attribute("network.peer.port", .int(Int64(peer.port))))
         }
-        if let userAgent = exchange.request.headers["user-agent"] {
+        if let userAgent = recent.userAgent(exchange.request.headers) {
             attributes.append(Attribute("user_agent.original", .string(userAgent)))
         }
         if let n = grpc.requestMessages { attributes.append(Attribute("l7trace.grpc.request.message_count", .int(Int64(n)))) }

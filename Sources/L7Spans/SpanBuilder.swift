@@ -11,6 +11,7 @@ public struct SpanBuilder {
     public let options: SpanOptions
     public let clock: ClockConversion
     private let ids: IDSource
+    let recent = RecentFieldValues()
     private let routes: RouteTemplater
     /// `options.knownMethods` as a list: comparing a few short (inline)
     /// Strings costs less than hashing one.
@@ -69,17 +70,18 @@ public struct SpanBuilder {
         if let route { attributes.append(Attribute("http.route", .string(route))) }
 
         // Server and client addresses.
-        let peerHost = connection.remote?.host
+        let peerHost = connection.remote.map(recent.host(of:))
         let server: (host: String, port: Int?)?
         if kind == .server {
             let forwarded = ForwardedHeaders(request.headers)
-            server = Self.serverSideAddress(forwarded: forwarded, target: target, headers: request.headers,
+            server = Self.serverSideAddress(forwarded: forwarded, target: target, host: recent.hostField(request.headers),
                                             scheme: scheme, local: connection.local)
             if let client = forwarded.clientAddress.map(String.init) ?? peerHost {
                 attributes.append(Attribute("client.address", .string(client)))
             }
         } else {
-            server = Self.clientSideAddress(target: target, headers: request.headers, scheme: scheme, remote: connection.remote)
+            server = Self.clientSideAddress(target: target, host: recent.hostField(request.headers), scheme: scheme,
+                                            remote: connection.remote)
             if let server {
                 attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, target: target, query: query))))
             }
@@ -95,7 +97,7 @@ public struct SpanBuilder {
         if !request.version.isEmpty {
             attributes.append(Attribute("network.protocol.version", .string(request.version)))
         }
-        if let userAgent = request.headers["user-agent"] {
+        if let userAgent = recent.userAgent(request.headers) {
             attributes.append(Attribute("user_agent.original", .string(userAgent)))
         }
 
@@ -185,7 +187,7 @@ public struct SpanBuilder {
 
     /// Forwarded/X-Forwarded-Host, then an absolute-form target, then Host,
     /// then the socket the request arrived on.
-    static func serverSideAddress(forwarded: ForwardedHeaders, target: RequestTarget, headers: HTTPHeaders,
+    static func serverSideAddress(forwarded: ForwardedHeaders, target: RequestTarget, host: HostAndPort?,
                                   scheme: String, local: SocketAddress?) -> (host: String, port: Int?)? {
         if let h = forwarded.host {
             return (String(h.host), h.port ?? HostAndPort.defaultPort(scheme: forwarded.proto ?? scheme) ?? local.map { Int($0.port) })
@@ -194,25 +196,20 @@ public struct SpanBuilder {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))
         }
         // HTTP/2's :authority, then Host.
-        if let h = hostField(headers) {
+        if let h = host {
             return (String(h.host), h.port ?? local.map { Int($0.port) })
         }
         return local.map { ($0.host, Int($0.port)) }
     }
 
-    /// HTTP/2's `:authority`, else `Host` (parsed from the field's bytes).
-    static func hostField(_ headers: HTTPHeaders) -> HostAndPort? {
-        (headers.withFirstValue(":authority", HostAndPort.parse) ?? headers.withFirstValue("host", HostAndPort.parse)) ?? nil
-    }
-
     /// An absolute-form target (requests through a proxy), then Host, then
     /// the socket the process connected to.
-    static func clientSideAddress(target: RequestTarget, headers: HTTPHeaders, scheme: String,
+    static func clientSideAddress(target: RequestTarget, host: HostAndPort?, scheme: String,
                                   remote: SocketAddress?) -> (host: String, port: Int?)? {
         if let a = target.authority {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: scheme))
         }
-        if let h = hostField(headers) {
+        if let h = host {
             return (String(h.host), h.port ?? remote.map { Int($0.port) } ?? HostAndPort.defaultPort(scheme: scheme))
         }
         return remote.map { ($0.host, Int($0.port)) }

@@ -372,8 +372,16 @@ final class TrackedConnection {
     /// Hands over the exchanges and counters gathered since the last call.
     func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
-            for exchange in stitcher.ready { emit(exchange) }
-            stitcher.ready.removeAll(keepingCapacity: stitcher.ready.capacity <= 16)
+            // Taken out of the stitcher so each exchange is lent to `emit`, not copied.
+            var ready: [Exchange] = []
+            swap(&ready, &stitcher.ready)
+            ready.withUnsafeBufferPointer { exchanges in
+                for i in exchanges.indices { emit(exchanges[i]) }
+            }
+            if ready.capacity <= 16 {
+                ready.removeAll(keepingCapacity: true)
+                swap(&ready, &stitcher.ready)
+            }
         }
         if stitcher.stats != ProtocolStats() {
             stats.add(stitcher.stats)

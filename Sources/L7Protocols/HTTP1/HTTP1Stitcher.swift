@@ -126,8 +126,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     }
 
     private mutating func finishResponse(bodySize: Int, timing: MessageTiming, failure: ExchangeFailure?) {
-        guard let bound = response else { return }
-        response = nil
+        // Moved out (not copied) so the heads pass into the exchange without reference counting.
+        var taken: BoundResponse?
+        swap(&taken, &response)
+        guard let bound = taken else { return }
         guard let request = bound.request else { return }  // orphan, already counted
         guard let requestHead = request.head else {
             stats.droppedExchanges += 1
