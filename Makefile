@@ -17,7 +17,7 @@ PROTOS     := $(shell find proto -name '*.proto' 2>/dev/null | sort)
 OTLP_STAMP := $(GEN_OTLP)/.stamp
 BIN        := .build/$(CONFIG)/l7trace
 
-.PHONY: all deps test-deps generate build run test unit-test e2e-test bench clean
+.PHONY: all deps test-deps generate build run test unit-test e2e-test bench bench-memory clean
 
 all: build
 
@@ -82,6 +82,10 @@ bench: build test-deps
 bench-parsers: deps
 	$(SWIFT) build -c release --package-path bench/parsers --scratch-path .build-parsers
 	.build-parsers/release/ParserBench $(ARGS)
+
+# The memory goal over time: 10,000 idle connections plus steady traffic for 10 minutes (~11 min).
+bench-memory: build test-deps
+	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) --memory-minutes 10 $(ARGS)
 
 clean:
 	rm -rf .build $(GEN_BPF) $(GEN_OTLP)

@@ -4,15 +4,22 @@
     sudo python3 bench/run.py [--bin .build/release/l7trace] [--quick]
 
 (`make bench` installs what is missing, builds the release binary and runs
-this.) It starts one nginx (one worker, `return 200`) on three loopback
-ports picked at random — HTTP/1.1, HTTPS and h2c — and measures:
+this.) It starts one nginx (one worker, `return 200`) on four loopback
+ports picked at random — HTTP/1.1, HTTPS, h2c and HTTP/2 over TLS — and
+measures:
 
   1. the tracer's CPU time per request at a fixed request rate (h2load),
      next to the CPU the nginx worker itself spends per request;
   2. nginx's saturated throughput with the tracer selecting it, as a ratio
      of its throughput without the tracer (median of 3 alternating runs);
   3. completeness: spans against completed requests at 5,000 requests/s;
-  4. the tracer's memory while 10,000 idle keep-alive connections are open.
+  4. the tracer's memory while 10,000 idle keep-alive connections are open;
+  5. the tracer's CPU per gRPC call to a grpcio server (Tests/e2e/servers),
+     next to the server's own CPU per call.
+
+`--memory-minutes N` runs only the long memory figure instead: 10,000 idle
+connections plus steady traffic for N minutes, the tracer's RSS sampled
+every 30 s (`make bench-memory` runs it for 10 minutes).
 
 The machine is shared and noisy, so every figure is put next to a baseline
 taken in the same run. The tracer always runs with `--pid <nginx> --port
@@ -118,11 +125,11 @@ def machine():
 # ---------------------------------------------------------------- nginx
 
 class Nginx:
-    """One nginx, one worker, answering `200 ok` on three ports."""
+    """One nginx, one worker, answering `200 ok` on four ports."""
 
     def __init__(self, workdir):
         self.dir = workdir
-        self.http, self.https, self.h2c = free_port(), free_port(), free_port()
+        self.http, self.https, self.h2c, self.h2s = free_port(), free_port(), free_port(), free_port()
         cert, key = workdir / "cert.pem", workdir / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
@@ -137,7 +144,7 @@ error_log {workdir}/error.log;
 events {{ worker_connections 25000; }}
 http {{
     access_log off;
-    keepalive_timeout 600s;
+    keepalive_timeout 3600s;
     keepalive_requests 10000000;
     client_body_temp_path {workdir};
     proxy_temp_path {workdir};
@@ -148,6 +155,7 @@ http {{
         listen 127.0.0.1:{self.http} backlog=4096;
         listen 127.0.0.1:{self.https} ssl backlog=4096;
         listen 127.0.0.1:{self.h2c} http2 backlog=4096;
+        listen 127.0.0.1:{self.h2s} ssl http2 backlog=4096;
         ssl_certificate {cert};
         ssl_certificate_key {key};
         location / {{ return 200 "ok\\n"; }}
@@ -156,7 +164,7 @@ http {{
 """)
         self.proc = start(["nginx", "-c", str(conf), "-p", str(workdir)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for port in (self.http, self.https, self.h2c):
+        for port in (self.http, self.https, self.h2c, self.h2s):
             wait_for_port(port)
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         self.worker = int(children[0])
@@ -170,10 +178,11 @@ http {{
 class Tracer:
     """l7trace selecting the nginx on one port; stopped by SIGTERM."""
 
-    def __init__(self, binary, nginx, port):
+    def __init__(self, binary, nginx, port, more_ports=(), more_args=()):
         # The worker is named too: --pid follows the children forked after the tracer started.
-        self.proc = start([binary, "--pid", str(nginx.proc.pid), "--pid", str(nginx.worker), "--port", str(port),
-                           "--exporter", "none"],
+        ports = [arg for p in (port, *more_ports) for arg in ("--port", str(p))]
+        self.proc = start([binary, "--pid", str(nginx.proc.pid), "--pid", str(nginx.worker), *ports,
+                           "--exporter", "none", *more_args],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
         ready = threading.Event()
@@ -250,6 +259,7 @@ PROTOCOLS = [  # name, url of nginx's port, h2load --h1?, saturating tool, throu
     ("HTTP/1.1", lambda n: f"http://127.0.0.1:{n.http}/", True, "wrk", 0.70),
     ("HTTPS", lambda n: f"https://127.0.0.1:{n.https}/", True, "wrk", 0.17),
     ("h2c", lambda n: f"http://127.0.0.1:{n.h2c}/", False, "h2load", 0.75),
+    ("HTTP/2 TLS", lambda n: f"https://127.0.0.1:{n.h2s}/", False, "h2load", None),  # ALPN h2; no goal
 ]
 
 
@@ -297,8 +307,8 @@ def measure_throughput(binary, nginx, seconds, runs, rows):
               file=sys.stderr)
         ratio = statistics.median(traced) / statistics.median(alone)
         rows.append((f"nginx throughput traced, {name} ({tool}, 16 conns)", f"{statistics.median(traced):,.0f} req/s",
-                     f"{statistics.median(alone):,.0f} req/s", f"{ratio:.2f}", f"≥ {goal:.2f}",
-                     "ok" if ratio >= goal else "MISSED"))
+                     f"{statistics.median(alone):,.0f} req/s", f"{ratio:.2f}", "—" if goal is None else f"≥ {goal:.2f}",
+                     "" if goal is None else "ok" if ratio >= goal else "MISSED"))
 
 
 def measure_completeness(binary, nginx, rate, seconds, rows):
@@ -357,6 +367,151 @@ def measure_memory(binary, nginx, count, idle, rows):
                  "" if stats["exchanges"] == count else f"{stats['exchanges']} spans"))
 
 
+# ---------------------------------------------------------------- gRPC
+
+class GRPCServer:
+    """The grpcio server of the end-to-end tests (demo.Echo, raw-bytes
+    messages) on a random loopback port: a real gRPC stack, not nginx."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = start([sys.executable, str(ROOT / "Tests/e2e/servers/grpc_server.py"), str(self.port)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        # Tracer names a master and a worker; here one process does both.
+        self.worker = self.proc.pid
+
+    def stop(self):
+        stop(self.proc)
+
+
+def grpc_request_file(workdir):
+    """A gRPC unary request body: not compressed, 4-byte length, message.
+    The server's methods take raw bytes, so any bytes are a message."""
+    message = b"ping"
+    path = workdir / "grpc-request.bin"
+    path.write_bytes(b"\x00" + len(message).to_bytes(4, "big") + message)
+    return path
+
+
+GRPC_HEADERS = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+
+
+def check_grpc_ok(url, body):
+    """h2load counts HTTP 200 as success; a gRPC call also needs grpc-status 0
+    in its trailers, so one call is made with nghttp, which prints them."""
+    out = subprocess.run(["nghttp", "-v", *GRPC_HEADERS, "-d", str(body), url], capture_output=True, timeout=30).stdout
+    if b"grpc-status: 0" not in out:
+        raise RuntimeError("the gRPC server did not answer grpc-status 0:\n" + out.decode(errors="replace"))
+
+
+def measure_grpc(binary, workdir, rate, seconds, rows):
+    """Figure 5: tracer CPU per gRPC unary call at a fixed rate, next to the server's own."""
+    server = GRPCServer()
+    try:
+        url, body = f"http://127.0.0.1:{server.port}/demo.Echo/Unary", grpc_request_file(workdir)
+        check_grpc_ok(url, body)
+        clients = 4
+        args = ["-t1", f"-c{clients}", f"--rps={rate // clients}", f"-n{rate * seconds}", *GRPC_HEADERS, "-d", str(body)]
+        before = cpu_ns(server.proc.pid)
+        done = h2load(url, args, timeout=seconds * 4 + 30)[0]
+        server_alone = (cpu_ns(server.proc.pid) - before) / max(done, 1) / 1000
+
+        tracer = Tracer(binary, server, server.port)
+        time.sleep(0.5)
+        before, before_server = cpu_ns(tracer.pid), cpu_ns(server.proc.pid)
+        done = h2load(url, args, timeout=seconds * 4 + 30)[0]
+        time.sleep(0.5)  # the last events drain
+        tracer_us = (cpu_ns(tracer.pid) - before) / max(done, 1) / 1000
+        server_traced = (cpu_ns(server.proc.pid) - before_server) / max(done, 1) / 1000
+        stats = tracer.stop()
+    finally:
+        server.stop()
+    rows.append((f"tracer CPU per call, gRPC unary (grpcio server) @ {rate}/s", f"{tracer_us:.1f} µs",
+                 f"server {server_alone:.1f} µs", "", "—", ""))
+    rows.append(("  server CPU per call when traced (probes), gRPC", f"{server_traced:.1f} µs",
+                 f"{server_alone:.1f} µs", f"{server_traced - server_alone:+.1f} µs", "", ""))
+    if stats["exchanges"] != done:
+        print(f"  note: gRPC: {stats['exchanges']} exchanges for {done} calls ({stats['line']})", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- memory over minutes
+
+def churn(nginx, stopping):
+    """New connections now and then: every 10 s a short h2load run opens 50
+    connections (HTTP/1.1, h2c and HTTP/2 over TLS in turn), sends 10
+    requests on each and closes them, so the tracer must forget them."""
+    urls = [(f"http://127.0.0.1:{nginx.http}/", ["--h1"]), (f"http://127.0.0.1:{nginx.h2c}/", []),
+            (f"https://127.0.0.1:{nginx.h2s}/", [])]
+    turn = 0
+    while not stopping.wait(10):
+        url, extra = urls[turn % len(urls)]
+        turn += 1
+        try:
+            h2load(url, ["-t1", "-c50", "-n500", *extra], timeout=60)
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            print(f"  churn: {error}", file=sys.stderr)
+
+
+def slope_mb_per_minute(samples):
+    """Least-squares slope of (seconds, kB) samples, in MB per minute."""
+    xs, ys = [t / 60 for t, _ in samples], [kb / 1024 for _, kb in samples]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / spread if spread else 0.0
+
+
+def measure_memory_over_time(binary, nginx, count, minutes, rows, rate=2000, every=30):
+    """The long memory figure: `count` idle keep-alive connections stay open
+    while h2load sends `rate` requests/s on 8 others and `churn` opens and
+    closes connections; the tracer's VmRSS is sampled every `every` s."""
+    tracer = Tracer(binary, nginx, nginx.http, more_ports=(nginx.h2c, nginx.h2s), more_args=("--stats-interval", "60"))
+    time.sleep(1)
+    empty = status_kb(tracer.pid, "VmRSS")
+    sockets = open_idle_connections(nginx.http, count)
+    seconds = int(minutes * 60)
+    steady = start(["h2load", "-t1", "-c8", f"--rps={rate // 8}", f"-D{seconds + 30}", "--h1",
+                    f"http://127.0.0.1:{nginx.http}/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stopping = threading.Event()
+    churner = threading.Thread(target=churn, args=(nginx, stopping), daemon=True)
+    samples = []
+    try:
+        time.sleep(5)  # the steady traffic is under way
+        churner.start()
+        began = time.time()
+        while True:
+            elapsed = time.time() - began
+            samples.append((elapsed, status_kb(tracer.pid, "VmRSS")))
+            print(f"  memory: {elapsed:4.0f} s  RSS {samples[-1][1] / 1024:.1f} MB", file=sys.stderr)
+            if elapsed >= seconds - 1:
+                break
+            time.sleep(min(every, seconds - elapsed))
+        peak = status_kb(tracer.pid, "VmHWM")
+    finally:
+        stopping.set()
+        if churner.is_alive():
+            churner.join(timeout=90)
+        stop(steady, signal.SIGINT)
+        for s in sockets:
+            s.close()
+    time.sleep(1)
+    stats = tracer.stop()
+    for line in tracer.lines:
+        if "l7trace: stats:" in line:
+            print("  " + line.strip(), file=sys.stderr)
+    start_kb, end_kb = samples[0][1], samples[-1][1]
+    slope = slope_mb_per_minute([s for s in samples if s[0] >= seconds / 2])
+    mb = lambda kb: f"{kb / 1024:.1f} MB"
+    flat = slope <= 0.1  # under 1 MB per 10 minutes: the page-granular noise of malloc, not a leak
+    rows.append((f"tracer RSS over {minutes:g} min, {count:,} idle conns + {rate}/s + churn", f"end {mb(end_kb)}",
+                 f"start {mb(start_kb)}", f"{slope:+.2f} MB/min (2nd half)", "≤ 64 MB, flat",
+                 "ok" if flat and peak <= 64 * 1024 else "MISSED"))
+    rows.append(("  tracer peak RSS (VmHWM) / with no connection", mb(peak), mb(empty), "", "≤ 64 MB",
+                 "ok" if peak <= 64 * 1024 else "MISSED"))
+    rows.append(("  exchanges traced / lost events / dropped spans", f"{stats['exchanges']:,}",
+                 "", "", "", f"{stats['lost']} / {stats['dropped']}"))
+
+
 # ---------------------------------------------------------------- parsers
 
 def measure_parsers(quick, rows):
@@ -392,12 +547,16 @@ def main():
     parser.add_argument("--bin", default=os.environ.get("L7TRACE_BIN") or str(ROOT / ".build/release/l7trace"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, for trying the script out")
     parser.add_argument("--skip-parsers", action="store_true", help="leave out the parser throughput figures")
+    parser.add_argument("--memory-minutes", type=float, metavar="N",
+                        help="instead of the table, the memory figure over N minutes (make bench-memory: 10)")
     opts = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: the tracer loads BPF programs: run as root (sudo make bench)")
     if not Path(opts.bin).exists():
         sys.exit(f"bench: {opts.bin} is missing: run `make build` first")
     seconds = 2 if opts.quick else 5
+    if opts.memory_minutes:
+        return memory_only(opts)
 
     rows = []
     began = time.time()
@@ -412,6 +571,8 @@ def main():
             measure_completeness(opts.bin, nginx, 5000, 2 if opts.quick else 10, rows)
             print("bench: memory…", file=sys.stderr)
             measure_memory(opts.bin, nginx, 1000 if opts.quick else 10000, 3 if opts.quick else 15, rows)
+            print("bench: gRPC…", file=sys.stderr)
+            measure_grpc(opts.bin, Path(tmp), 1000, seconds, rows)
             if not opts.skip_parsers:
                 print("bench: parser throughput…", file=sys.stderr)
                 try:
@@ -422,6 +583,24 @@ def main():
         finally:
             for proc in list(STARTED):
                 stop(proc, signal.SIGQUIT if proc is nginx.proc else signal.SIGTERM)
+    print_table(rows, began)
+
+
+def memory_only(opts):
+    """`--memory-minutes N`: the long memory figure alone, as its own table."""
+    rows, began = [], time.time()
+    with tempfile.TemporaryDirectory(prefix="l7trace-bench-") as tmp:
+        nginx = Nginx(Path(tmp))
+        try:
+            print(f"bench: memory over {opts.memory_minutes:g} minutes…", file=sys.stderr)
+            measure_memory_over_time(opts.bin, nginx, 1000 if opts.quick else 10000, opts.memory_minutes, rows)
+        finally:
+            for proc in list(STARTED):
+                stop(proc, signal.SIGQUIT if proc is nginx.proc else signal.SIGTERM)
+    print_table(rows, began)
+
+
+def print_table(rows, began):
     print(f"\nl7trace bench, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}, {time.time() - began:.0f} s\n")
     print(table(rows))
 
