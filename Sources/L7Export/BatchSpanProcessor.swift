@@ -15,18 +15,13 @@ import Logging
 /// queue bound and nothing else, and once it is back every queued span
 /// arrives once.
 public final class BatchSpanProcessor: @unchecked Sendable {
-    private struct Pending {
-        var span: SpanRecord
-        var resource: ProcessResource
-    }
-
     private let exporter: SpanExporter
     private let configuration: BatchConfiguration
     private let logger: Logger
 
     /// Guards everything below it and wakes the export thread.
     private let condition = NSCondition()
-    private var queue: [Pending] = []
+    private var queue = SpanQueue()
     private var totals = ExportCounters()
     private var flushRequested: UInt64 = 0
     private var flushCompleted: UInt64 = 0
@@ -55,7 +50,6 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         queueFullWarnings = RateLimiter(interval: configuration.warningInterval)
         failureWarnings = RateLimiter(interval: configuration.warningInterval)
         backoff = Backoff(initial: configuration.retryInitialBackoff, maximum: configuration.retryMaxBackoff)
-        queue.reserveCapacity(configuration.maxQueueSize)
         let thread = Thread { [self] in exportLoop() }
         thread.name = "l7trace-export"
         thread.start()
@@ -77,7 +71,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
                 droppedSinceWarning = 0
             }
         } else {
-            queue.append(Pending(span: span, resource: resource))
+            queue.append(span, resource: resource)
             if queue.count == configuration.maxExportBatchSize { condition.signal() }
         }
         condition.unlock()
@@ -161,19 +155,10 @@ public final class BatchSpanProcessor: @unchecked Sendable {
 
             // Send everything queued, a batch at a time, until empty or a failure.
             while !queue.isEmpty {
-                let count = min(queue.count, configuration.maxExportBatchSize)
-                var batch: [Pending] = []
-                if count == queue.count {
-                    // The usual case: take the whole queue without copying a span.
-                    swap(&batch, &queue)
-                    queue.reserveCapacity(count)
-                } else {
-                    batch = Array(queue[0..<count])
-                    queue.removeFirst(count)
-                }
-                inFlight = count
+                let batch = queue.take(upTo: configuration.maxExportBatchSize)
+                inFlight = batch.count
                 condition.unlock()
-                let result = exporter.export(Self.group(batch))
+                let result = exporter.export(batch.groups)
                 condition.lock()
                 inFlight = 0
                 if !handle(result, batch: batch, requeue: !draining) { break }
@@ -195,7 +180,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
     }
 
     /// Books the outcome of one export (lock held); false when the loop should stop for now.
-    private func handle(_ result: ExportResult, batch: [Pending], requeue: Bool) -> Bool {
+    private func handle(_ result: ExportResult, batch: (groups: [ResourceBatch], count: Int), requeue: Bool) -> Bool {
         let count = UInt64(batch.count)
         switch result {
         case .success:
@@ -213,7 +198,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
             let outcome: String
             if requeue {
                 // The in-flight accounting kept room for it: nothing newer took its place.
-                queue.insert(contentsOf: batch, at: 0)
+                queue.prepend(batch.groups, count: batch.count)
                 var delay = backoff.nextDelay()
                 if let requested { delay = min(max(requested, 0), configuration.retryMaxRequestedDelay) }
                 retryNotBefore = MonotonicSeconds.now() + delay
@@ -239,23 +224,6 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         guard failureWarnings.allow() else { return }
         let repeats = suppressed > 0 ? " (\(suppressed) more failures since the last message)" : ""
         logger.warning("l7trace: \(message)\(repeats)")
-    }
-
-    /// One ResourceBatch per process, in the order processes first appear.
-    private static func group(_ batch: [Pending]) -> [ResourceBatch] {
-        var batches: [ResourceBatch] = []
-        var indexByPid: [UInt32: Int] = [:]
-        for pending in batch {
-            if batches.last?.resource.pid == pending.resource.pid {
-                batches[batches.count - 1].spans.append(pending.span)
-            } else if let index = indexByPid[pending.resource.pid] {
-                batches[index].spans.append(pending.span)
-            } else {
-                indexByPid[pending.resource.pid] = batches.count
-                batches.append(ResourceBatch(resource: pending.resource, spans: [pending.span]))
-            }
-        }
-        return batches
     }
 
     /// `3s`, `0.3s`, `1.25s`: at most two decimals.

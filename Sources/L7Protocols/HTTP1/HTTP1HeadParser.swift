@@ -9,12 +9,11 @@ enum HTTP1HeadParser {
     }
 
     /// `block` runs from the first byte of the start line to the LF of the
-    /// empty line. `kind` is what the stream is known to carry, if known.
-    static func parse(_ block: UnsafeRawBufferPointer, kind: HTTP1StartLine.Kind?,
-                      methods: HTTP1StartLine.MethodRule) -> Result {
+    /// empty line; `lineKind` is what `HTTP1StartLine.classify` found the
+    /// start line to be (the caller has checked it; it is not checked again).
+    static func parse(_ block: UnsafeRawBufferPointer, lineKind: HTTP1StartLine.Kind) -> Result {
         guard let firstLF = block.index(of: ASCII.lf, from: 0) else { return .malformed }
         let startLine = block.slice(0..<firstLF).droppingCR()
-        guard let lineKind = HTTP1StartLine.classify(startLine, kind: kind, methods: methods) else { return .malformed }
 
         var headers = HTTPHeaders(copying: block, expectedFields: 12)
         var framing = HTTP1Framing()

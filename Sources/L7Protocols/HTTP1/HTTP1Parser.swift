@@ -359,9 +359,10 @@ struct HTTP1Parser {
             buffer.appendRaw(bytes.slice(segmentStart..<bytes.count))
             return bytes.count
         }
-        let kind = self.kind
+        // `beginMessage` set `kind` from the start line that `seek` classified.
+        let lineKind = self.kind ?? .request
         let result = withContiguous(bytes, segmentStart..<endOfHead) { block in
-            HTTP1HeadParser.parse(block, kind: kind, methods: .anyToken)
+            HTTP1HeadParser.parse(block, lineKind: lineKind)
         }
         headParsed(result, sink: &sink)
         return endOfHead
