@@ -37,10 +37,12 @@ final class RecentFieldValues {
         }
     }
 
-    /// `address.host`, formatted once per distinct address in a row.
+    /// `address.host`, formatted once per distinct address in a row (any port).
     func host(of address: SocketAddress) -> String {
-        if address != peer {
-            peer = address
+        var withoutPort = address
+        withoutPort.port = 0
+        if withoutPort != peer {
+            peer = withoutPort
             peerHost = address.host
         }
         return peerHost
