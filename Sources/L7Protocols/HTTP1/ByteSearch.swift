@@ -70,13 +70,5 @@ extension UnsafeRawBufferPointer {
         count > 0 && self[count - 1] == ASCII.cr ? slice(0..<(count - 1)) : self
     }
 
-    /// Where `part`, a slice of these bytes, lies in them.
-    @inline(__always)
-    func range(of part: UnsafeRawBufferPointer) -> Range<Int> {
-        guard let base = baseAddress, let start = part.baseAddress else { return 0..<0 }
-        let offset = base.distance(to: start)
-        return offset..<(offset + part.count)
-    }
-
     var string: String { String(decoding: self, as: UTF8.self) }
 }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Parses one complete message head — start line, fields, and the empty
 /// line that ends them — in a single pass. Fields are copied into the head's
 /// byte buffer; only the start line becomes Strings.
@@ -17,25 +25,42 @@ enum HTTP1HeadParser {
 
         var headers = HTTPHeaders(copying: block, expectedFields: 12)
         var framing = HTTP1Framing()
+        // Fields are found by index on the bytes (no slices per line): this
+        // loop runs for every field of every message.
+        let p = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let n = block.count
         var position = firstLF + 1
-        while position < block.count {
-            guard let lf = block.index(of: ASCII.lf, from: position) else { return .malformed }
-            let line = block.slice(position..<lf).droppingCR()
+        while position < n {
+            guard let hit = memchr(p + position, Int32(ASCII.lf), n - position) else { return .malformed }
+            let lf = p.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            let start = position
+            var end = lf
+            if end > start && p[end - 1] == ASCII.cr { end -= 1 }
             position = lf + 1
-            if line.isEmpty { break }
-            if line[0] == ASCII.space || line[0] == ASCII.tab {
+            if end == start { break }
+            if p[start] == ASCII.space || p[start] == ASCII.tab {
                 // obs-fold: a continuation of the previous value, joined with one space.
                 guard !headers.isEmpty else { return .malformed }
-                let more = line.trimmingOWS()
-                if !more.isEmpty { headers.appendToLastValue(separator: ASCII.space, more) }
+                let more = trimmedOWS(p, start, end)
+                if !more.isEmpty {
+                    headers.appendToLastValue(separator: ASCII.space, UnsafeRawBufferPointer(start: p + more.lowerBound, count: more.count))
+                }
                 continue
             }
-            guard let colon = line.index(of: ASCII.colon, from: 0), colon > 0 else { return .malformed }
-            let name = line.slice(0..<colon)
-            for b in name where !ASCII.isTokenChar(b) { return .malformed }
-            let value = line.slice((colon + 1)..<line.count).trimmingOWS()
-            noteFraming(name: name, value: value, into: &framing)
-            headers.appendField(name: block.range(of: name), value: block.range(of: value))
+            // The name: token characters up to the first colon.
+            var colon = start
+            while colon < end && p[colon] != ASCII.colon {
+                guard ASCII.isTokenChar(p[colon]) else { return .malformed }
+                colon += 1
+            }
+            guard colon < end, colon > start else { return .malformed }
+            let value = trimmedOWS(p, colon + 1, end)
+            let nameCount = colon - start
+            if nameCount == 14 || nameCount == 17 || nameCount == 7 {
+                noteFraming(name: UnsafeRawBufferPointer(start: p + start, count: nameCount),
+                            value: UnsafeRawBufferPointer(start: p + value.lowerBound, count: value.count), into: &framing)
+            }
+            headers.appendField(name: start..<colon, value: value)
         }
 
         switch lineKind {
@@ -55,6 +80,15 @@ enum HTTP1HeadParser {
                                         headers: headers)
             return .response(head, framing)
         }
+    }
+
+    /// `lo..<hi` without leading and trailing spaces and tabs (OWS).
+    @inline(__always)
+    private static func trimmedOWS(_ p: UnsafePointer<UInt8>, _ lo: Int, _ hi: Int) -> Range<Int> {
+        var lo = lo, hi = hi
+        while lo < hi && (p[lo] == ASCII.space || p[lo] == ASCII.tab) { lo += 1 }
+        while hi > lo && (p[hi - 1] == ASCII.space || p[hi - 1] == ASCII.tab) { hi -= 1 }
+        return lo..<hi
     }
 
     private static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
