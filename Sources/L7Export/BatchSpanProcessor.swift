@@ -21,7 +21,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
 
     /// Guards everything below it and wakes the export thread.
     private let condition = NSCondition()
-    private var queue = SpanQueue()
+    private var queue: SpanQueue
     private var totals = ExportCounters()
     private var flushRequested: UInt64 = 0
     private var flushCompleted: UInt64 = 0
@@ -47,6 +47,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         configuration.maxExportBatchSize = min(max(1, configuration.maxExportBatchSize), configuration.maxQueueSize)
         self.configuration = configuration
         self.logger = logger
+        queue = SpanQueue(runLimit: configuration.maxExportBatchSize)
         queueFullWarnings = RateLimiter(interval: configuration.warningInterval)
         failureWarnings = RateLimiter(interval: configuration.warningInterval)
         backoff = Backoff(initial: configuration.retryInitialBackoff, maximum: configuration.retryMaxBackoff)
@@ -155,7 +156,7 @@ public final class BatchSpanProcessor: @unchecked Sendable {
 
             // Send everything queued, a batch at a time, until empty or a failure.
             while !queue.isEmpty {
-                let batch = queue.take(upTo: configuration.maxExportBatchSize)
+                let batch = queue.takeBatch()
                 inFlight = batch.count
                 condition.unlock()
                 let result = exporter.export(batch.groups)

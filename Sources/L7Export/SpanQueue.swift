@@ -8,16 +8,22 @@ import L7Spans
 /// and freeing spans twice more used to cost the export thread more than the
 /// export of `--exporter none` itself.
 struct SpanQueue {
-    /// Runs of consecutive spans of one process; one process may have several
-    /// runs when processes interleave (merged when a batch is taken).
+    /// Runs of consecutive spans of one process, each at most `runLimit`
+    /// long, so that a batch is always whole runs: taking one never splits
+    /// or shifts a long array. One process has several runs when processes
+    /// interleave or it is busy (merged when a batch is taken).
     private(set) var groups: [ResourceBatch] = []
     /// Spans in all groups.
     private(set) var count = 0
+    private let runLimit: Int
+
+    /// `runLimit`: the most spans one batch may hold.
+    init(runLimit: Int) { self.runLimit = max(1, runLimit) }
 
     var isEmpty: Bool { count == 0 }
 
     mutating func append(_ span: consuming SpanRecord, resource: ProcessResource) {
-        if let last = groups.indices.last, groups[last].resource.pid == resource.pid {
+        if let last = groups.indices.last, groups[last].resource.pid == resource.pid, groups[last].spans.count < runLimit {
             groups[last].spans.append(span)
         } else {
             groups.append(ResourceBatch(resource: resource, spans: [span]))
@@ -25,30 +31,24 @@ struct SpanQueue {
         count += 1
     }
 
-    /// Removes and returns up to `limit` of the oldest spans, one group per process.
-    mutating func take(upTo limit: Int) -> (groups: [ResourceBatch], count: Int) {
+    /// Removes and returns the oldest whole runs holding at most `runLimit`
+    /// spans together (at least one run), one group per process.
+    mutating func takeBatch() -> (groups: [ResourceBatch], count: Int) {
         var taken: [ResourceBatch] = []
         var takenCount = 0
-        if count <= limit {
+        if count <= runLimit {
             swap(&taken, &groups)
             takenCount = count
-            count = 0
         } else {
             var whole = 0
-            while whole < groups.count && takenCount + groups[whole].spans.count <= limit {
+            while whole < groups.count && (whole == 0 || takenCount + groups[whole].spans.count <= runLimit) {
                 takenCount += groups[whole].spans.count
                 whole += 1
             }
             taken = Array(groups[0..<whole])
             groups.removeFirst(whole)
-            if takenCount < limit, !groups.isEmpty {
-                let part = limit - takenCount
-                taken.append(ResourceBatch(resource: groups[0].resource, spans: Array(groups[0].spans[0..<part])))
-                groups[0].spans.removeFirst(part)
-                takenCount = limit
-            }
-            count -= takenCount
         }
+        count -= takenCount
         return (Self.mergedByProcess(taken), takenCount)
     }
 

@@ -15,6 +15,13 @@ final class HTTP1MessageTests: XCTestCase {
     private func request(_ text: String) { h.call(key, .ingress, text) }
     private func response(_ text: String) { h.call(key, .egress, text) }
 
+    func testTokenCharactersAreExactlyRFC9110s() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        for b in 0...255 {
+            XCTAssertEqual(ASCII.isTokenChar(UInt8(b)), tchar.contains(UInt8(b)), "byte \(b)")
+        }
+    }
+
     func testPipelinedRequestsInOneCallPairWithResponsesInOrder() {
         request("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
         response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")

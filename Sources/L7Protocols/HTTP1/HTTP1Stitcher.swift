@@ -108,7 +108,9 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         }
         // Requests older than the partner lost their responses.
         stats.droppedExchanges += chosen - pendingStart
-        let partner = pending[chosen]
+        // Moved out, leaving an empty entry behind, so the head is not copied.
+        var partner = PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence)
+        swap(&partner, &pending[chosen])
         pendingStart = chosen + 1
         compact()
         responsesUncertain = false
