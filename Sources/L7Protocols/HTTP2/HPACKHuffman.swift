@@ -15,16 +15,19 @@ final class HPACKHuffman {
 
     deinit { if let inflater { nghttp2_hd_inflate_del(inflater) } }
 
-    /// The decoded string, or nil when the bytes are not valid Huffman code.
-    func decode(_ encoded: UnsafeRawBufferPointer) -> String? {
-        guard inflater != nil, let base = encoded.baseAddress else { return encoded.isEmpty ? "" : nil }
+    /// Appends the decoded bytes to `bytes`; false (and nothing appended)
+    /// when the input is not valid Huffman code.
+    func decode(_ encoded: UnsafeRawBufferPointer, appendingTo bytes: inout [UInt8]) -> Bool {
+        guard inflater != nil, let base = encoded.baseAddress else { return encoded.isEmpty }
         let capacity = encoded.count * 8 / 5 + 8
-        if output.count < capacity { output = [UInt8](repeating: 0, count: capacity) }
-        return output.withUnsafeMutableBufferPointer { out -> String? in
+        if output.count < capacity { output = [UInt8](repeating: 0, count: max(capacity, 256)) }
+        return output.withUnsafeMutableBufferPointer { out -> Bool in
             let n = l7_hpack_huffman_decode(&inflater, base.assumingMemoryBound(to: UInt8.self), encoded.count,
                                             out.baseAddress, out.count)
-            guard n >= 0 else { return nil }
-            return String(decoding: UnsafeBufferPointer(rebasing: out[0..<Int(n)]), as: UTF8.self)
+            guard n >= 0 else { return false }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[0..<Int(n)]))
+            return true
         }
     }
+
 }
