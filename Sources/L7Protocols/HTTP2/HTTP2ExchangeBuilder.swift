@@ -69,9 +69,11 @@ struct HTTP2ExchangeBuilder {
         return exchange
     }
 
-    /// The known fields of `range`, then of `more`, as HTTP headers (fields with an unknown part are left out).
+    /// The known fields of `range`, then of `more`, as HTTP headers (fields
+    /// with an unknown part are left out), copied as bytes: no String is made.
     private func headers(_ range: Range<Int>, _ more: Range<Int> = 0..<0) -> HTTPHeaders {
         var headers = HTTPHeaders()
+        headers.reserveCapacity(fields: range.count + more.count, bytes: fields.byteCount(in: range) + fields.byteCount(in: more))
         appendKnownFields(range, to: &headers)
         appendKnownFields(more, to: &headers)
         return headers
@@ -79,11 +81,7 @@ struct HTTP2ExchangeBuilder {
 
     private func appendKnownFields(_ range: Range<Int>, to headers: inout HTTPHeaders) {
         for i in range where fields.fields[i].isComplete {
-            // When HTTPHeaders takes bytes (append(name:value:) with raw
-            // buffers), pass them straight from `fields` instead.
-            fields.withField(i) { name, value in
-                headers.append(name: String(decoding: name!, as: UTF8.self), value: String(decoding: value!, as: UTF8.self))
-            }
+            fields.withField(i) { name, value in headers.append(name: name!, value: value!) }
         }
     }
 
