@@ -20,9 +20,9 @@ struct HPACKField: Equatable {
 /// so names become exact again as soon as the peer re-inserts them.
 ///
 /// libnghttp2's inflater cannot do this itself (it fails on an unknown index
-/// and its errors are sticky), so the structure is decoded here and
-/// libnghttp2 decodes the Huffman strings (`HPACKHuffman`). Fields are
-/// decoded as bytes into an `HPACKHeaderList`: no String is made here.
+/// and its errors are sticky), so blocks are decoded here, Huffman strings
+/// included (`HPACKHuffman`). Fields are decoded as bytes into an
+/// `HPACKHeaderList`: no String is made here.
 struct HPACKDecoder {
     private var table = HPACKDynamicTable()
     /// The table's maximum size: 4096 until a size update says otherwise.
@@ -34,7 +34,6 @@ struct HPACKDecoder {
     private(set) var isExact: Bool
     /// Bytes inserted since the model was last emptied (to tell when it is exact again).
     private var insertedSinceForget = 0
-    private let huffman = HPACKHuffman()
 
     init(startsEmpty: Bool) { isExact = startsEmpty }
 
@@ -123,11 +122,11 @@ struct HPACKDecoder {
         let nameIndex = try reader.integer(prefixBits: prefixBits)
         let name: HPACKHeaderList.Part
         if nameIndex == 0 {
-            name = try reader.string(into: &list, huffman)
+            name = try reader.string(into: &list)
         } else {
             name = try namePart(at: nameIndex, into: &list)
         }
-        let value = try reader.string(into: &list, huffman)
+        let value = try reader.string(into: &list)
         list.append(name: name, value: value)
     }
 
@@ -196,13 +195,13 @@ private struct Reader {
     }
 
     /// A string literal, appended to `list`; unknown when it is Huffman-coded and the code is invalid.
-    mutating func string(into list: inout HPACKHeaderList, _ huffman: HPACKHuffman) throws -> HPACKHeaderList.Part {
+    mutating func string(into list: inout HPACKHeaderList) throws -> HPACKHeaderList.Part {
         guard position < bytes.count else { throw HPACKDecoder.Failure.malformed }
         let isHuffman = bytes[position] & 0x80 != 0
         let length = try integer(prefixBits: 7)
         guard length <= bytes.count - position else { throw HPACKDecoder.Failure.malformed }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[position..<position + length])
         position += length
-        return isHuffman ? list.appendHuffmanPart(raw, huffman) : list.appendPart(raw)
+        return isHuffman ? list.appendHuffmanPart(raw) : list.appendPart(raw)
     }
 }

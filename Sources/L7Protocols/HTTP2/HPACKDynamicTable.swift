@@ -35,8 +35,8 @@ struct HPACKDynamicTable {
         size += entrySize
         evict(to: maxSize)  // older entries only: the new one is not in `entries` yet
         let start = storage.count
-        if let name { storage.append(contentsOf: name) }
-        if let value { storage.append(contentsOf: value) }
+        if let name { storage.appendBytes(name) }
+        if let value { storage.appendBytes(value) }
         entries.append(Entry(start: start, nameCount: name.map { Int32($0.count) } ?? -1,
                              valueCount: value.map { Int32($0.count) } ?? -1, size: entrySize))
     }

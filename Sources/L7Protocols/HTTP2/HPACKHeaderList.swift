@@ -55,7 +55,7 @@ struct HPACKHeaderList {
 
     mutating func appendPart(_ raw: UnsafeRawBufferPointer) -> Part {
         let start = Int32(bytes.count)
-        bytes.append(contentsOf: raw)
+        bytes.appendBytes(raw)
         return Part(start: start, count: Int32(raw.count))
     }
 
@@ -64,12 +64,9 @@ struct HPACKHeaderList {
     }
 
     /// Decodes Huffman-coded bytes into the list; unknown when the code is invalid.
-    mutating func appendHuffmanPart(_ encoded: UnsafeRawBufferPointer, _ huffman: HPACKHuffman) -> Part {
+    mutating func appendHuffmanPart(_ encoded: UnsafeRawBufferPointer) -> Part {
         let start = bytes.count
-        guard huffman.decode(encoded, appendingTo: &bytes) else {
-            bytes.removeSubrange(start...)
-            return .unknown
-        }
+        guard HPACKHuffman.decode(encoded, appendingTo: &bytes) else { return .unknown }
         return Part(start: Int32(start), count: Int32(bytes.count - start))
     }
 
