@@ -11,43 +11,50 @@ enum HPACKHuffman {
     /// when the input is not valid Huffman code: padding longer than 7 bits
     /// or not all ones, or the EOS symbol inside the string.
     static func decode(_ encoded: UnsafeRawBufferPointer, appendingTo bytes: inout [UInt8]) -> Bool {
-        let start = bytes.count
-        let tables = Tables.shared
+        guard !encoded.isEmpty else { return true }
+        // The shortest code is 5 bits: at most 8/5 output bytes per input byte.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: encoded.count * 8 / 5 + 1) { out in
+            guard let n = decode(encoded, into: out) else { return false }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[0..<n]))
+            return true
+        }
+    }
+
+    /// Decodes into `out` (large enough); the count written, or nil when invalid.
+    private static func decode(_ encoded: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        let t = tables
+        var written = 0
         var acc: UInt64 = 0  // bits left-justified
         var bits = 0
         var next = 0
         while true {
             while bits <= 56 && next < encoded.count {
-                acc |= UInt64(encoded[next]) << (56 - bits)
+                acc |= UInt64(encoded[next]) << UInt64(56 - bits)
                 bits += 8
                 next += 1
             }
-            if bits == 0 { return true }
+            if bits == 0 { return written }
             // Past the input, read ones: padding is a prefix of EOS (all ones).
-            let window = UInt32(truncatingIfNeeded: (bits >= 64 ? acc : acc | (~UInt64(0) >> bits)) >> 32)
+            let window = UInt32(truncatingIfNeeded: (bits >= 64 ? acc : acc | (~UInt64(0) >> UInt64(bits))) >> 32)
             var length: Int
             var symbol: Int
-            let quick = tables.byFirstByte[Int(window >> 24)]
-            if quick.length != 0 {
-                length = Int(quick.length)
-                symbol = Int(quick.symbol)
+            let quick = Int(t.firstByte[Int(window >> 24)])
+            if quick != 0 {
+                length = quick >> 9
+                symbol = quick & 0x1FF
             } else {
                 length = 9
-                while UInt64(window) >= tables.limit[length] { length += 1 }
-                symbol = Int(tables.symbols[tables.offset[length] + Int(window >> UInt32(32 - length)) - tables.firstCode[length]])
+                while UInt64(window) >= t.limit[length] { length += 1 }
+                symbol = Int(t.symbols[t.base[length] + Int(window >> UInt32(32 - length))])
             }
             if length > bits {
                 // What is left must be padding: fewer than 8 bits, all ones.
                 let allOnes = acc >> UInt64(64 - bits) == (UInt64(1) << UInt64(bits)) - 1
-                if bits <= 7 && allOnes { return true }
-                bytes.removeSubrange(start...)
-                return false
+                return bits <= 7 && allOnes ? written : nil
             }
-            if symbol == 256 {
-                bytes.removeSubrange(start...)
-                return false
-            }
-            bytes.append(UInt8(truncatingIfNeeded: symbol))
+            if symbol == 256 { return nil }
+            out[written] = UInt8(truncatingIfNeeded: symbol)
+            written += 1
             acc <<= UInt64(length)
             bits -= length
         }
@@ -73,39 +80,45 @@ enum HPACKHuffman {
         26, 27, 26, 26, 27, 27, 27, 27, 27, 28, 27, 27, 27, 27, 27, 26,
     ] + [30]
 
-    private struct Tables {
-        static let shared = Tables()
+    private static let tables = Tables()
 
-        /// For codes of at most 8 bits: the symbol and length a first byte starts with (length 0: longer code).
-        var byFirstByte: [(symbol: UInt16, length: UInt8)] = Array(repeating: (0, 0), count: 256)
+    /// Decoding tables, built once and never freed: plain pointers, so that
+    /// reading them costs no reference counting.
+    private struct Tables {
+        /// By first byte, for codes of at most 8 bits: symbol | length << 9 (0: a longer code).
+        let firstByte: UnsafeMutablePointer<UInt16>
         /// Symbols ordered by code (length, then value).
-        var symbols: [UInt16] = []
-        /// Per length: the first code, the index of its symbol in `symbols`,
-        /// and the first code of the next length as a left-justified 32-bit value.
-        var firstCode = [Int](repeating: 0, count: 32)
-        var offset = [Int](repeating: 0, count: 32)
-        var limit = [UInt64](repeating: 0, count: 32)
+        let symbols: UnsafeMutablePointer<UInt16>
+        /// Per length: the first code of the next length as a left-justified
+        /// 32-bit value, and what to add to a code to find its symbol's index.
+        let limit: UnsafeMutablePointer<UInt64>
+        let base: UnsafeMutablePointer<Int>
 
         init() {
             let lengths = HPACKHuffman.codeLengths.map(Int.init)
+            firstByte = .allocate(capacity: 256)
+            firstByte.initialize(repeating: 0, count: 256)
+            symbols = .allocate(capacity: lengths.count)
+            limit = .allocate(capacity: 32)
+            limit.initialize(repeating: UInt64.max, count: 32)
+            base = .allocate(capacity: 32)
+            base.initialize(repeating: 0, count: 32)
+            let ordered = (0..<lengths.count).sorted { (lengths[$0], $0) < (lengths[$1], $1) }
+            for (i, symbol) in ordered.enumerated() { symbols[i] = UInt16(symbol) }
             var count = [Int](repeating: 0, count: 32)
             for length in lengths { count[length] += 1 }
-            symbols = (0..<lengths.count).sorted { (lengths[$0], $0) < (lengths[$1], $1) }.map(UInt16.init)
             var code = 0, index = 0
             for length in 1...30 {
-                firstCode[length] = code
-                offset[length] = index
+                base[length] = index - code
+                for k in 0..<count[length] where length <= 8 {
+                    let first = (code + k) << (8 - length), end = (code + k + 1) << (8 - length)
+                    for byte in first..<end { firstByte[byte] = symbols[index + k] | UInt16(length) << 9 }
+                }
                 code += count[length]
                 index += count[length]
                 limit[length] = UInt64(code) << UInt64(32 - length)
-                for k in 0..<count[length] where length <= 8 {
-                    let symbolCode = firstCode[length] + k
-                    let first = symbolCode << (8 - length), end = (symbolCode + 1) << (8 - length)
-                    for byte in first..<end { byFirstByte[byte] = (symbols[offset[length] + k], UInt8(length)) }
-                }
                 code <<= 1
             }
-            limit[31] = UInt64.max
         }
     }
 }
