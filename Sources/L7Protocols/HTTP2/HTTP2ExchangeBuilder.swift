@@ -3,14 +3,30 @@ import L7Events
 /// Builds the exchange of one finished HTTP/2 stream: pseudo-headers become
 /// the request and response heads, unknown fields are listed as such, and
 /// gRPC calls get their status (RFC 9113 §8, gRPC's PROTOCOL-HTTP2.md).
+///
+/// It keeps the stream's parts, not the stream: copying a whole stream (both
+/// sides and its header list) for every exchange showed in profiles.
 struct HTTP2ExchangeBuilder {
     let connection: ConnectionInfo
-    let stream: HTTP2Stream
+    let streamID: UInt32
+    let resetCode: UInt32?
+    let refused: Bool
+    let fields: HPACKHeaderList
     let request: HTTP2Stream.Side
     let requestFirst: CallTiming
     let response: HTTP2Stream.Side
 
-    private var fields: HPACKHeaderList { stream.fields }
+    init(connection: ConnectionInfo, stream: HTTP2Stream, requestDirection: Direction, requestFirst: CallTiming) {
+        self.connection = connection
+        streamID = stream.id
+        resetCode = stream.resetCode
+        refused = stream.refused
+        fields = stream.fields
+        request = stream[requestDirection]
+        response = stream[requestDirection == .egress ? .ingress : .egress]
+        self.requestFirst = requestFirst
+    }
+
     private var requestFields: Range<Int> { request.head ?? 0..<0 }
     private var responseHead: Range<Int> { response.head ?? 0..<0 }
     private var responseTrailers: Range<Int> { response.trailers ?? 0..<0 }
@@ -47,9 +63,9 @@ struct HTTP2ExchangeBuilder {
         }
 
         var failure: ExchangeFailure?
-        if stream.refused {
+        if refused {
             failure = .streamRefused
-        } else if let code = stream.resetCode, !(code == HTTP2ErrorCode.noError && response.ended) {
+        } else if let code = resetCode, !(code == HTTP2ErrorCode.noError && response.ended) {
             failure = .streamReset
         } else if !response.ended {
             failure = response.head == nil && !response.headerBlockLost ? .connectionClosed : .responseIncomplete
@@ -62,8 +78,8 @@ struct HTTP2ExchangeBuilder {
                                 requestBodySize: request.dataBytes, responseBodySize: response.dataBytes,
                                 requestTiming: Self.timing(requestFirst, request.last ?? requestFirst),
                                 responseTiming: responseTiming, failure: failure)
-        exchange.streamID = stream.id
-        exchange.streamErrorCode = stream.resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
+        exchange.streamID = streamID
+        exchange.streamErrorCode = resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
         exchange.grpc = grpcInfo(status: responseHead?.status, failure: failure, undecoded: &undecoded)
         exchange.undecoded = undecoded
         return exchange
@@ -121,7 +137,7 @@ struct HTTP2ExchangeBuilder {
         } else if responseHasUnknown || response.headerBlockLost {
             // The trailers may have said it; we cannot tell what.
             undecoded.insert(.grpcStatus)
-        } else if let code = stream.resetCode, failure == .streamReset || failure == .streamRefused {
+        } else if let code = resetCode, failure == .streamReset || failure == .streamRefused {
             info.statusCode = failure == .streamRefused ? 14 : Self.grpcCode(rstStream: code)
         } else if let status, status != 200 {
             info.statusCode = Self.grpcCode(httpStatus: status)

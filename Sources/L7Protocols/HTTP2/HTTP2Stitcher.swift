@@ -273,8 +273,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             if responseSide.seen { stats.orphanResponses += 1 }
             return
         }
-        if let exchange = HTTP2ExchangeBuilder(connection: connection, stream: stream, request: requestSide,
-                                               requestFirst: requestFirst, response: responseSide).build() {
+        if let exchange = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
+                                               requestFirst: requestFirst).build() {
             ready.append(exchange)
             stats.exchanges += 1
         } else {
