@@ -72,7 +72,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         }
         if informational {
             // 1xx: an interim response. A stream it alone opened is not kept.
-            if opened { var stream = removeStream(at: i); recycle(&stream.fields) }
+            if opened { dropStream(at: i) }
             return
         }
         modifyStream(at: i) { stream in
@@ -119,10 +119,9 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     mutating func rstStream(stream id: UInt32, errorCode: UInt32, timing: CallTiming, from direction: Direction) {
         guard let i = index(of: id) else { return }
-        var stream = removeStream(at: i)
-        stream.resetCode = errorCode
-        if stream[direction].first != nil { stream[direction].last = timing }
-        emit(&stream)
+        streams[i].resetCode = errorCode
+        if streams[i][direction].first != nil { streams[i][direction].last = timing }
+        finishStream(at: i)
     }
 
     mutating func settings(_ values: [(id: UInt16, value: UInt32)], ack: Bool, from direction: Direction) {
@@ -143,10 +142,9 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         // Streams above the last one the sender processed never ran.
         for id in streamIDs.sorted() where id > lastStream {
             guard let i = index(of: id) else { continue }
-            var stream = removeStream(at: i)
-            stream.refused = true
-            stream.resetCode = errorCode
-            emit(&stream)
+            streams[i].refused = true
+            streams[i].resetCode = errorCode
+            finishStream(at: i)
         }
     }
 
@@ -189,8 +187,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         if let i = index(of: id) { return (i, false) }
         if streams.count >= maxStreams, let oldest = streamIDs.min(), let i = index(of: oldest) {
             // Bounded state: the oldest stream is given up.
-            var dropped = removeStream(at: i)
-            recycle(&dropped.fields)
+            dropStream(at: i)
             stats.droppedExchanges += 1
         }
         streams.append(HTTP2Stream(id: id, fields: spareLists.popLast() ?? HPACKHeaderList()))
@@ -201,21 +198,35 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// Changes a stream in place, then emits it if both directions ended.
     private mutating func modifyStream(at i: Int, _ change: (inout HTTP2Stream) -> Void) {
         change(&streams[i])
-        if streams[i].bothEnded {
-            var stream = removeStream(at: i)
-            emit(&stream)
-        }
+        if streams[i].bothEnded { finishStream(at: i) }
     }
 
-    /// Takes a stream out of the open ones (the last one moves into its place).
-    private mutating func removeStream(at i: Int) -> HTTP2Stream {
+    /// Reports a finished stream where it lies, then drops it.
+    private mutating func finishStream(at i: Int) {
+        switch Self.exchange(of: streams[i], connection: connection) {
+        case .built(let exchange):
+            ready.append(exchange)
+            stats.exchanges += 1
+        case .malformed: stats.malformedMessages += 1
+        case .noRequestSide: stats.droppedExchanges += 1
+        case .orphanResponse: stats.orphanResponses += 1
+        case .nothing: break
+        }
+        dropStream(at: i)
+    }
+
+    /// Removes a stream from the open ones (the last one moves into its
+    /// place), keeping its header list for the next stream.
+    private mutating func dropStream(at i: Int) {
+        var fields = streams[i].takeFields()
+        recycle(&fields)
         let last = streams.count - 1
         if i != last {
             streams.swapAt(i, last)
             streamIDs.swapAt(i, last)
         }
+        streams.removeLast()
         streamIDs.removeLast()
-        return streams.removeLast()
     }
 
     /// Keeps a finished stream's header list for the next stream, unless it grew large.
@@ -240,8 +251,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     mutating func flush() {
         for id in streamIDs.sorted() {
             guard let i = index(of: id) else { continue }
-            var stream = removeStream(at: i)
-            emit(&stream)
+            finishStream(at: i)
         }
     }
 
@@ -254,9 +264,19 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     // MARK: - Exchanges
 
-    /// Reports a finished stream's exchange, then keeps its header list for reuse.
-    private mutating func emit(_ stream: inout HTTP2Stream) {
-        defer { recycle(&stream.fields) }
+    private enum Outcome {
+        case built(Exchange)
+        /// Not a request, or a response without `:status`.
+        case malformed
+        /// Neither side's head says which side made the request.
+        case noRequestSide
+        /// A response to a request the capture never saw.
+        case orphanResponse
+        case nothing
+    }
+
+    /// The exchange of a finished stream, read where the stream lies (no copy of it).
+    private static func exchange(of stream: HTTP2Stream, connection: ConnectionInfo) -> Outcome {
         let requestDirection: Direction
         switch connection.role {
         case .client: requestDirection = .egress
@@ -264,21 +284,14 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         case .unknown:
             if let head = stream.egress.head, stream.fields.has(":method", in: head) { requestDirection = .egress }
             else if let head = stream.ingress.head, stream.fields.has(":method", in: head) { requestDirection = .ingress }
-            else { stats.droppedExchanges += 1; return }
+            else { return .noRequestSide }
         }
         let requestSide = stream[requestDirection]
-        let responseSide = stream[requestDirection == .egress ? .ingress : .egress]
         guard requestSide.seen, let requestFirst = requestSide.first else {
-            // A response to a request the capture never saw.
-            if responseSide.seen { stats.orphanResponses += 1 }
-            return
+            return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
         }
-        if let exchange = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
-                                               requestFirst: requestFirst).build() {
-            ready.append(exchange)
-            stats.exchanges += 1
-        } else {
-            stats.malformedMessages += 1
-        }
+        let builder = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
+                                           requestFirst: requestFirst)
+        return builder.build().map(Outcome.built) ?? .malformed
     }
 }
