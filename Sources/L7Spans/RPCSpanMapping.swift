@@ -14,6 +14,17 @@ extension SpanBuilder {
     /// Codes a server reports as errors; a client reports every code but OK.
     static let grpcServerErrorCodes: Set<Int> = [2, 4, 12, 13, 14, 15]
 
+    /// Whether a server reports `code` as an error (`grpcServerErrorCodes`, without hashing).
+    static func isGRPCServerError(_ code: Int) -> Bool {
+        switch code {
+        case 2, 4, 12, 13, 14, 15: return true
+        default: return false
+        }
+    }
+
+    /// gRPC spans have no request-target of their own: parsed once, not per call.
+    private static let noTarget = RequestTarget("")
+
     func rpcSpan(for exchange: Exchange, grpc: GRPCCallInfo, closedAtNs: UInt64?) -> SpanRecord {
         let connection = exchange.connection
         let kind: SpanKind = connection.role == .client ? .client : .server
@@ -24,14 +35,15 @@ extension SpanBuilder {
         // Name: the path without its leading "/", when it has the gRPC shape.
         let pathKnown = !exchange.undecoded.contains(.target)
         let fullMethod = pathKnown ? Self.grpcMethod(path: exchange.request.target) : nil
-        let name = fullMethod.map { "\($0.service)/\($0.method)" } ?? "grpc"
+        let qualifiedMethod = fullMethod.map { "\($0.service)/\($0.method)" }
+        let name = qualifiedMethod ?? "grpc"
 
         if conventions != .stable { attributes.append(Attribute("rpc.system", .string("grpc"))) }
         if conventions != .legacy { attributes.append(Attribute("rpc.system.name", .string("grpc"))) }
         if let fullMethod {
             if conventions != .stable { attributes.append(Attribute("rpc.service", .string(fullMethod.service))) }
             attributes.append(Attribute("rpc.method", .string(conventions == .legacy
-                ? fullMethod.method : "\(fullMethod.service)/\(fullMethod.method)")))
+                ? fullMethod.method : qualifiedMethod ?? "")))
         } else if pathKnown && conventions != .legacy {
             attributes.append(Attribute("rpc.method", .string("_OTHER")))
             attributes.append(Attribute("rpc.method_original", .string(exchange.request.target)))
@@ -44,7 +56,7 @@ extension SpanBuilder {
             let codeName = code < Self.grpcCodeNames.count ? Self.grpcCodeNames[code] : String(code)
             if conventions != .stable { attributes.append(Attribute("rpc.grpc.status_code", .int(Int64(code)))) }
             if conventions != .legacy { attributes.append(Attribute("rpc.status_code", .string(codeName))) }
-            let isError = kind == .client ? code != 0 : Self.grpcServerErrorCodes.contains(code)
+            let isError = kind == .client ? code != 0 : Self.isGRPCServerError(code)
             if isError {
                 statusCode = .error
                 statusMessage = grpc.statusMessage ?? ""
@@ -55,9 +67,9 @@ extension SpanBuilder {
         // Addresses: :authority, else the socket.
         let server = kind == .server
             ? Self.serverSideAddress(forwarded: ForwardedHeaders(exchange.request.headers),
-                                     target: RequestTarget(""), headers: exchange.request.headers,
+                                     target: Self.noTarget, headers: exchange.request.headers,
                                      scheme: connection.isTLS ? "https" : "http", local: connection.local)
-            : Self.clientSideAddress(target: RequestTarget(""), headers: exchange.request.headers,
+            : Self.clientSideAddress(target: Self.noTarget, headers: exchange.request.headers,
                                      scheme: connection.isTLS ? "https" : "http", remote: connection.remote)
         if let server {
             attributes.append(Attribute("server.address", .string(server.host)))
@@ -90,9 +102,44 @@ extension SpanBuilder {
 
     /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.
     static func grpcMethod(path: String) -> (service: String, method: String)? {
-        guard path.hasPrefix("/") else { return nil }
+        // ASCII paths (all real ones) are split on bytes; others by Characters, as before.
+        let bytes = path.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        switch asciiGRPCMethod(bytes) {
+        case .method(let service, let method): return (service, method)
+        case .notGRPC: return nil
+        case .notASCII: break
+        }
         let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
         return (String(parts[0]), String(parts[1]))
+    }
+
+    private enum ASCIIPathSplit {
+        case method(service: String, method: String)
+        case notGRPC
+        /// Split by Characters instead (a combining mark may follow a "/").
+        case notASCII
+    }
+
+    /// `grpcMethod` on the bytes of a path that starts with "/".
+    private static func asciiGRPCMethod(_ bytes: String.UTF8View) -> ASCIIPathSplit {
+        let slash = UInt8(ascii: "/")
+        let serviceStart = bytes.index(after: bytes.startIndex)
+        var second: String.Index?
+        var slashes = 0
+        var i = serviceStart
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            if b >= 0x80 { return .notASCII }
+            if b == slash {
+                slashes += 1
+                if second == nil { second = i }
+            }
+            i = bytes.index(after: i)
+        }
+        guard slashes == 1, let second, second > serviceStart, bytes.index(after: second) < bytes.endIndex else { return .notGRPC }
+        return .method(service: String(Substring(bytes[serviceStart..<second])),
+                       method: String(Substring(bytes[bytes.index(after: second)...])))
     }
 }
