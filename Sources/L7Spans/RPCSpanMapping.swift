@@ -103,13 +103,14 @@ extension SpanBuilder {
     /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.
     static func grpcMethod(path: String) -> (service: String, method: String)? {
         // ASCII paths (all real ones) are split on bytes; others by Characters, as before.
-        let bytes = path.utf8
-        guard bytes.first == UInt8(ascii: "/") else { return nil }
-        switch asciiGRPCMethod(bytes) {
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
+        var path = path
+        switch path.withUTF8(asciiGRPCMethod) {
         case .method(let service, let method): return (service, method)
         case .notGRPC: return nil
         case .notASCII: break
         }
+        guard path.hasPrefix("/") else { return nil }
         let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
         return (String(parts[0]), String(parts[1]))
@@ -123,23 +124,20 @@ extension SpanBuilder {
     }
 
     /// `grpcMethod` on the bytes of a path that starts with "/".
-    private static func asciiGRPCMethod(_ bytes: String.UTF8View) -> ASCIIPathSplit {
+    private static func asciiGRPCMethod(_ bytes: UnsafeBufferPointer<UInt8>) -> ASCIIPathSplit {
         let slash = UInt8(ascii: "/")
-        let serviceStart = bytes.index(after: bytes.startIndex)
-        var second: String.Index?
+        var second = 0
         var slashes = 0
-        var i = serviceStart
-        while i < bytes.endIndex {
+        for i in 1..<bytes.count {
             let b = bytes[i]
             if b >= 0x80 { return .notASCII }
             if b == slash {
                 slashes += 1
-                if second == nil { second = i }
+                if second == 0 { second = i }
             }
-            i = bytes.index(after: i)
         }
-        guard slashes == 1, let second, second > serviceStart, bytes.index(after: second) < bytes.endIndex else { return .notGRPC }
-        return .method(service: String(Substring(bytes[serviceStart..<second])),
-                       method: String(Substring(bytes[bytes.index(after: second)...])))
+        guard slashes == 1, second > 1, second + 1 < bytes.count else { return .notGRPC }
+        return .method(service: String(decoding: UnsafeBufferPointer(rebasing: bytes[1..<second]), as: UTF8.self),
+                       method: String(decoding: UnsafeBufferPointer(rebasing: bytes[(second + 1)...]), as: UTF8.self))
     }
 }

@@ -14,5 +14,6 @@ final class GRPCMethodTests: XCTestCase {
         // A combining mark after "/" makes one Character with it: that "/" does not split.
         XCTAssertEqual(split("/a/b/\u{301}c"), ["a", "b/\u{301}c"])
         XCTAssertNil(split("/a/\u{301}b"))
+        XCTAssertNil(split("/\u{301}a/b"), "the first Character is not \"/\"")
     }
 }
