@@ -34,6 +34,14 @@ struct HPACKHeaderList {
     private(set) var bytes: [UInt8] = []
     private(set) var fields: [Field] = []
 
+    init() {}
+
+    /// A list with room for `fieldCount` fields of `byteCount` bytes in all.
+    init(reservingFields fieldCount: Int, bytes byteCount: Int) {
+        fields.reserveCapacity(fieldCount)
+        bytes.reserveCapacity(byteCount)
+    }
+
     var count: Int { fields.count }
     var mark: Mark { Mark(fields: fields.count, bytes: bytes.count) }
 

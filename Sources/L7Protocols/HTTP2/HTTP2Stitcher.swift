@@ -18,6 +18,9 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     private var streamIDs: [UInt32] = []
     /// Emptied header lists of finished streams, for the next ones.
     private var spareLists: [HPACKHeaderList] = []
+    /// Fields and bytes the last finished stream held: a new list starts
+    /// with that room, when no spare one is left (many concurrent streams).
+    private var typicalListSize = (fields: 0, bytes: 0)
     /// Blocks decoded only for their table updates (pushed streams).
     private var scratch = HPACKHeaderList()
     private let maxStreams: Int
@@ -190,7 +193,9 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             dropStream(at: i)
             stats.droppedExchanges += 1
         }
-        streams.append(HTTP2Stream(id: id, fields: spareLists.popLast() ?? HPACKHeaderList()))
+        let fields = spareLists.popLast()
+            ?? HPACKHeaderList(reservingFields: typicalListSize.fields, bytes: typicalListSize.bytes)
+        streams.append(HTTP2Stream(id: id, fields: fields))
         streamIDs.append(id)
         return (streams.count - 1, true)
     }
@@ -231,6 +236,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     /// Keeps a finished stream's header list for the next stream, unless it grew large.
     private mutating func recycle(_ fields: inout HPACKHeaderList) {
+        typicalListSize = (min(fields.count, 256), min(fields.bytes.count, 8 * 1024))
         guard spareLists.count < 4, fields.capacityBytes <= 16 * 1024 else { return }
         var spare = HPACKHeaderList()
         swap(&spare, &fields)
