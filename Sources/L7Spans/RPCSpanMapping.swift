@@ -14,6 +14,17 @@ extension SpanBuilder {
     /// Codes a server reports as errors; a client reports every code but OK.
     static let grpcServerErrorCodes: Set<Int> = [2, 4, 12, 13, 14, 15]
 
+    /// Whether a server reports `code` as an error (`grpcServerErrorCodes`, without hashing).
+    static func isGRPCServerError(_ code: Int) -> Bool {
+        switch code {
+        case 2, 4, 12, 13, 14, 15: return true
+        default: return false
+        }
+    }
+
+    /// gRPC spans have no request-target of their own: parsed once, not per call.
+    private static let noTarget = RequestTarget("")
+
     func rpcSpan(for exchange: Exchange, grpc: GRPCCallInfo, closedAtNs: UInt64?) -> SpanRecord {
         let connection = exchange.connection
         let kind: SpanKind = connection.role == .client ? .client : .server
@@ -24,14 +35,15 @@ extension SpanBuilder {
         // Name: the path without its leading "/", when it has the gRPC shape.
         let pathKnown = !exchange.undecoded.contains(.target)
         let fullMethod = pathKnown ? Self.grpcMethod(path: exchange.request.target) : nil
-        let name = fullMethod.map { "\($0.service)/\($0.method)" } ?? "grpc"
+        let qualifiedMethod = fullMethod.map { "\($0.service)/\($0.method)" }
+        let name = qualifiedMethod ?? "grpc"
 
         if conventions != .stable { attributes.append(Attribute("rpc.system", .string("grpc"))) }
         if conventions != .legacy { attributes.append(Attribute("rpc.system.name", .string("grpc"))) }
         if let fullMethod {
             if conventions != .stable { attributes.append(Attribute("rpc.service", .string(fullMethod.service))) }
             attributes.append(Attribute("rpc.method", .string(conventions == .legacy
-                ? fullMethod.method : "\(fullMethod.service)/\(fullMethod.method)")))
+                ? fullMethod.method : qualifiedMethod ?? "")))
         } else if pathKnown && conventions != .legacy {
             attributes.append(Attribute("rpc.method", .string("_OTHER")))
             attributes.append(Attribute("rpc.method_original", .string(exchange.request.target)))
@@ -44,7 +56,7 @@ extension SpanBuilder {
             let codeName = code < Self.grpcCodeNames.count ? Self.grpcCodeNames[code] : String(code)
             if conventions != .stable { attributes.append(Attribute("rpc.grpc.status_code", .int(Int64(code)))) }
             if conventions != .legacy { attributes.append(Attribute("rpc.status_code", .string(codeName))) }
-            let isError = kind == .client ? code != 0 : Self.grpcServerErrorCodes.contains(code)
+            let isError = kind == .client ? code != 0 : Self.isGRPCServerError(code)
             if isError {
                 statusCode = .error
                 statusMessage = grpc.statusMessage ?? ""
@@ -55,9 +67,9 @@ extension SpanBuilder {
         // Addresses: :authority, else the socket.
         let server = kind == .server
             ? Self.serverSideAddress(forwarded: ForwardedHeaders(exchange.request.headers),
-                                     target: RequestTarget(""), host: recent.hostField(exchange.request.headers),
+                                     target: Self.noTarget, host: recent.hostField(exchange.request.headers),
                                      scheme: connection.isTLS ? "https" : "http", local: connection.local)
-            : Self.clientSideAddress(target: RequestTarget(""), host: recent.hostField(exchange.request.headers),
+            : Self.clientSideAddress(target: Self.noTarget, host: recent.hostField(exchange.request.headers),
                                      scheme: connection.isTLS ? "https" : "http", remote: connection.remote)
         if let server {
             attributes.append(Attribute("server.address", .string(server.host)))
@@ -90,9 +102,42 @@ extension SpanBuilder {
 
     /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.
     static func grpcMethod(path: String) -> (service: String, method: String)? {
+        // ASCII paths (all real ones) are split on bytes; others by Characters, as before.
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
+        var path = path
+        switch path.withUTF8(asciiGRPCMethod) {
+        case .method(let service, let method): return (service, method)
+        case .notGRPC: return nil
+        case .notASCII: break
+        }
         guard path.hasPrefix("/") else { return nil }
         let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
         return (String(parts[0]), String(parts[1]))
+    }
+
+    private enum ASCIIPathSplit {
+        case method(service: String, method: String)
+        case notGRPC
+        /// Split by Characters instead (a combining mark may follow a "/").
+        case notASCII
+    }
+
+    /// `grpcMethod` on the bytes of a path that starts with "/".
+    private static func asciiGRPCMethod(_ bytes: UnsafeBufferPointer<UInt8>) -> ASCIIPathSplit {
+        let slash = UInt8(ascii: "/")
+        var second = 0
+        var slashes = 0
+        for i in 1..<bytes.count {
+            let b = bytes[i]
+            if b >= 0x80 { return .notASCII }
+            if b == slash {
+                slashes += 1
+                if second == 0 { second = i }
+            }
+        }
+        guard slashes == 1, second > 1, second + 1 < bytes.count else { return .notGRPC }
+        return .method(service: String(decoding: UnsafeBufferPointer(rebasing: bytes[1..<second]), as: UTF8.self),
+                       method: String(decoding: UnsafeBufferPointer(rebasing: bytes[(second + 1)...]), as: UTF8.self))
     }
 }

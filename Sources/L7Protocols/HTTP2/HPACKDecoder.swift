@@ -20,20 +20,11 @@ struct HPACKField: Equatable {
 /// so names become exact again as soon as the peer re-inserts them.
 ///
 /// libnghttp2's inflater cannot do this itself (it fails on an unknown index
-/// and its errors are sticky), so the structure is decoded here and
-/// libnghttp2 decodes the Huffman strings (`HPACKHuffman`).
+/// and its errors are sticky), so blocks are decoded here, Huffman strings
+/// included (`HPACKHuffman`). Fields are decoded as bytes into an
+/// `HPACKHeaderList`: no String is made here.
 struct HPACKDecoder {
-    struct Entry {
-        var name: String?
-        var value: String?
-        /// RFC 7541 §4.1 size: name + value + 32 (a lower bound when a part is unknown).
-        var size: Int
-    }
-
-    /// Modelled entries, oldest first; `entries[oldest...]` are live.
-    private var entries: [Entry] = []
-    private var oldest = 0
-    private var size = 0
+    private var table = HPACKDynamicTable()
     /// The table's maximum size: 4096 until a size update says otherwise.
     private(set) var maxSize = 4096
     /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE (the bound of size updates).
@@ -43,18 +34,18 @@ struct HPACKDecoder {
     private(set) var isExact: Bool
     /// Bytes inserted since the model was last emptied (to tell when it is exact again).
     private var insertedSinceForget = 0
-    private let huffman = HPACKHuffman()
 
     init(startsEmpty: Bool) { isExact = startsEmpty }
 
-    var modelledEntries: Int { entries.count - oldest }
+    var modelledEntries: Int { table.count }
 
     enum Failure: Error { case malformed }
 
-    /// Decodes one complete header block. Throws when the block is not valid
-    /// HPACK (the model is then emptied: its insertions are unknown).
-    mutating func decode(_ block: UnsafeRawBufferPointer) throws -> [HPACKField] {
-        var fields: [HPACKField] = []
+    /// Decodes one complete header block, appending its fields to `list`.
+    /// Throws when the block is not valid HPACK: the model is then emptied
+    /// (its insertions are unknown) and `list` is left as it was.
+    mutating func decode(_ block: UnsafeRawBufferPointer, into list: inout HPACKHeaderList) throws {
+        let mark = list.mark
         var reader = Reader(bytes: block)
         var atStart = true
         do {
@@ -62,11 +53,10 @@ struct HPACKDecoder {
                 let first = reader.peek()
                 if first & 0x80 != 0 {
                     let index = try reader.integer(prefixBits: 7)
-                    fields.append(try field(at: index))
+                    try appendIndexed(index, to: &list)
                 } else if first & 0xC0 == 0x40 {
-                    let field = try literal(&reader, prefixBits: 6)
-                    insert(field)
-                    fields.append(field)
+                    try appendLiteral(&reader, prefixBits: 6, to: &list)
+                    insertLast(of: list)
                 } else if first & 0xE0 == 0x20 {
                     // Size updates come before the first field only.
                     guard atStart else { throw Failure.malformed }
@@ -74,15 +64,22 @@ struct HPACKDecoder {
                     setMaxSize(newMax)
                     continue
                 } else {
-                    fields.append(try literal(&reader, prefixBits: 4))
+                    try appendLiteral(&reader, prefixBits: 4, to: &list)
                 }
                 atStart = false
             }
         } catch {
+            list.rollBack(to: mark)
             forgetTable()
             throw error
         }
-        return fields
+    }
+
+    /// Decodes one block into `HPACKField`s (tests; the tracer uses `decode(_:into:)`).
+    mutating func decode(_ block: UnsafeRawBufferPointer) throws -> [HPACKField] {
+        var list = HPACKHeaderList()
+        try decode(block, into: &list)
+        return list.decodedFields(in: 0..<list.count)
     }
 
     /// The decoding endpoint advertised a new SETTINGS_HEADER_TABLE_SIZE. A
@@ -96,58 +93,67 @@ struct HPACKDecoder {
     /// A header block of this direction was lost, or the capture starts
     /// mid-connection: the table's content is unknown from here.
     mutating func forgetTable() {
-        entries.removeAll(keepingCapacity: true)
-        oldest = 0
-        size = 0
+        table.removeAll()
         isExact = false
         insertedSinceForget = 0
     }
 
     // MARK: - Representations
 
-    private mutating func field(at index: Int) throws -> HPACKField {
+    private mutating func appendIndexed(_ index: Int, to list: inout HPACKHeaderList) throws {
         if index == 0 { throw Failure.malformed }
         if index <= HPACKStaticTable.count {
             let e = HPACKStaticTable.entry(index)
-            return HPACKField(name: e.name, value: e.value)
+            list.append(name: list.appendPart(e.name), value: list.appendPart(e.value))
+            return
         }
         let k = index - HPACKStaticTable.count  // 1 = newest
-        guard k <= modelledEntries else {
+        guard k <= table.count else {
             // Older than the model: inserted before the capture, or the
             // table is larger than assumed. Unknown either way.
             isExact = false
-            return HPACKField(name: nil, value: nil)
+            list.append(name: .unknown, value: .unknown)
+            return
         }
-        let e = entries[entries.count - k]
-        return HPACKField(name: e.name, value: e.value)
+        list.append(name: table.copyName(k, into: &list), value: table.copyValue(k, into: &list))
     }
 
-    private mutating func literal(_ reader: inout Reader, prefixBits: Int) throws -> HPACKField {
+    private mutating func appendLiteral(_ reader: inout Reader, prefixBits: Int, to list: inout HPACKHeaderList) throws {
         let nameIndex = try reader.integer(prefixBits: prefixBits)
-        let name: String?
+        let name: HPACKHeaderList.Part
         if nameIndex == 0 {
-            name = try reader.string(huffman)
+            name = try reader.string(into: &list)
         } else {
-            name = try field(at: nameIndex).name
+            name = try namePart(at: nameIndex, into: &list)
         }
-        let value = try reader.string(huffman)
-        return HPACKField(name: name, value: value)
+        let value = try reader.string(into: &list)
+        list.append(name: name, value: value)
+    }
+
+    private mutating func namePart(at index: Int, into list: inout HPACKHeaderList) throws -> HPACKHeaderList.Part {
+        if index == 0 { throw Failure.malformed }
+        if index <= HPACKStaticTable.count { return list.appendPart(HPACKStaticTable.entry(index).name) }
+        let k = index - HPACKStaticTable.count
+        guard k <= table.count else {
+            isExact = false
+            return .unknown
+        }
+        return table.copyName(k, into: &list)
     }
 
     // MARK: - Table
 
-    private mutating func insert(_ field: HPACKField) {
-        let entrySize = (field.name?.utf8.count ?? 1) + (field.value?.utf8.count ?? 0) + 32
-        insertedSinceForget += entrySize
-        if entrySize > maxSize {
-            // An entry larger than the table empties it (RFC 7541 §4.4).
-            entries.removeAll(keepingCapacity: true)
-            oldest = 0
-            size = 0
-        } else {
-            size += entrySize
-            evict(to: maxSize)  // older entries only: the new one is not in `entries` yet
-            entries.append(Entry(name: field.name, value: field.value, size: entrySize))
+    /// Inserts the list's last field (a literal with incremental indexing).
+    private mutating func insertLast(of list: HPACKHeaderList) {
+        list.withField(list.count - 1) { name, value in
+            let entrySize = (name?.count ?? 1) + (value?.count ?? 0) + 32
+            insertedSinceForget += entrySize
+            if entrySize > maxSize {
+                // An entry larger than the table empties it (RFC 7541 §4.4).
+                table.removeAll()
+            } else {
+                table.insert(name: name, value: value, entrySize: entrySize, maxSize: maxSize)
+            }
         }
         if !isExact && insertedSinceForget >= maxSize && maxSize <= settingsLimit {
             // Every entry older than the model must have been evicted.
@@ -157,18 +163,7 @@ struct HPACKDecoder {
 
     private mutating func setMaxSize(_ newMax: Int) {
         maxSize = newMax
-        evict(to: newMax)
-    }
-
-    private mutating func evict(to limit: Int) {
-        while size > limit, oldest < entries.count {
-            size -= entries[oldest].size
-            oldest += 1
-        }
-        if oldest > 64 && oldest * 2 > entries.count {
-            entries.removeFirst(oldest)
-            oldest = 0
-        }
+        table.evict(to: newMax)
     }
 }
 
@@ -199,14 +194,14 @@ private struct Reader {
         }
     }
 
-    /// A string literal; nil when it is Huffman-coded and the code is invalid.
-    mutating func string(_ huffman: HPACKHuffman) throws -> String? {
+    /// A string literal, appended to `list`; unknown when it is Huffman-coded and the code is invalid.
+    mutating func string(into list: inout HPACKHeaderList) throws -> HPACKHeaderList.Part {
         guard position < bytes.count else { throw HPACKDecoder.Failure.malformed }
         let isHuffman = bytes[position] & 0x80 != 0
         let length = try integer(prefixBits: 7)
         guard length <= bytes.count - position else { throw HPACKDecoder.Failure.malformed }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[position..<position + length])
         position += length
-        return isHuffman ? huffman.decode(raw) : String(decoding: raw, as: UTF8.self)
+        return isHuffman ? list.appendHuffmanPart(raw) : list.appendPart(raw)
     }
 }

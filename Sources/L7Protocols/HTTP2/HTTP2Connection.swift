@@ -48,7 +48,8 @@ final class HTTP2Connection {
     /// Hands over the exchanges and counters gathered since the last call.
     func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
-            for exchange in stitcher.ready { emit(exchange) }
+            // By index: each exchange is lent to `emit` where it lies, not copied out.
+            for i in stitcher.ready.indices { emit(stitcher.ready[i]) }
             stitcher.ready.removeAll(keepingCapacity: stitcher.ready.capacity <= 64)
         }
         if stitcher.stats != ProtocolStats() {

@@ -3,49 +3,69 @@ import L7Events
 /// Builds the exchange of one finished HTTP/2 stream: pseudo-headers become
 /// the request and response heads, unknown fields are listed as such, and
 /// gRPC calls get their status (RFC 9113 §8, gRPC's PROTOCOL-HTTP2.md).
+///
+/// It keeps the stream's parts, not the stream: copying a whole stream (both
+/// sides and its header list) for every exchange showed in profiles.
 struct HTTP2ExchangeBuilder {
     let connection: ConnectionInfo
-    let stream: HTTP2Stream
+    let streamID: UInt32
+    let resetCode: UInt32?
+    let refused: Bool
+    let fields: HPACKHeaderList
     let request: HTTP2Stream.Side
     let requestFirst: CallTiming
     let response: HTTP2Stream.Side
 
+    init(connection: ConnectionInfo, stream: HTTP2Stream, requestDirection: Direction, requestFirst: CallTiming) {
+        self.connection = connection
+        streamID = stream.id
+        resetCode = stream.resetCode
+        refused = stream.refused
+        fields = stream.fields
+        request = stream[requestDirection]
+        response = stream[requestDirection == .egress ? .ingress : .egress]
+        self.requestFirst = requestFirst
+    }
+
+    private var requestFields: Range<Int> { request.head ?? 0..<0 }
+    private var responseHead: Range<Int> { response.head ?? 0..<0 }
+    private var responseTrailers: Range<Int> { response.trailers ?? 0..<0 }
+
     func build() -> Exchange? {
         var undecoded: UndecodedFields = []
-        let requestFields = request.head ?? []
         // A request head that was lost, or that has fields we could not
         // decode, may have carried any pseudo-header we did not see.
-        let requestUncertain = request.head == nil || requestFields.hasUnknown
-        let method = known(":method", in: requestFields, uncertain: requestUncertain, flag: .method, &undecoded)
-        let path = known(":path", in: requestFields, uncertain: requestUncertain, flag: .target, &undecoded)
-        _ = known(":authority", in: requestFields, uncertain: requestUncertain, flag: .authority, &undecoded)
+        let requestUncertain = request.head == nil || fields.hasUnknown(in: requestFields)
+        let method = known(":method", uncertain: requestUncertain, flag: .method, &undecoded)
+        let path = known(":path", uncertain: requestUncertain, flag: .target, &undecoded)
+        _ = known(":authority", uncertain: requestUncertain, flag: .authority, &undecoded)
         if method == nil && !undecoded.contains(.method) { return nil }  // not a request
         if requestUncertain { undecoded.insert(.otherFields) }
 
-        let headers = HTTPHeaders(requestFields.compactMap { f in f.name.flatMap { n in f.value.map { (n, $0) } } })
-        let head = HTTPRequestHead(method: method ?? "", target: path ?? (method == "CONNECT" ? "" : ""),
-                                   version: "2", headers: headers)
+        let head = HTTPRequestHead(method: method ?? "", target: path ?? "", version: "2",
+                                   headers: headers(requestFields))
 
         var responseHead: HTTPResponseHead?
-        let responseFields = (response.head ?? []) + (response.trailers ?? [])
-        if let fields = response.head {
-            if let status = fields.value(":status").flatMap({ Int($0) }) {
-                let h = HTTPHeaders(responseFields.compactMap { f in f.name.flatMap { n in f.value.map { (n, $0) } } })
-                responseHead = HTTPResponseHead(status: status, reason: "", version: "2", headers: h)
-            } else if fields.hasUnknown {
+        if response.head != nil {
+            if let status = fields.value(of: ":status", in: self.responseHead).flatMap({ Int($0) }) {
+                responseHead = HTTPResponseHead(status: status, reason: "", version: "2",
+                                                headers: headers(self.responseHead, responseTrailers))
+            } else if fields.hasUnknown(in: self.responseHead) {
                 undecoded.insert(.status)
             } else {
                 return nil  // a response without :status
             }
-            if fields.hasUnknown || (response.trailers?.hasUnknown ?? false) { undecoded.insert(.otherFields) }
+            if fields.hasUnknown(in: self.responseHead) || fields.hasUnknown(in: responseTrailers) {
+                undecoded.insert(.otherFields)
+            }
         } else if response.headerBlockLost {
             undecoded.insert(.status)
         }
 
         var failure: ExchangeFailure?
-        if stream.refused {
+        if refused {
             failure = .streamRefused
-        } else if let code = stream.resetCode, !(code == HTTP2ErrorCode.noError && response.ended) {
+        } else if let code = resetCode, !(code == HTTP2ErrorCode.noError && response.ended) {
             failure = .streamReset
         } else if !response.ended {
             failure = response.head == nil && !response.headerBlockLost ? .connectionClosed : .responseIncomplete
@@ -58,19 +78,34 @@ struct HTTP2ExchangeBuilder {
                                 requestBodySize: request.dataBytes, responseBodySize: response.dataBytes,
                                 requestTiming: Self.timing(requestFirst, request.last ?? requestFirst),
                                 responseTiming: responseTiming, failure: failure)
-        exchange.streamID = stream.id
-        exchange.streamErrorCode = stream.resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
-        exchange.grpc = grpcInfo(requestFields: requestFields, responseFields: responseFields,
-                                 status: responseHead?.status, failure: failure, undecoded: &undecoded)
+        exchange.streamID = streamID
+        exchange.streamErrorCode = resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
+        exchange.grpc = grpcInfo(status: responseHead?.status, failure: failure, undecoded: &undecoded)
         exchange.undecoded = undecoded
         return exchange
     }
 
-    /// The value of a pseudo-header; nil and flagged when it may have been sent but is unknown.
-    private func known(_ name: String, in fields: [HPACKField], uncertain: Bool, flag: UndecodedFields,
+    /// The known fields of `range`, then of `more`, as HTTP headers (fields
+    /// with an unknown part are left out), copied as bytes: no String is made.
+    private func headers(_ range: Range<Int>, _ more: Range<Int> = 0..<0) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields: range.count + more.count, bytes: fields.byteCount(in: range) + fields.byteCount(in: more))
+        appendKnownFields(range, to: &headers)
+        appendKnownFields(more, to: &headers)
+        return headers
+    }
+
+    private func appendKnownFields(_ range: Range<Int>, to headers: inout HTTPHeaders) {
+        for i in range where fields.fields[i].isComplete {
+            fields.withField(i) { name, value in headers.append(name: name!, value: value!) }
+        }
+    }
+
+    /// The value of a request pseudo-header; nil and flagged when it may have been sent but is unknown.
+    private func known(_ name: StaticString, uncertain: Bool, flag: UndecodedFields,
                        _ undecoded: inout UndecodedFields) -> String? {
-        if let field = fields.first(where: { $0.name == name }) {
-            if let value = field.value { return value }
+        if let i = fields.firstIndex(of: name, in: requestFields) {
+            if let value = fields.value(at: i) { return value }
             undecoded.insert(flag)
             return nil
         }
@@ -78,24 +113,31 @@ struct HTTP2ExchangeBuilder {
         return nil
     }
 
-    private func grpcInfo(requestFields: [HPACKField], responseFields: [HPACKField], status: Int?,
-                          failure: ExchangeFailure?, undecoded: inout UndecodedFields) -> GRPCCallInfo? {
-        let isGRPC = Self.isGRPCContentType(requestFields.value("content-type"))
-            || Self.isGRPCContentType(responseFields.value("content-type"))
-            || responseFields.has("grpc-status")
+    /// The first field named `name` in the response head, then its trailers.
+    private func responseFieldIndex(_ name: StaticString) -> Int? {
+        fields.firstIndex(of: name, in: responseHead) ?? fields.firstIndex(of: name, in: responseTrailers)
+    }
+
+    private func grpcInfo(status: Int?, failure: ExchangeFailure?, undecoded: inout UndecodedFields) -> GRPCCallInfo? {
+        let requestContentType = fields.firstIndex(of: "content-type", in: requestFields)
+        let isGRPC = isGRPCContentType(at: requestContentType) || isGRPCContentType(at: responseFieldIndex("content-type"))
+            || responseFieldIndex("grpc-status") != nil
         guard isGRPC else {
-            if requestFields.hasUnknown && requestFields.value("content-type") == nil { undecoded.insert(.contentType) }
+            if fields.hasUnknown(in: requestFields) && requestContentType.flatMap(fields.value(at:)) == nil {
+                undecoded.insert(.contentType)
+            }
             return nil
         }
+        let responseHasUnknown = fields.hasUnknown(in: responseHead) || fields.hasUnknown(in: responseTrailers)
         var info = GRPCCallInfo(statusCode: nil, requestMessages: request.messages.count,
                                 responseMessages: response.messages.count)
-        if let text = responseFields.value("grpc-status"), let code = Int(text) {
+        if let text = responseFieldIndex("grpc-status").flatMap(fields.value(at:)), let code = Int(text) {
             info.statusCode = code
-            info.statusMessage = responseFields.value("grpc-message").map(Self.percentDecoded)
-        } else if responseFields.hasUnknown || response.headerBlockLost {
+            info.statusMessage = responseFieldIndex("grpc-message").flatMap(fields.value(at:)).map(Self.percentDecoded)
+        } else if responseHasUnknown || response.headerBlockLost {
             // The trailers may have said it; we cannot tell what.
             undecoded.insert(.grpcStatus)
-        } else if let code = stream.resetCode, failure == .streamReset || failure == .streamRefused {
+        } else if let code = resetCode, failure == .streamReset || failure == .streamRefused {
             info.statusCode = failure == .streamRefused ? 14 : Self.grpcCode(rstStream: code)
         } else if let status, status != 200 {
             info.statusCode = Self.grpcCode(httpStatus: status)
@@ -108,9 +150,19 @@ struct HTTP2ExchangeBuilder {
         return info
     }
 
-    static func isGRPCContentType(_ value: String?) -> Bool {
-        guard let value else { return false }
-        return value == "application/grpc" || value.hasPrefix("application/grpc+") || value.hasPrefix("application/grpc;")
+    /// Whether field `i`'s value is a gRPC content type, compared as bytes.
+    private func isGRPCContentType(at i: Int?) -> Bool {
+        guard let i else { return false }
+        return fields.withField(i) { _, value in value.map(Self.isGRPCContentType) ?? false }
+    }
+
+    /// `application/grpc`, alone or followed by `+format` or `;parameters`.
+    static func isGRPCContentType(_ value: UnsafeRawBufferPointer) -> Bool {
+        let prefix: StaticString = "application/grpc"
+        let n = prefix.utf8CodeUnitCount
+        guard value.count >= n else { return false }
+        let matches = prefix.withUTF8Buffer { p in (0..<n).allSatisfy { value[$0] == p[$0] } }
+        return matches && (value.count == n || value[n] == UInt8(ascii: "+") || value[n] == UInt8(ascii: ";"))
     }
 
     /// gRPC's http-grpc-status-mapping.md.

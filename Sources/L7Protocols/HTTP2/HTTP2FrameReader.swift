@@ -69,11 +69,16 @@ struct HTTP2FrameReader {
                 return
             case .header:
                 if headerBytes.isEmpty && rest.count >= HTTP2FrameHeader.size {
-                    begin(HTTP2FrameHeader(rest), timing: timing, sink: &sink)
+                    let header = HTTP2FrameHeader(rest)
+                    if let used = wholeHeaderBlock(header, in: rest, timing: timing, sink: &sink) {
+                        rest = UnsafeRawBufferPointer(rebasing: rest[used...])
+                        continue
+                    }
+                    begin(header, timing: timing, sink: &sink)
                     rest = UnsafeRawBufferPointer(rebasing: rest[HTTP2FrameHeader.size...])
                 } else {
                     let take = min(HTTP2FrameHeader.size - headerBytes.count, rest.count)
-                    headerBytes.append(contentsOf: rest[0..<take])
+                    headerBytes.appendBytes(UnsafeRawBufferPointer(rebasing: rest[0..<take]))
                     rest = UnsafeRawBufferPointer(rebasing: rest[take...])
                     if headerBytes.count == HTTP2FrameHeader.size {
                         let header = headerBytes.withUnsafeBytes { HTTP2FrameHeader($0) }
@@ -158,11 +163,11 @@ struct HTTP2FrameReader {
         case .headers, .pushPromise, .continuation, .settings, .rstStream, .goaway:
             let limit = frame.type == .goaway ? 8 : (frame.type == .settings ? 6 * 64 : maxHeaderBlockBytes)
             if payload.count + bytes.count <= limit {
-                payload.append(contentsOf: bytes)
+                payload.appendBytes(bytes)
             } else {
                 payloadLost = payloadLost || frame.type != .goaway
                 if frame.type == .goaway, payload.count < 8 {
-                    payload.append(contentsOf: bytes[0..<(8 - payload.count)])
+                    payload.appendBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<(8 - payload.count)]))
                 }
             }
         default:
@@ -220,6 +225,29 @@ struct HTTP2FrameReader {
         default:
             break
         }
+    }
+
+    /// The common case: a HEADERS frame that is a whole header block (END_HEADERS,
+    /// no block in progress) and lies whole in `bytes` is handed to the sink
+    /// where it lies, without copying it through `payload` and `block`.
+    /// Returns the bytes used, or nil to take the general path.
+    private mutating func wholeHeaderBlock<S: HTTP2FrameSink>(_ header: HTTP2FrameHeader, in bytes: UnsafeRawBufferPointer,
+                                                              timing: CallTiming, sink: inout S) -> Int? {
+        let size = HTTP2FrameHeader.size
+        guard header.type == .headers, header.has(HTTP2FrameHeader.Flag.endHeaders), blockStream == nil,
+              bytes.count - size >= header.length, header.length <= maxHeaderBlockBytes,
+              header.isPlausible(maxLength: 1 << 24 - 1) else { return nil }
+        var start = size, end = size + header.length
+        if header.has(HTTP2FrameHeader.Flag.padded) {
+            end -= Int(bytes[size])
+            start += 1
+        }
+        if header.has(HTTP2FrameHeader.Flag.priority) { start += 5 }
+        guard start <= end else { return nil }
+        sink.headerBlock(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), stream: header.streamID,
+                         endStream: header.has(HTTP2FrameHeader.Flag.endStream), isPushPromise: false,
+                         first: timing, last: timing, from: direction)
+        return size + header.length
     }
 
     /// Adds a HEADERS/PUSH_PROMISE/CONTINUATION payload to the block in progress.

@@ -5,10 +5,24 @@ import L7Events
 /// DATA byte counts, trailers, gRPC status and message counts. Owns the
 /// two HPACK contexts, since every header block must be decoded in order,
 /// even for streams it ignores (pushed ones).
+///
+/// Open streams live in an array searched by id (a connection has few open
+/// at once) and are updated in place: a frame costs no copy of a stream and
+/// no hashing. Their header lists are reused from stream to stream.
 struct HTTP2Stitcher: HTTP2FrameSink {
     var connection: ConnectionInfo
-    private var decoders: [HPACKDecoder]
-    private var streams: [UInt32: HTTP2Stream] = [:]
+    private var egressDecoder: HPACKDecoder
+    private var ingressDecoder: HPACKDecoder
+    /// Open streams, in no particular order; `streamIDs[i]` is `streams[i].id`.
+    private var streams: [HTTP2Stream] = []
+    private var streamIDs: [UInt32] = []
+    /// Emptied header lists of finished streams, for the next ones.
+    private var spareLists: [HPACKHeaderList] = []
+    /// Fields and bytes the last finished stream held: a new list starts
+    /// with that room, when no spare one is left (many concurrent streams).
+    private var typicalListSize = (fields: 0, bytes: 0)
+    /// Blocks decoded only for their table updates (pushed streams).
+    private var scratch = HPACKHeaderList()
     private let maxStreams: Int
     /// Exchanges completed since the owner last drained them.
     var ready: [Exchange] = []
@@ -17,144 +31,233 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     init(connection: ConnectionInfo, seenFromStart: Bool, maxStreams: Int) {
         self.connection = connection
         self.maxStreams = maxStreams
-        decoders = [HPACKDecoder(startsEmpty: seenFromStart), HPACKDecoder(startsEmpty: seenFromStart)]
+        egressDecoder = HPACKDecoder(startsEmpty: seenFromStart)
+        ingressDecoder = HPACKDecoder(startsEmpty: seenFromStart)
     }
 
     var openStreams: Int { streams.count }
     /// Whether each direction's HPACK model is known to hold the whole table.
-    func tableIsExact(_ direction: Direction) -> Bool { decoders[Int(direction.rawValue)].isExact }
+    func tableIsExact(_ direction: Direction) -> Bool {
+        direction == .egress ? egressDecoder.isExact : ingressDecoder.isExact
+    }
 
     // MARK: - Frame sink
 
     mutating func headerBlock(_ block: UnsafeRawBufferPointer, stream id: UInt32, endStream: Bool,
                               isPushPromise: Bool, first: CallTiming, last: CallTiming, from direction: Direction) {
-        let fields: [HPACKField]
-        do {
-            fields = try decoders[Int(direction.rawValue)].decode(block)
-        } catch {
-            stats.malformedMessages += 1
+        // Pushed streams (and server-initiated ones) are not requests the
+        // client made: their blocks are decoded for the table only.
+        guard !isPushPromise, id % 2 == 1 else {
+            var discarded = HPACKHeaderList()
+            swap(&discarded, &scratch)
+            discarded.removeAll()
+            let decoded = decode(block, into: &discarded, from: direction)
+            swap(&discarded, &scratch)
+            if !decoded { markLost(id, endStream: endStream, from: direction) }
+            return
+        }
+        let (i, opened) = openStream(id)
+        var fields = streams[i].takeFields()
+        let mark = fields.mark
+        let start = fields.count
+        let decoded = decode(block, into: &fields, from: direction)
+        let range = start..<fields.count
+        if decoded { inferRole(from: fields, range, direction: direction) }
+        var informational = false
+        if decoded && streams[i][direction].head == nil, let status = fields.firstIndex(of: ":status", in: range) {
+            informational = !endStream && fields.withField(status) { _, value in value?.first == UInt8(ascii: "1") }
+        }
+        if informational { fields.rollBack(to: mark) }
+        streams[i].fields = fields
+        guard decoded else {
             markLost(id, endStream: endStream, from: direction)
             return
         }
-        // Pushed streams (and server-initiated ones) are not requests the client made.
-        guard !isPushPromise, id % 2 == 1 else { return }
-        inferRole(from: fields, direction: direction)
-        guard var stream = stream(id, opening: true) else { return }
-        var side = stream[direction]
-        if side.head == nil {
-            if let status = fields.value(":status"), status.utf8.first == UInt8(ascii: "1"), !endStream {
-                return  // 1xx: an interim response
-            }
-            side.head = fields
-        } else {
-            side.trailers = fields
+        if informational {
+            // 1xx: an interim response. A stream it alone opened is not kept.
+            if opened { dropStream(at: i) }
+            return
         }
-        side.touch(first, last)
-        if endStream { side.ended = true }
-        stream[direction] = side
-        store(stream)
+        modifyStream(at: i) { stream in
+            if stream[direction].head == nil {
+                stream[direction].head = range
+            } else {
+                stream[direction].trailers = range
+            }
+            stream[direction].touch(first, last)
+            if endStream { stream[direction].ended = true }
+        }
     }
 
     mutating func headerBlockLost(stream id: UInt32?, endStream: Bool, from direction: Direction) {
         stats.holesInHeaders += 1
-        decoders[Int(direction.rawValue)].forgetTable()
+        forgetTable(direction)
         if let id { markLost(id, endStream: endStream, from: direction) }
     }
 
     private mutating func markLost(_ id: UInt32, endStream: Bool, from direction: Direction) {
-        guard id % 2 == 1, var stream = stream(id, opening: true) else { return }
-        stream[direction].headerBlockLost = true
-        if endStream { stream[direction].ended = true }
-        store(stream)
+        guard id % 2 == 1 else { return }
+        let i = openStream(id).index
+        modifyStream(at: i) { stream in
+            stream[direction].headerBlockLost = true
+            if endStream { stream[direction].ended = true }
+        }
     }
 
     mutating func data(_ bytes: UnsafeRawBufferPointer?, count: Int, stream id: UInt32, timing: CallTiming,
                        from direction: Direction) {
-        guard var stream = streams[id] else { return }
-        stream[direction].dataBytes += count
-        stream[direction].touch(timing, timing)
-        if let bytes { stream[direction].messages.feed(bytes) } else { stream[direction].messages.skip(count) }
-        streams[id] = stream
+        guard let i = index(of: id) else { return }
+        streams[i][direction].dataBytes += count
+        streams[i][direction].touch(timing, timing)
+        if let bytes { streams[i][direction].messages.feed(bytes) } else { streams[i][direction].messages.skip(count) }
     }
 
     mutating func dataFrameEnded(stream id: UInt32, endStream: Bool, timing: CallTiming, from direction: Direction) {
-        guard endStream, var stream = streams[id] else { return }
-        stream[direction].ended = true
-        stream[direction].touch(timing, timing)
-        store(stream)
+        guard endStream, let i = index(of: id) else { return }
+        modifyStream(at: i) { stream in
+            stream[direction].ended = true
+            stream[direction].touch(timing, timing)
+        }
     }
 
     mutating func rstStream(stream id: UInt32, errorCode: UInt32, timing: CallTiming, from direction: Direction) {
-        guard var stream = streams.removeValue(forKey: id) else { return }
-        stream.resetCode = errorCode
-        if stream[direction].first != nil { stream[direction].last = timing }
-        emit(stream)
+        guard let i = index(of: id) else { return }
+        streams[i].resetCode = errorCode
+        if streams[i][direction].first != nil { streams[i][direction].last = timing }
+        finishStream(at: i)
     }
 
     mutating func settings(_ values: [(id: UInt16, value: UInt32)], ack: Bool, from direction: Direction) {
         // The sender of SETTINGS decodes the blocks of the other direction.
         // Applied on receipt rather than on ACK: a smaller limit only makes
         // more references unknown, never wrong (see HPACKDecoder).
-        let decoderIndex = direction == .egress ? 1 : 0
         for setting in values where setting.id == 0x1 {
-            decoders[decoderIndex].settingsChanged(headerTableSize: Int(min(setting.value, 1 << 30)))
+            let size = Int(min(setting.value, 1 << 30))
+            if direction == .egress {
+                ingressDecoder.settingsChanged(headerTableSize: size)
+            } else {
+                egressDecoder.settingsChanged(headerTableSize: size)
+            }
         }
     }
 
     mutating func goaway(lastStream: UInt32, errorCode: UInt32, timing: CallTiming, from direction: Direction) {
         // Streams above the last one the sender processed never ran.
-        for id in streams.keys.sorted() where id > lastStream {
-            guard var stream = streams.removeValue(forKey: id) else { continue }
-            stream.refused = true
-            stream.resetCode = errorCode
-            emit(stream)
+        for id in streamIDs.sorted() where id > lastStream {
+            guard let i = index(of: id) else { continue }
+            streams[i].refused = true
+            streams[i].resetCode = errorCode
+            finishStream(at: i)
         }
     }
 
     mutating func lostSync(from direction: Direction) {
-        decoders[Int(direction.rawValue)].forgetTable()
+        forgetTable(direction)
         // Frames of any stream may be missing from this direction.
-        for id in streams.keys {
-            streams[id]![direction].messages.skip(Int.max)
+        for i in streams.indices {
+            streams[i][direction].messages.skip(Int.max)
         }
+    }
+
+    // MARK: - Decoding
+
+    /// Decodes a block with the direction's context; false when it is malformed (counted).
+    private mutating func decode(_ block: UnsafeRawBufferPointer, into list: inout HPACKHeaderList,
+                                 from direction: Direction) -> Bool {
+        do {
+            if direction == .egress {
+                try egressDecoder.decode(block, into: &list)
+            } else {
+                try ingressDecoder.decode(block, into: &list)
+            }
+            return true
+        } catch {
+            stats.malformedMessages += 1
+            return false
+        }
+    }
+
+    private mutating func forgetTable(_ direction: Direction) {
+        if direction == .egress { egressDecoder.forgetTable() } else { ingressDecoder.forgetTable() }
     }
 
     // MARK: - Streams
 
-    private mutating func stream(_ id: UInt32, opening: Bool) -> HTTP2Stream? {
-        if let s = streams[id] { return s }
-        guard opening else { return nil }
-        if streams.count >= maxStreams, let oldest = streams.keys.min() {
+    private func index(of id: UInt32) -> Int? { streamIDs.lastIndex(of: id) }
+
+    /// The stream's index, opening it if needed (`opened`).
+    private mutating func openStream(_ id: UInt32) -> (index: Int, opened: Bool) {
+        if let i = index(of: id) { return (i, false) }
+        if streams.count >= maxStreams, let oldest = streamIDs.min(), let i = index(of: oldest) {
             // Bounded state: the oldest stream is given up.
-            streams[oldest] = nil
+            dropStream(at: i)
             stats.droppedExchanges += 1
         }
-        return HTTP2Stream(id: id)
+        let fields = spareLists.popLast()
+            ?? HPACKHeaderList(reservingFields: typicalListSize.fields, bytes: typicalListSize.bytes)
+        streams.append(HTTP2Stream(id: id, fields: fields))
+        streamIDs.append(id)
+        return (streams.count - 1, true)
     }
 
-    /// Keeps a stream, or emits it once both directions ended.
-    private mutating func store(_ stream: HTTP2Stream) {
-        if stream.sides[0].ended && stream.sides[1].ended {
-            streams[stream.id] = nil
-            emit(stream)
-        } else {
-            streams[stream.id] = stream
+    /// Changes a stream in place, then emits it if both directions ended.
+    private mutating func modifyStream(at i: Int, _ change: (inout HTTP2Stream) -> Void) {
+        change(&streams[i])
+        if streams[i].bothEnded { finishStream(at: i) }
+    }
+
+    /// Reports a finished stream where it lies, then drops it.
+    private mutating func finishStream(at i: Int) {
+        switch Self.exchange(of: streams[i], connection: connection) {
+        case .built(let exchange):
+            ready.append(exchange)
+            stats.exchanges += 1
+        case .malformed: stats.malformedMessages += 1
+        case .noRequestSide: stats.droppedExchanges += 1
+        case .orphanResponse: stats.orphanResponses += 1
+        case .nothing: break
         }
+        dropStream(at: i)
     }
 
-    private mutating func inferRole(from fields: [HPACKField], direction: Direction) {
+    /// Removes a stream from the open ones (the last one moves into its
+    /// place), keeping its header list for the next stream.
+    private mutating func dropStream(at i: Int) {
+        var fields = streams[i].takeFields()
+        recycle(&fields)
+        let last = streams.count - 1
+        if i != last {
+            streams.swapAt(i, last)
+            streamIDs.swapAt(i, last)
+        }
+        streams.removeLast()
+        streamIDs.removeLast()
+    }
+
+    /// Keeps a finished stream's header list for the next stream, unless it grew large.
+    private mutating func recycle(_ fields: inout HPACKHeaderList) {
+        typicalListSize = (min(fields.count, 256), min(fields.bytes.count, 8 * 1024))
+        guard spareLists.count < 4, fields.capacityBytes <= 16 * 1024 else { return }
+        var spare = HPACKHeaderList()
+        swap(&spare, &fields)
+        spare.removeAll()
+        spareLists.append(spare)
+    }
+
+    private mutating func inferRole(from fields: HPACKHeaderList, _ range: Range<Int>, direction: Direction) {
         guard connection.role == .unknown else { return }
-        if fields.has(":method") {
+        if fields.has(":method", in: range) {
             connection.role = direction == .egress ? .client : .server
-        } else if fields.has(":status") {
+        } else if fields.has(":status", in: range) {
             connection.role = direction == .egress ? .server : .client
         }
     }
 
     /// The connection ended: streams still open end with it.
     mutating func flush() {
-        for id in streams.keys.sorted() {
-            if let stream = streams.removeValue(forKey: id) { emit(stream) }
+        for id in streamIDs.sorted() {
+            guard let i = index(of: id) else { continue }
+            finishStream(at: i)
         }
     }
 
@@ -162,33 +265,39 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     mutating func discard() {
         stats.droppedExchanges += streams.count
         streams.removeAll()
+        streamIDs.removeAll()
     }
 
     // MARK: - Exchanges
 
-    private mutating func emit(_ stream: HTTP2Stream) {
+    private enum Outcome {
+        case built(Exchange)
+        /// Not a request, or a response without `:status`.
+        case malformed
+        /// Neither side's head says which side made the request.
+        case noRequestSide
+        /// A response to a request the capture never saw.
+        case orphanResponse
+        case nothing
+    }
+
+    /// The exchange of a finished stream, read where the stream lies (no copy of it).
+    private static func exchange(of stream: HTTP2Stream, connection: ConnectionInfo) -> Outcome {
         let requestDirection: Direction
         switch connection.role {
         case .client: requestDirection = .egress
         case .server: requestDirection = .ingress
         case .unknown:
-            if stream.sides[0].head?.has(":method") == true { requestDirection = .egress }
-            else if stream.sides[1].head?.has(":method") == true { requestDirection = .ingress }
-            else { stats.droppedExchanges += 1; return }
+            if let head = stream.egress.head, stream.fields.has(":method", in: head) { requestDirection = .egress }
+            else if let head = stream.ingress.head, stream.fields.has(":method", in: head) { requestDirection = .ingress }
+            else { return .noRequestSide }
         }
         let requestSide = stream[requestDirection]
-        let responseSide = stream[requestDirection == .egress ? .ingress : .egress]
         guard requestSide.seen, let requestFirst = requestSide.first else {
-            // A response to a request the capture never saw.
-            if responseSide.seen { stats.orphanResponses += 1 }
-            return
+            return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
         }
-        if let exchange = HTTP2ExchangeBuilder(connection: connection, stream: stream, request: requestSide,
-                                               requestFirst: requestFirst, response: responseSide).build() {
-            ready.append(exchange)
-            stats.exchanges += 1
-        } else {
-            stats.malformedMessages += 1
-        }
+        let builder = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
+                                           requestFirst: requestFirst)
+        return builder.build().map(Outcome.built) ?? .malformed
     }
 }

@@ -1,13 +1,15 @@
 import L7Events
 
-/// What one HTTP/2 stream has carried so far, per direction (indexed by
-/// `Direction.rawValue`: the traced process's writes, then its reads).
+/// What one HTTP/2 stream has carried so far, per direction (the traced
+/// process's writes, then its reads). Header blocks are kept decoded as
+/// bytes in `fields`, shared by both directions; each side records which
+/// fields are its head and its trailers.
 struct HTTP2Stream {
     struct Side {
-        /// The first non-informational header block (request or response head).
-        var head: [HPACKField]?
+        /// The first non-informational header block (request or response head): indices into `fields`.
+        var head: Range<Int>?
         /// A later header block: trailers.
-        var trailers: [HPACKField]?
+        var trailers: Range<Int>?
         /// A header block of this side was lost (hole, malformed, too large).
         var headerBlockLost = false
         var first: CallTiming?
@@ -26,27 +28,34 @@ struct HTTP2Stream {
     }
 
     let id: UInt32
-    var sides = [Side(), Side()]
+    /// Two stored sides rather than an array: updating one in place must not
+    /// copy (or allocate) anything.
+    var egress = Side()
+    var ingress = Side()
+    /// The decoded header blocks of both sides.
+    var fields: HPACKHeaderList
     var resetCode: UInt32?
     /// The peer's GOAWAY said it never processed this stream.
     var refused = false
 
-    init(id: UInt32) { self.id = id }
+    init(id: UInt32, fields: HPACKHeaderList = HPACKHeaderList()) {
+        self.id = id
+        self.fields = fields
+    }
+
+    /// Moves the header list out (to decode into it while the stream stays in its array).
+    mutating func takeFields() -> HPACKHeaderList {
+        var taken = HPACKHeaderList()
+        swap(&taken, &fields)
+        return taken
+    }
+
+    var bothEnded: Bool { egress.ended && ingress.ended }
 
     subscript(direction: Direction) -> Side {
-        get { sides[Int(direction.rawValue)] }
-        set { sides[Int(direction.rawValue)] = newValue }
+        get { direction == .egress ? egress : ingress }
+        _modify {
+            if direction == .egress { yield &egress } else { yield &ingress }
+        }
     }
-}
-
-extension Array where Element == HPACKField {
-    /// The value of the first field named `name` (lowercase, as HTTP/2 requires).
-    func value(_ name: String) -> String? {
-        first { $0.name == name }?.value
-    }
-
-    func has(_ name: String) -> Bool { contains { $0.name == name } }
-
-    /// Fields whose name or value the capture could not decode.
-    var hasUnknown: Bool { contains { $0.name == nil || $0.value == nil } }
 }
