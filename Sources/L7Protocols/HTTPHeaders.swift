@@ -67,9 +67,6 @@ public struct HTTPHeaders: Sendable, Equatable {
         return string(bytes, e.valueStart, e.valueCount)
     }
 
-    /// Whether a field called `name` is present.
-    public func contains(_ name: String) -> Bool { firstEntry(named: name) != nil }
-
     /// Whether some field's name (its bytes, as sent) satisfies `predicate`.
     public func containsName(where predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
         bytes.withUnsafeBytes { all in

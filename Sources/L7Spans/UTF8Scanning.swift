@@ -22,7 +22,4 @@ extension Substring {
         guard let offset = copy.withUTF8({ $0.firstIndex(of: byte) }) else { return nil }
         return utf8.index(utf8.startIndex, offsetBy: offset)
     }
-
-    /// Everything before the first `byte` (all when absent).
-    func prefix(beforeByte byte: UInt8) -> Substring { self[..<(firstIndex(ofByte: byte) ?? endIndex)] }
 }
