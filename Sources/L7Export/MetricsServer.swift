@@ -14,6 +14,8 @@ public final class MetricsServer: @unchecked Sendable {
     private let render: () -> [UInt8]
     private let stopped = Mutex()
     private var isStopped = false
+    /// Signalled when the serving thread has returned and will not touch the listener again.
+    private let served = DispatchSemaphore(value: 0)
 
     /// Binds `address:port` now (so a busy port fails at start) and serves
     /// until `stop()`; `render` produces the exposition text per scrape.
@@ -44,21 +46,31 @@ public final class MetricsServer: @unchecked Sendable {
         thread.start()
     }
 
+    /// Stops serving and releases the port. The listener is closed only
+    /// after the serving thread has returned: closed earlier, its number
+    /// could be reused by another socket (another server's listener) before
+    /// the thread's next accept(), which would then serve that socket.
     public func stop() {
-        stopped.withLock {
-            guard !isStopped else { return }
+        let first = stopped.withLock { () -> Bool in
+            guard !isStopped else { return false }
             isStopped = true
-            // Wakes the blocked accept(); the thread then closes nothing else.
-            shutdown(listener, Int32(SHUT_RDWR))
+            return true
+        }
+        guard first else { return }
+        // Makes the blocked (or the next) accept() fail, so the thread returns.
+        shutdown(listener, Int32(SHUT_RDWR))
+        // A scrape in progress may hold the thread for its 2 s timeouts.
+        if served.wait(timeout: .now() + 6) == .success {
             close(listener)
         }
     }
 
     private func serve() {
+        defer { served.signal() }
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+                if (errno == EINTR || errno == ECONNABORTED) && !stopped.withLock({ isStopped }) { continue }
                 return
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)

@@ -83,6 +83,19 @@ final class TelemetryTests: XCTestCase {
         XCTAssertThrowsError(try scrape(server.port, path: "/other"))
     }
 
+    func testAStoppedServerNeverAnswersForTheNextOne() throws {
+        // stop() used to close the listener while the serving thread could
+        // still call accept() on its number; a new server reusing that
+        // number then had its scrapes answered by the stopped one.
+        for round in 0..<100 {
+            let old = try MetricsServer(address: "127.0.0.1", port: 0) { Array("old\n".utf8) }
+            old.stop()
+            let new = try MetricsServer(address: "127.0.0.1", port: 0) { Array("new \(round)\n".utf8) }
+            defer { new.stop() }
+            XCTAssertEqual(try scrape(new.port), "new \(round)\n")
+        }
+    }
+
     func testABusyPortIsOneClearLine() throws {
         let first = try MetricsServer(address: "127.0.0.1", port: 0) { [] }
         defer { first.stop() }
