@@ -146,6 +146,17 @@ http {{
                     proc.wait()
 
 
+def json_lines(path):
+    """The JSON objects of a file another process appends to, one per line. A
+    last line without its newline is still being written: it is left for the
+    next call, not parsed half-written."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 class Receiver:
     """The test OTLP/HTTP receiver, in its own process (so that it can be a
     traced process itself), writing one JSON line per span."""
@@ -162,13 +173,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}"
 
     def spans(self):
-        if not self.out.exists():
-            return []
-        spans = []
-        for line in self.out.read_text().splitlines():
-            if line.strip():
-                spans.append(json.loads(line))
-        return spans
+        return json_lines(self.out)
 
 
 class Tracer:

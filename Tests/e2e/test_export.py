@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from conftest import HERE, curl, free_port, wait_for_port, wait_until
+from conftest import HERE, curl, free_port, json_lines, wait_for_port, wait_until
 
 SERVER, CLIENT = 2, 3
 
@@ -41,9 +41,7 @@ class Receiver:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _lines(self, path):
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return json_lines(path)
 
     def spans(self):
         return self._lines(self.out)
