@@ -32,7 +32,7 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Headers whose fields will be ranges of `block`, copied here once
     /// (one copy of a whole HTTP/1 head instead of one per name and value).
     init(copying block: UnsafeRawBufferPointer, expectedFields: Int) {
-        bytes.appendRaw(block)
+        bytes.appendBytes(block)
         entries.reserveCapacity(expectedFields)
     }
 
@@ -94,9 +94,9 @@ public struct HTTPHeaders: Sendable, Equatable {
     /// Copies the bytes of one field; no String is made.
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let nameStart = UInt32(bytes.count)
-        bytes.appendRaw(name)
+        bytes.appendBytes(name)
         let valueStart = UInt32(bytes.count)
-        bytes.appendRaw(value)
+        bytes.appendBytes(value)
         entries.append(Entry(nameStart: nameStart, nameCount: UInt32(name.count),
                              valueStart: valueStart, valueCount: UInt32(value.count)))
     }
@@ -114,7 +114,7 @@ public struct HTTPHeaders: Sendable, Equatable {
             entries[last].valueStart = UInt32(start)
         }
         bytes.append(separator)
-        bytes.appendRaw(more)
+        bytes.appendBytes(more)
         entries[last].valueCount += UInt32(1 + more.count)
         return true
     }

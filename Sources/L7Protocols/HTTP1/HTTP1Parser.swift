@@ -246,7 +246,7 @@ struct HTTP1Parser {
             if candidateOpen {
                 plausible = buffer.count + (end - i) <= limits.maxLineBytes
                 if plausible {
-                    buffer.appendRaw(bytes.slice(i..<end))
+                    buffer.appendBytes(bytes.slice(i..<end))
                     appended = true
                     plausible = buffer.withUnsafeBytes { line in
                         HTTP1StartLine.isPlausiblePrefix(line.slice(0..<min(line.count, 24)), kind: kind, methods: methods)
@@ -266,7 +266,7 @@ struct HTTP1Parser {
             }
             if plausible && lf == nil {
                 if !candidateOpen {
-                    buffer.appendRaw(bytes.slice(i..<n))
+                    buffer.appendBytes(bytes.slice(i..<n))
                     candidateOpen = true
                 }
                 return n
@@ -356,7 +356,7 @@ struct HTTP1Parser {
             return end
         }
         guard let endOfHead else {
-            buffer.appendRaw(bytes.slice(segmentStart..<bytes.count))
+            buffer.appendBytes(bytes.slice(segmentStart..<bytes.count))
             return bytes.count
         }
         // `beginMessage` set `kind` from the start line that `seek` classified.
@@ -447,7 +447,7 @@ struct HTTP1Parser {
             return end
         }
         guard let lf else {
-            buffer.appendRaw(bytes.slice(start..<bytes.count))
+            buffer.appendBytes(bytes.slice(start..<bytes.count))
             return bytes.count
         }
         let size = withContiguous(bytes, start..<lf) { Self.chunkSize($0.droppingCR()) }
@@ -517,7 +517,7 @@ struct HTTP1Parser {
     private mutating func withContiguous<R>(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>,
                                             _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if buffer.isEmpty { return body(bytes.slice(range)) }
-        buffer.appendRaw(bytes.slice(range))
+        buffer.appendBytes(bytes.slice(range))
         let result = buffer.withUnsafeBytes(body)
         releaseBuffer()
         return result
