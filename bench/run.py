@@ -52,9 +52,17 @@ STARTED = []  # every process we started, stopped by pid at exit
 # ---------------------------------------------------------------- helpers
 
 def free_port():
-    """A loopback port nobody listens on, drawn at random."""
+    """A loopback port nobody listens on, below the kernel's ephemeral range:
+    a port inside it can be taken at any moment as some client's local port,
+    and a connect() to it while nothing listens yet can even connect to itself
+    (TCP simultaneous open), which made a server look up before it was."""
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = low - 1 if low > 12000 else 32767
     for _ in range(200):
-        port = random.randint(20000, 39999)
+        port = random.randint(10000, top)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
