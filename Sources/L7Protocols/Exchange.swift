@@ -47,6 +47,8 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var status: Int
     public var reason: String
     public var version: String
+    /// HTTP/2's fields. Empty for HTTP/1: its parser reads a response's
+    /// fields for framing only (no span reports them).
     public var headers: HTTPHeaders
 
     public init(status: Int, reason: String, version: String, headers: HTTPHeaders) {

@@ -7,8 +7,10 @@ import Darwin
 #endif
 
 /// Parses one complete message head — start line, fields, and the empty
-/// line that ends them — in a single pass. Fields are copied into the head's
-/// byte buffer; only the start line becomes Strings.
+/// line that ends them — in a single pass. A request's fields are copied into
+/// the head's byte buffer; only the start line becomes Strings. A response's
+/// fields are read for framing and not kept: no span reports them, and
+/// keeping them cost two allocations per response.
 enum HTTP1HeadParser {
     enum Result {
         case request(HTTPRequestHead, HTTP1Framing)
@@ -23,7 +25,9 @@ enum HTTP1HeadParser {
         guard let firstLF = block.index(of: ASCII.lf, from: 0) else { return .malformed }
         let startLine = block.slice(0..<firstLF).droppingCR()
 
-        var headers = HTTPHeaders(copying: block, expectedFields: 12)
+        let keepsFields = lineKind == .request
+        var headers = keepsFields ? HTTPHeaders(copying: block, expectedFields: 12) : HTTPHeaders()
+        var sawField = false
         var framing = HTTP1Framing()
         // Fields are found by index on the bytes (no slices per line): this
         // loop runs for every field of every message.
@@ -40,9 +44,9 @@ enum HTTP1HeadParser {
             if end == start { break }
             if p[start] == ASCII.space || p[start] == ASCII.tab {
                 // obs-fold: a continuation of the previous value, joined with one space.
-                guard !headers.isEmpty else { return .malformed }
+                guard sawField else { return .malformed }
                 let more = trimmedOWS(p, start, end)
-                if !more.isEmpty {
+                if keepsFields && !more.isEmpty {
                     headers.appendToLastValue(separator: ASCII.space, UnsafeRawBufferPointer(start: p + more.lowerBound, count: more.count))
                 }
                 continue
@@ -60,7 +64,8 @@ enum HTTP1HeadParser {
                 noteFraming(name: UnsafeRawBufferPointer(start: p + start, count: nameCount),
                             value: UnsafeRawBufferPointer(start: p + value.lowerBound, count: value.count), into: &framing)
             }
-            headers.appendField(name: start..<colon, value: value)
+            sawField = true
+            if keepsFields { headers.appendField(name: start..<colon, value: value) }
         }
 
         switch lineKind {

@@ -364,12 +364,12 @@ struct HTTP1Parser {
         let result = withContiguous(bytes, segmentStart..<endOfHead) { block in
             HTTP1HeadParser.parse(block, lineKind: lineKind)
         }
-        headParsed(result, sink: &sink)
+        headParsed(consume result, sink: &sink)
         return endOfHead
     }
 
-    private mutating func headParsed<S: HTTP1ParserSink>(_ result: HTTP1HeadParser.Result, sink: inout S) {
-        switch result {
+    private mutating func headParsed<S: HTTP1ParserSink>(_ result: consuming HTTP1HeadParser.Result, sink: inout S) {
+        switch consume result {
         case .malformed:
             drop(.malformed, atLineStart: true, sink: &sink)
 
@@ -386,10 +386,10 @@ struct HTTP1Parser {
                 case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
                 }
             }
-            sink.requestBegan(head, timing: messageTiming)
-            headReported = true
             // After an upgrade or CONNECT request, the next bytes may be another protocol.
             afterMessage = framing.wantsUpgrade || head.method == "CONNECT" ? .resync : .next
+            sink.requestBegan(head, timing: messageTiming)
+            headReported = true
             startBody(body, sink: &sink)
 
         case .response(let head, let framing):
@@ -410,17 +410,18 @@ struct HTTP1Parser {
                 case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
                 }
             }
+            let status = head.status
             let context = sink.responseBegan(head, timing: messageTiming)
             headReported = true
             afterMessage = .next
-            if head.status == 101 || (context == .connect && head.status / 100 == 2) {
+            if status == 101 || (context == .connect && status / 100 == 2) {
                 complete(sink: &sink)
                 sink.switchedProtocols()
                 state = .stopped
                 releaseBuffer()
                 return
             }
-            if context == .head || head.status == 204 || head.status == 304 { body = .none }
+            if context == .head || status == 204 || status == 304 { body = .none }
             startBody(body, sink: &sink)
         }
     }
