@@ -136,6 +136,19 @@ public struct Exchange: Sendable, Equatable {
     /// Fields the capture could not decode (HTTP/2 after a mid-connection start).
     public var undecoded: UndecodedFields = []
 
+    /// Whether a response head was seen. Hot paths ask this rather than
+    /// `response == nil`, which resolves to Equatable's `==` and copies the head.
+    public var hasResponse: Bool {
+        if case .some = response { return true }
+        return false
+    }
+
+    /// Whether the exchange is a gRPC call (see `hasResponse` for why not `grpc != nil`).
+    public var isGRPC: Bool {
+        if case .some = grpc { return true }
+        return false
+    }
+
     public init(connection: ConnectionInfo, request: HTTPRequestHead, response: HTTPResponseHead?,
                 requestBodySize: Int, responseBodySize: Int, requestTiming: MessageTiming,
                 responseTiming: MessageTiming?, failure: ExchangeFailure? = nil) {

@@ -107,7 +107,7 @@ public struct SpanBuilder {
         }
         var statusCode = StatusCode.unset
         var errorType: String?
-        if exchange.response == nil && exchange.undecoded.contains(.status) {
+        if !exchange.hasResponse && exchange.undecoded.contains(.status) {
             // A response arrived but its status could not be decoded: no verdict.
             errorType = exchange.failure?.rawValue
         } else if let status = exchange.response?.status {
@@ -150,7 +150,7 @@ public struct SpanBuilder {
     static func times(_ exchange: Exchange, kind: SpanKind, closedAtNs: UInt64?) -> (start: UInt64, end: UInt64) {
         let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
         var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
-        if let closedAtNs, exchange.response == nil || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
+        if let closedAtNs, !exchange.hasResponse || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
         return (startNs, max(endNs, startNs))
     }
 
