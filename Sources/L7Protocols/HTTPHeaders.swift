@@ -71,7 +71,16 @@ public struct HTTPHeaders: Sendable, Equatable {
         entries.reserveCapacity(expectedFields)
     }
 
-    /// A field whose name and value are ranges of the block given to `init(copying:expectedFields:)`.
+    /// Copies a block of bytes that fields will then point into with
+    /// `appendField`; returns where the block starts.
+    mutating func appendBlock(_ block: UnsafeRawBufferPointer) -> Int {
+        let start = bytes.count
+        bytes.appendBytes(block)
+        return start
+    }
+
+    /// A field whose name and value are ranges of `bytes` (a block copied by
+    /// `init(copying:expectedFields:)` or `appendBlock`).
     mutating func appendField(name: Range<Int>, value: Range<Int>) {
         if name.count >= 4 && name.count != 5 {
             notable.formUnion(bytes.withUnsafeBytes { NotableFields.of(UnsafeRawBufferPointer(rebasing: $0[name])) })
