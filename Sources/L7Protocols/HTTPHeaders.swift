@@ -79,12 +79,33 @@ public struct HTTPHeaders: Sendable, Equatable {
         return start
     }
 
+    /// The block that fields appended with `appendField(name:value:in:)`
+    /// point into, copied once its length is known; it must come first.
+    mutating func copyBlock(_ block: UnsafeRawBufferPointer) {
+        precondition(bytes.isEmpty, "the block must be the first bytes")
+        bytes.appendBytes(block)
+    }
+
     /// A field whose name and value are ranges of `bytes` (a block copied by
     /// `init(copying:expectedFields:)` or `appendBlock`).
     mutating func appendField(name: Range<Int>, value: Range<Int>) {
-        if name.count >= 4 && name.count != 5 {
-            notable.formUnion(bytes.withUnsafeBytes { NotableFields.of(UnsafeRawBufferPointer(rebasing: $0[name])) })
-        }
+        let kind = bytes.withUnsafeBytes { Self.notableKind(of: name, in: $0) }
+        appendEntry(name: name, value: value, kind: kind)
+    }
+
+    /// A field whose name and value are ranges of `block`, which is or will
+    /// be the start of `bytes` (see `copyBlock`).
+    mutating func appendField(name: Range<Int>, value: Range<Int>, in block: UnsafeRawBufferPointer) {
+        appendEntry(name: name, value: value, kind: Self.notableKind(of: name, in: block))
+    }
+
+    @inline(__always)
+    private static func notableKind(of name: Range<Int>, in block: UnsafeRawBufferPointer) -> NotableFields {
+        name.count >= 4 && name.count != 5 ? NotableFields.of(UnsafeRawBufferPointer(rebasing: block[name])) : []
+    }
+
+    private mutating func appendEntry(name: Range<Int>, value: Range<Int>, kind: NotableFields) {
+        notable.formUnion(kind)
         entries.append(Entry(nameStart: UInt32(name.lowerBound), nameCount: UInt32(name.count),
                              valueStart: UInt32(value.lowerBound), valueCount: UInt32(value.count)))
     }

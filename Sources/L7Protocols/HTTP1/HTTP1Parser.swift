@@ -349,6 +349,15 @@ struct HTTP1Parser {
 
     private mutating func scanHead<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
                                                         segmentStart: Int, sink: inout S) -> Int {
+        // The common case, in one pass: the whole head lies in this call,
+        // right after its start line (at most `maxHeadBytes` are looked at).
+        // Otherwise the head is found line by line across calls, then parsed.
+        if buffer.isEmpty, lineScan == .afterLF,
+           let (result, length) = HTTP1HeadParser.parsePrefix(
+               bytes.slice(segmentStart..<min(bytes.count, segmentStart + limits.maxHeadBytes)), lineKind: kind ?? .request) {
+            headParsed(consume result, sink: &sink)
+            return segmentStart + length
+        }
         let endOfHead = scanForEmptyLine(bytes, from: start)
         let end = endOfHead ?? bytes.count
         if buffer.count + (end - segmentStart) > limits.maxHeadBytes {
