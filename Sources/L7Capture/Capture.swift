@@ -55,7 +55,7 @@ public final class Capture {
     deinit { close() }
 
     /// Waits up to `timeoutMs` (the kernel wakes us early only when its ring
-    /// fills), then hands the waiting records to `handler` — at most 65536,
+    /// fills or a process starts; a TLS rescan due sooner shortens it), then hands the waiting records to `handler` — at most 65536,
     /// so a flood cannot keep the caller from checking for shutdown; the next
     /// call then does not wait. Data chunks are borrowed from the ring: valid
     /// only during the handler call. Returns the number of records read, or a
@@ -63,6 +63,12 @@ public final class Capture {
     @discardableResult
     public func poll(timeoutMs: Int32, _ handler: (CaptureEvent) -> Void) -> Int {
         guard let probes else { return 0 }
+        var timeoutMs = timeoutMs
+        if let dueNs = tlsDiscovery?.nextRescanNs {
+            let nowNs = MonotonicClock.nowNs()
+            let untilDueMs = dueNs > nowNs ? (dueNs - nowNs + 999_999) / 1_000_000 : 0
+            timeoutMs = Int32(min(UInt64(timeoutMs), untilDueMs))
+        }
         return withoutActuallyEscaping(handler) { handler in
             var sink = EventSink(handler: handler, tls: tlsDiscovery)
             let count = withUnsafeMutablePointer(to: &sink) { sinkPointer in

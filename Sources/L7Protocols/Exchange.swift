@@ -47,6 +47,8 @@ public struct HTTPResponseHead: Sendable, Equatable {
     public var status: Int
     public var reason: String
     public var version: String
+    /// HTTP/2's fields. Empty for HTTP/1: its parser reads a response's
+    /// fields for framing only (no span reports them).
     public var headers: HTTPHeaders
 
     public init(status: Int, reason: String, version: String, headers: HTTPHeaders) {
@@ -133,6 +135,19 @@ public struct Exchange: Sendable, Equatable {
     public var grpc: GRPCCallInfo?
     /// Fields the capture could not decode (HTTP/2 after a mid-connection start).
     public var undecoded: UndecodedFields = []
+
+    /// Whether a response head was seen. Hot paths ask this rather than
+    /// `response == nil`, which resolves to Equatable's `==` and copies the head.
+    public var hasResponse: Bool {
+        if case .some = response { return true }
+        return false
+    }
+
+    /// Whether the exchange is a gRPC call (see `hasResponse` for why not `grpc != nil`).
+    public var isGRPC: Bool {
+        if case .some = grpc { return true }
+        return false
+    }
 
     public init(connection: ConnectionInfo, request: HTTPRequestHead, response: HTTPResponseHead?,
                 requestBodySize: Int, responseBodySize: Int, requestTiming: MessageTiming,

@@ -14,8 +14,43 @@ public struct HTTPHeaders: Sendable, Equatable {
         var valueCount: UInt32
     }
 
+    /// Names a span asks for on every request, noted as fields arrive: most
+    /// requests carry no trace context and no forwarding fields, and asking
+    /// for an absent one then costs no pass over the names.
+    public struct NotableFields: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        public static let host = NotableFields(rawValue: 1 << 0)
+        /// HTTP/2's `:authority`.
+        public static let authority = NotableFields(rawValue: 1 << 1)
+        public static let userAgent = NotableFields(rawValue: 1 << 2)
+        public static let traceparent = NotableFields(rawValue: 1 << 3)
+        public static let tracestate = NotableFields(rawValue: 1 << 4)
+        /// `Forwarded` or any `X-Forwarded-*`.
+        public static let forwarding = NotableFields(rawValue: 1 << 5)
+
+        /// What a field name is, any case.
+        static func of(_ name: UnsafeRawBufferPointer) -> NotableFields {
+            switch name.count {
+            case 4: return name.equalsCaseInsensitive("host") ? .host : []
+            case 9: return name.equalsCaseInsensitive("forwarded") ? .forwarding : []
+            case 10:
+                if name.equalsCaseInsensitive("user-agent") { return .userAgent }
+                if name.equalsCaseInsensitive("tracestate") { return .tracestate }
+                return name.equalsCaseInsensitive(":authority") ? .authority : []
+            case 11: return name.equalsCaseInsensitive("traceparent") ? .traceparent : []
+            case 12...:
+                return UnsafeRawBufferPointer(rebasing: name[0..<12]).equalsCaseInsensitive("x-forwarded-") ? .forwarding : []
+            default: return []
+            }
+        }
+    }
+
     private var bytes: [UInt8] = []
     private var entries: [Entry] = []
+    /// Which notable names some field has.
+    public private(set) var notable: NotableFields = []
 
     public init() {}
 
@@ -36,8 +71,41 @@ public struct HTTPHeaders: Sendable, Equatable {
         entries.reserveCapacity(expectedFields)
     }
 
-    /// A field whose name and value are ranges of the block given to `init(copying:expectedFields:)`.
+    /// Copies a block of bytes that fields will then point into with
+    /// `appendField`; returns where the block starts.
+    mutating func appendBlock(_ block: UnsafeRawBufferPointer) -> Int {
+        let start = bytes.count
+        bytes.appendBytes(block)
+        return start
+    }
+
+    /// The block that fields appended with `appendField(name:value:in:)`
+    /// point into, copied once its length is known; it must come first.
+    mutating func copyBlock(_ block: UnsafeRawBufferPointer) {
+        precondition(bytes.isEmpty, "the block must be the first bytes")
+        bytes.appendBytes(block)
+    }
+
+    /// A field whose name and value are ranges of `bytes` (a block copied by
+    /// `init(copying:expectedFields:)` or `appendBlock`).
     mutating func appendField(name: Range<Int>, value: Range<Int>) {
+        let kind = bytes.withUnsafeBytes { Self.notableKind(of: name, in: $0) }
+        appendEntry(name: name, value: value, kind: kind)
+    }
+
+    /// A field whose name and value are ranges of `block`, which is or will
+    /// be the start of `bytes` (see `copyBlock`).
+    mutating func appendField(name: Range<Int>, value: Range<Int>, in block: UnsafeRawBufferPointer) {
+        appendEntry(name: name, value: value, kind: Self.notableKind(of: name, in: block))
+    }
+
+    @inline(__always)
+    private static func notableKind(of name: Range<Int>, in block: UnsafeRawBufferPointer) -> NotableFields {
+        name.count >= 4 && name.count != 5 ? NotableFields.of(UnsafeRawBufferPointer(rebasing: block[name])) : []
+    }
+
+    private mutating func appendEntry(name: Range<Int>, value: Range<Int>, kind: NotableFields) {
+        notable.formUnion(kind)
         entries.append(Entry(nameStart: UInt32(name.lowerBound), nameCount: UInt32(name.count),
                              valueStart: UInt32(value.lowerBound), valueCount: UInt32(value.count)))
     }
@@ -67,13 +135,6 @@ public struct HTTPHeaders: Sendable, Equatable {
         return string(bytes, e.valueStart, e.valueCount)
     }
 
-    /// Whether some field's name (its bytes, as sent) satisfies `predicate`.
-    public func containsName(where predicate: (UnsafeRawBufferPointer) -> Bool) -> Bool {
-        bytes.withUnsafeBytes { all in
-            entries.contains { predicate(UnsafeRawBufferPointer(rebasing: all[Int($0.nameStart)..<Int($0.nameStart + $0.nameCount)])) }
-        }
-    }
-
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
         var found: [String] = []
@@ -93,6 +154,7 @@ public struct HTTPHeaders: Sendable, Equatable {
 
     /// Copies the bytes of one field; no String is made.
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        notable.formUnion(NotableFields.of(name))
         let nameStart = UInt32(bytes.count)
         bytes.appendBytes(name)
         let valueStart = UInt32(bytes.count)

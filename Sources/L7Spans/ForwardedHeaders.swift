@@ -9,9 +9,10 @@ struct ForwardedHeaders {
     /// The original client's address, without port.
     var clientAddress: Substring?
 
-    init(_ headers: HTTPHeaders) {
-        // Most requests have none of these fields: one pass over the names says so.
-        guard headers.containsName(where: Self.isForwardingField) else { return }
+    /// nil when the request has none of these fields (most requests: the
+    /// parser noted whether some came).
+    init?(_ headers: HTTPHeaders) {
+        guard headers.notable.contains(.forwarding) else { return nil }
         if let forwarded = headers["forwarded"] {
             for (key, value) in Self.firstElementParameters(Substring(forwarded)) {
                 switch key.lowercased() {
@@ -36,17 +37,6 @@ struct ForwardedHeaders {
            let a = HostAndPort(first), a.host != "unknown" {
             clientAddress = a.host
         }
-    }
-
-    /// `Forwarded` or `X-Forwarded-*`, any case.
-    static func isForwardingField(_ name: UnsafeRawBufferPointer) -> Bool {
-        func matches(_ prefix: StaticString) -> Bool {
-            guard name.count >= prefix.utf8CodeUnitCount else { return false }
-            let p = prefix.utf8Start
-            for i in 0..<prefix.utf8CodeUnitCount where name[i] | 0x20 != p[i] | 0x20 { return false }
-            return true
-        }
-        return name.count == 9 ? matches("forwarded") : matches("x-forwarded-")
     }
 
     static func firstEntry(_ list: String) -> Substring? {

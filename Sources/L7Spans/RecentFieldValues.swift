@@ -23,12 +23,16 @@ final class RecentFieldValues {
 
     /// HTTP/2's `:authority`, else `Host`.
     func hostField(_ headers: HTTPHeaders) -> HostAndPort? {
-        if let value = headers.withFirstValue(":authority", parsedHost) { return value }
+        if headers.notable.contains(.authority), let value = headers.withFirstValue(":authority", parsedHost) {
+            return value
+        }
+        guard headers.notable.contains(.host) else { return nil }
         return headers.withFirstValue("host", parsedHost) ?? nil
     }
 
     func userAgent(_ headers: HTTPHeaders) -> String? {
-        headers.withFirstValue("user-agent") { bytes in
+        guard headers.notable.contains(.userAgent) else { return nil }
+        return headers.withFirstValue("user-agent") { bytes in
             if !Self.same(bytes, userAgentBytes) {
                 userAgentBytes = Array(bytes)
                 userAgent = String(decoding: bytes, as: UTF8.self)

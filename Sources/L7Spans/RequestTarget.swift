@@ -6,13 +6,13 @@
 /// asterisk-form (`OPTIONS *`) carry no path.
 struct RequestTarget: Equatable {
     /// Lowercased scheme of an absolute-form target.
-    var scheme: String?
+    var scheme: String? = nil
     /// The authority of an absolute- or authority-form target, credentials removed.
-    var authority: HostAndPort?
+    var authority: HostAndPort? = nil
     /// Path without query or fragment; nil for authority- and asterisk-form.
-    var path: Substring?
+    var path: Substring? = nil
     /// What follows `?`, without the fragment; nil when there is no `?`.
-    var query: Substring?
+    var query: Substring? = nil
 
     init(_ target: String) {
         let t = Substring(target)
@@ -39,6 +39,8 @@ struct RequestTarget: Equatable {
         self.scheme = scheme; self.authority = authority; self.path = path; self.query = query
     }
 
+    /// Fields are assigned in place: delegating to the memberwise init made
+    /// and copied a whole temporary target (this runs for every span).
     private init(originForm t: Substring) {
         // One pass over the bytes finds `?` and `#`; the common target has
         // neither and is taken whole, without slicing.
@@ -52,16 +54,17 @@ struct RequestTarget: Equatable {
             return (question, nil)
         }
         if question == nil && hash == nil {
-            self.init(scheme: nil, authority: nil, path: t, query: nil)
+            path = t
             return
         }
         let u = t.utf8
         let end = hash.map { u.index(u.startIndex, offsetBy: $0) } ?? t.endIndex
         if let question {
             let q = u.index(u.startIndex, offsetBy: question)
-            self.init(scheme: nil, authority: nil, path: t[..<q], query: t[u.index(after: q)..<end])
+            path = t[..<q]
+            query = t[u.index(after: q)..<end]
         } else {
-            self.init(scheme: nil, authority: nil, path: t[..<end], query: nil)
+            path = t[..<end]
         }
     }
 

@@ -46,15 +46,16 @@ public struct RouteTemplater: Sendable {
     public func route(forPath path: String) -> String { route(forPath: Substring(path)) }
 
     /// Whether any `/`-separated segment is an identifier, without building
-    /// the list of segments.
+    /// the list of segments: one pass over the bytes (runs for every span).
     static func hasIdentifierSegment(_ path: Substring) -> Bool {
-        let u = path.utf8
-        var start = u.startIndex
-        while true {
-            let end = u[start...].firstIndex(of: 0x2F) ?? u.endIndex
-            if start != end, isIdentifier(path[start..<end]) { return true }
-            if end == u.endIndex { return false }
-            start = u.index(after: end)
+        var path = path
+        return path.withUTF8 { bytes in
+            var start = 0
+            for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x2F {
+                if i > start, isIdentifier(UnsafeBufferPointer(rebasing: bytes[start..<i])) { return true }
+                start = i + 1
+            }
+            return false
         }
     }
 
@@ -63,7 +64,11 @@ public struct RouteTemplater: Sendable {
     static func segments(_ path: Substring) -> [Substring] { path.splitBytes(0x2F).filter { !$0.isEmpty } }
 
     static func isIdentifier(_ s: Substring) -> Bool {
-        let u = s.utf8
+        var s = s
+        return s.withUTF8 { isIdentifier($0) }
+    }
+
+    static func isIdentifier(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = u.count
         if n == 0 { return false }
         if n > 64 { return true }
@@ -88,7 +93,7 @@ public struct RouteTemplater: Sendable {
         return n >= 16 && lower > 0 && upper > 0
     }
 
-    private static func isUUID(_ u: Substring.UTF8View) -> Bool {
+    private static func isUUID(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
         guard u.count == 36 else { return false }
         for (i, c) in u.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {

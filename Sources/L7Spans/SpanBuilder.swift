@@ -76,7 +76,7 @@ public struct SpanBuilder {
             let forwarded = ForwardedHeaders(request.headers)
             server = Self.serverSideAddress(forwarded: forwarded, target: target, host: recent.hostField(request.headers),
                                             scheme: scheme, local: connection.local)
-            if let client = forwarded.clientAddress.map(String.init) ?? peerHost {
+            if let client = forwarded?.clientAddress.map(String.init) ?? peerHost {
                 attributes.append(Attribute("client.address", .string(client)))
             }
         } else {
@@ -107,14 +107,15 @@ public struct SpanBuilder {
         }
         var statusCode = StatusCode.unset
         var errorType: String?
-        if exchange.response == nil && exchange.undecoded.contains(.status) {
+        if !exchange.hasResponse && exchange.undecoded.contains(.status) {
             // A response arrived but its status could not be decoded: no verdict.
             errorType = exchange.failure?.rawValue
-        } else if let response = exchange.response {
-            attributes.append(Attribute("http.response.status_code", .int(Int64(response.status))))
+        } else if let status = exchange.response?.status {
+            // Only the status is read: binding the whole head would copy it.
+            attributes.append(Attribute("http.response.status_code", .int(Int64(status))))
             attributes.append(Attribute("http.response.body.size", .int(Int64(exchange.responseBodySize))))
-            if Self.isError(status: response.status, kind: kind) {
-                errorType = String(response.status)
+            if Self.isError(status: status, kind: kind) {
+                errorType = String(status)
             } else if let failure = exchange.failure {
                 errorType = failure.rawValue
             }
@@ -149,7 +150,7 @@ public struct SpanBuilder {
     static func times(_ exchange: Exchange, kind: SpanKind, closedAtNs: UInt64?) -> (start: UInt64, end: UInt64) {
         let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
         var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
-        if let closedAtNs, exchange.response == nil || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
+        if let closedAtNs, !exchange.hasResponse || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
         return (startNs, max(endNs, startNs))
     }
 
@@ -187,10 +188,10 @@ public struct SpanBuilder {
 
     /// Forwarded/X-Forwarded-Host, then an absolute-form target, then Host,
     /// then the socket the request arrived on.
-    static func serverSideAddress(forwarded: ForwardedHeaders, target: RequestTarget, host: HostAndPort?,
+    static func serverSideAddress(forwarded: ForwardedHeaders?, target: RequestTarget, host: HostAndPort?,
                                   scheme: String, local: SocketAddress?) -> (host: String, port: Int?)? {
-        if let h = forwarded.host {
-            return (String(h.host), h.port ?? HostAndPort.defaultPort(scheme: forwarded.proto ?? scheme) ?? local.map { Int($0.port) })
+        if let h = forwarded?.host {
+            return (String(h.host), h.port ?? HostAndPort.defaultPort(scheme: forwarded?.proto ?? scheme) ?? local.map { Int($0.port) })
         }
         if let a = target.authority {
             return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))

@@ -19,6 +19,7 @@ public struct TraceParent: Sendable, Equatable {
     /// The single `traceparent` of a request, or nil when it is absent,
     /// repeated or invalid.
     public init?(headers: HTTPHeaders) {
+        guard headers.notable.contains(.traceparent) else { return nil }
         let values = headers.values("traceparent")
         guard values.count == 1 else { return nil }
         self.init(values[0])
@@ -77,6 +78,7 @@ enum TraceState {
     /// The normalised list (members joined by `,`, blanks removed) of all
     /// `tracestate` fields, or "" when absent or invalid.
     static func validated(_ headers: HTTPHeaders) -> String {
+        guard headers.notable.contains(.tracestate) else { return "" }
         let fields = headers.values("tracestate")
         if fields.isEmpty { return "" }
         var members: [Substring] = []

@@ -50,7 +50,7 @@ final class SelfTelemetry: @unchecked Sendable {
     /// Counts one exchange by protocol (capture thread).
     func record(_ exchange: Exchange) {
         // Runs per exchange: no string searching, hashing or locking here.
-        let index = exchange.grpc != nil ? 2 : exchange.request.version == "2" ? 1 : 0
+        let index = exchange.isGRPC ? 2 : exchange.request.version == "2" ? 1 : 0
         exchangeCounts[index] += 1
     }
 

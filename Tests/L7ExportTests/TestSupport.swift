@@ -139,12 +139,15 @@ final class ReceiverProcess {
 
     var endpoint: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
-    /// Stops the receiver (by its PID) and waits for it to exit.
+    /// Stops the receiver (by its PID) and waits for it to exit; one that
+    /// has not exited 5 s after SIGTERM is killed, so no test hangs on it.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit {

@@ -71,6 +71,9 @@ final class TLSDiscovery {
         exited.append(pid) // forgotten after the work noted before it
     }
 
+    /// When the earliest rescan is due, so that the poll loop can wake for it.
+    var nextRescanNs: UInt64? { rescans.lazy.map(\.dueNs).min() }
+
     // MARK: - Work
 
     /// Looks at each of `pids` (the processes running at start).

@@ -23,6 +23,9 @@ struct ConnectionTable {
 
     /// The connection for `key`, now the most recently used.
     mutating func lookup(_ key: ConnectionKey) -> TrackedConnection? {
+        // Consecutive events mostly belong to one connection (a request,
+        // then its response): the newest is checked before any hashing.
+        if newest >= 0, let connection = slots[Int(newest)].connection, connection.key == key { return connection }
         guard let slot = index[key] else { return nil }
         unlink(slot)
         linkNewest(slot)

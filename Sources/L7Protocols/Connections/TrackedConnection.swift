@@ -372,12 +372,13 @@ final class TrackedConnection {
     /// Hands over the exchanges and counters gathered since the last call.
     func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
-            // Taken out of the stitcher so each exchange is lent to `emit`, not copied.
+            // Taken out of the stitcher and popped one by one (reversed
+            // first, to keep their order), so each exchange is moved to
+            // `emit`, never copied.
             var ready: [Exchange] = []
             swap(&ready, &stitcher.ready)
-            ready.withUnsafeBufferPointer { exchanges in
-                for i in exchanges.indices { emit(exchanges[i]) }
-            }
+            ready.reverse()
+            while let exchange = ready.popLast() { emit(exchange) }
             if ready.capacity <= 16 {
                 ready.removeAll(keepingCapacity: true)
                 swap(&ready, &stitcher.ready)

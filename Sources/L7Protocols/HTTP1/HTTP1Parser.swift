@@ -349,6 +349,15 @@ struct HTTP1Parser {
 
     private mutating func scanHead<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
                                                         segmentStart: Int, sink: inout S) -> Int {
+        // The common case, in one pass: the whole head lies in this call,
+        // right after its start line (at most `maxHeadBytes` are looked at).
+        // Otherwise the head is found line by line across calls, then parsed.
+        if buffer.isEmpty, lineScan == .afterLF,
+           let (result, length) = HTTP1HeadParser.parsePrefix(
+               bytes.slice(segmentStart..<min(bytes.count, segmentStart + limits.maxHeadBytes)), lineKind: kind ?? .request) {
+            headParsed(consume result, sink: &sink)
+            return segmentStart + length
+        }
         let endOfHead = scanForEmptyLine(bytes, from: start)
         let end = endOfHead ?? bytes.count
         if buffer.count + (end - segmentStart) > limits.maxHeadBytes {
@@ -364,12 +373,12 @@ struct HTTP1Parser {
         let result = withContiguous(bytes, segmentStart..<endOfHead) { block in
             HTTP1HeadParser.parse(block, lineKind: lineKind)
         }
-        headParsed(result, sink: &sink)
+        headParsed(consume result, sink: &sink)
         return endOfHead
     }
 
-    private mutating func headParsed<S: HTTP1ParserSink>(_ result: HTTP1HeadParser.Result, sink: inout S) {
-        switch result {
+    private mutating func headParsed<S: HTTP1ParserSink>(_ result: consuming HTTP1HeadParser.Result, sink: inout S) {
+        switch consume result {
         case .malformed:
             drop(.malformed, atLineStart: true, sink: &sink)
 
@@ -386,10 +395,10 @@ struct HTTP1Parser {
                 case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
                 }
             }
-            sink.requestBegan(head, timing: messageTiming)
-            headReported = true
             // After an upgrade or CONNECT request, the next bytes may be another protocol.
             afterMessage = framing.wantsUpgrade || head.method == "CONNECT" ? .resync : .next
+            sink.requestBegan(head, timing: messageTiming)
+            headReported = true
             startBody(body, sink: &sink)
 
         case .response(let head, let framing):
@@ -410,17 +419,18 @@ struct HTTP1Parser {
                 case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
                 }
             }
+            let status = head.status
             let context = sink.responseBegan(head, timing: messageTiming)
             headReported = true
             afterMessage = .next
-            if head.status == 101 || (context == .connect && head.status / 100 == 2) {
+            if status == 101 || (context == .connect && status / 100 == 2) {
                 complete(sink: &sink)
                 sink.switchedProtocols()
                 state = .stopped
                 releaseBuffer()
                 return
             }
-            if context == .head || head.status == 204 || head.status == 304 { body = .none }
+            if context == .head || status == 204 || status == 304 { body = .none }
             startBody(body, sink: &sink)
         }
     }

@@ -20,10 +20,11 @@ enum HTTP1RequestContext: Sendable, Equatable {
 /// Where one direction's parser reports what it found. The stitcher is the
 /// sink; it pairs requests with responses and keeps the counters.
 protocol HTTP1ParserSink {
-    /// A request head was parsed (its body, if any, follows).
-    mutating func requestBegan(_ head: HTTPRequestHead, timing: MessageTiming)
+    /// A request head was parsed (its body, if any, follows). Heads are
+    /// handed over (`consuming`), never copied: a copy retains every buffer.
+    mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming)
     /// A final (non-1xx) response head was parsed; the answer frames its body.
-    mutating func responseBegan(_ head: HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext
+    mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext
     /// The message begun last in this direction is complete.
     mutating func messageCompleted(_ kind: HTTP1StartLine.Kind, bodySize: Int, timing: MessageTiming)
     /// The connection closed before the message begun last was complete.

@@ -56,11 +56,11 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     // MARK: - Requests
 
-    mutating func requestBegan(_ head: HTTPRequestHead, timing: MessageTiming) {
+    mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
         requestInProgress = enqueue(head, timing: timing)
     }
 
-    private mutating func enqueue(_ head: HTTPRequestHead?, timing: MessageTiming) -> UInt64 {
+    private mutating func enqueue(_ head: consuming HTTPRequestHead?, timing: MessageTiming) -> UInt64 {
         if pendingCount >= maxPending {
             pendingStart += 1
             stats.droppedExchanges += 1
@@ -73,7 +73,8 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     /// Applies `change` to the request with `sequence`, waiting or bound to the response in flight.
     private mutating func updateRequest(_ sequence: UInt64, _ change: (inout PendingRequest) -> Void) {
-        if let front = pending[pendingStart...].first?.sequence, sequence >= front {
+        // The front's sequence is read in place: `.first` would copy the request out.
+        if pendingStart < pending.count, case let front = pending[pendingStart].sequence, sequence >= front {
             let index = pendingStart + Int(sequence - front)
             if index < pending.count { change(&pending[index]) }
         } else if response?.request?.sequence == sequence {
@@ -83,23 +84,26 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     // MARK: - Responses
 
-    mutating func responseBegan(_ head: HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
+    mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
         let request = takePartner(for: timing)
-        response = BoundResponse(request: request, head: head)
+        let context: HTTP1RequestContext
         switch request?.head?.method {
-        case "HEAD"?: return .head
-        case "CONNECT"?: return .connect
-        default: return .ordinary
+        case "HEAD"?: context = .head
+        case "CONNECT"?: context = .connect
+        default: context = .ordinary
         }
+        response = BoundResponse(request: consume request, head: head)
+        return context
     }
 
     /// Removes and returns the request a response that began at `timing` answers.
     private mutating func takePartner(for timing: MessageTiming) -> PendingRequest? {
-        let began = { (r: PendingRequest) in r.timing.firstEnterNs <= timing.firstExitNs }
+        // Read in place by index: a request passed to a closure would be copied.
+        func began(_ index: Int) -> Bool { pending[index].timing.firstEnterNs <= timing.firstExitNs }
         var chosen: Int?
         if responsesUncertain {
-            chosen = pending[pendingStart...].lastIndex(where: began)
-        } else if pendingStart < pending.count, began(pending[pendingStart]) {
+            chosen = (pendingStart..<pending.count).last(where: began)
+        } else if pendingStart < pending.count, began(pendingStart) {
             chosen = pendingStart
         }
         guard let chosen else {
@@ -131,16 +135,17 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         // Moved out (not copied) so the heads pass into the exchange without reference counting.
         var taken: BoundResponse?
         swap(&taken, &response)
-        guard let bound = taken else { return }
-        guard let request = bound.request else { return }  // orphan, already counted
-        guard let requestHead = request.head else {
+        guard var bound = taken.take() else { return }
+        guard var request = bound.request.take() else { return }  // orphan, already counted
+        guard let requestHead = request.head.take() else {
             stats.droppedExchanges += 1
             return
         }
         if requestInProgress == request.sequence { requestInProgress = nil }
-        ready.append(Exchange(connection: connection, request: requestHead, response: bound.head,
-                              requestBodySize: request.bodySize, responseBodySize: bodySize,
-                              requestTiming: request.timing, responseTiming: timing, failure: failure))
+        let exchange = Exchange(connection: connection, request: requestHead, response: bound.head,
+                                requestBodySize: request.bodySize, responseBodySize: bodySize,
+                                requestTiming: request.timing, responseTiming: timing, failure: failure)
+        ready.append(consume exchange)
         stats.exchanges += 1
     }
 

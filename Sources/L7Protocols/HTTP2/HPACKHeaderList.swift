@@ -122,13 +122,6 @@ struct HPACKHeaderList {
         firstIndex(of: name, in: range).flatMap(value(at:))
     }
 
-    /// Name and value bytes of the fields in `range`.
-    func byteCount(in range: Range<Int>) -> Int {
-        var total = 0
-        for i in range { total += Int(max(fields[i].nameCount, 0)) + Int(max(fields[i].valueCount, 0)) }
-        return total
-    }
-
     /// Some field's name or value could not be decoded.
     func hasUnknown(in range: Range<Int>) -> Bool {
         for i in range where !fields[i].isComplete { return true }

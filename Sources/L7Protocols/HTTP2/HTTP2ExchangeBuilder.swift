@@ -88,16 +88,33 @@ struct HTTP2ExchangeBuilder {
     /// The known fields of `range`, then of `more`, as HTTP headers (fields
     /// with an unknown part are left out), copied as bytes: no String is made.
     private func headers(_ range: Range<Int>, _ more: Range<Int> = 0..<0) -> HTTPHeaders {
+        let spans = (byteSpan(of: range), byteSpan(of: more))
         var headers = HTTPHeaders()
-        headers.reserveCapacity(fields: range.count + more.count, bytes: fields.byteCount(in: range) + fields.byteCount(in: more))
-        appendKnownFields(range, to: &headers)
-        appendKnownFields(more, to: &headers)
+        headers.reserveCapacity(fields: range.count + more.count, bytes: spans.0.count + spans.1.count)
+        appendKnownFields(range, spanning: spans.0, to: &headers)
+        appendKnownFields(more, spanning: spans.1, to: &headers)
         return headers
     }
 
-    private func appendKnownFields(_ range: Range<Int>, to headers: inout HTTPHeaders) {
+    /// The bytes of the list that the known fields of `range` lie in.
+    private func byteSpan(of range: Range<Int>) -> Range<Int> {
+        var lower = Int.max, upper = 0
         for i in range where fields.fields[i].isComplete {
-            fields.withField(i) { name, value in headers.append(name: name!, value: value!) }
+            let f = fields.fields[i]
+            lower = min(lower, Int(f.nameStart), Int(f.valueStart))
+            upper = max(upper, Int(f.nameStart + f.nameCount), Int(f.valueStart + f.valueCount))
+        }
+        return lower <= upper ? lower..<upper : 0..<0  // lower > upper: no known field
+    }
+
+    /// One copy of the bytes the fields lie in, then an entry per field (two
+    /// appends per field cost more than the copy of a whole head).
+    private func appendKnownFields(_ range: Range<Int>, spanning span: Range<Int>, to headers: inout HTTPHeaders) {
+        let offset = fields.bytes.withUnsafeBytes { headers.appendBlock(UnsafeRawBufferPointer(rebasing: $0[span])) } - span.lowerBound
+        for i in range where fields.fields[i].isComplete {
+            let f = fields.fields[i]
+            let name = Int(f.nameStart) + offset, value = Int(f.valueStart) + offset
+            headers.appendField(name: name..<(name + Int(f.nameCount)), value: value..<(value + Int(f.valueCount)))
         }
     }
 
