@@ -37,6 +37,13 @@ const volatile __u64 wakeup_interval_ns = 1000000;
 /* Connection ids are unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
 
+/* Bumped after every change to a `conns` entry that the exit of a syscall in
+ * flight must not miss: a verdict or HTTP/2 mark from user space (which
+ * writes this through the mmapped .bss), the TLS flag from the SSL probes.
+ * An exit uses what its entry read from `conns` only when this has not moved
+ * in between; a blocking read may wait for minutes. */
+__u64 conn_changes = 0;
+
 /* What a syscall's entry leaves for its exit. */
 enum call_op {
     OP_BUFFER = 1,  /* read/write/sendto/recvfrom: buf + len */
@@ -52,12 +59,20 @@ struct call_args {
     __u64 enter_ns;
     /* The socket found at entry when the fd was not yet in `conns`. */
     __u64 sk;
+    /* The connection as the entry found it in `conns` (when conn_known),
+     * so that the exit need not look it up again, and `conn_changes` then. */
+    __u64 conn_id;
+    __u64 conn_changes;
     __s32 fd;
     __u8 op;
     __u8 direction;
     /* Set by the entry, cleared by the exit that takes it. */
     __u8 pending;
-    __u8 pad;
+    /* The entry found a traced connection with nothing left to check. */
+    __u8 conn_known;
+    /* Its enum l7_conn_flags at entry. */
+    __u8 conn_flags;
+    __u8 pad[7];
 };
 
 /* The state of a chunked copy: a read position in the call's buffers (one
@@ -490,20 +505,22 @@ static __always_inline __u64 emit_chunked(struct scratch *s, struct call_args *c
 /* "PRI * HT", the start of the client preface, as a little-endian word. */
 #define HTTP2_PREFACE_START 0x5448202a20495250ULL
 
-static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned,
-                                      __u64 now, __u8 source)
+/* Sends what the call moved. Returns whether its bytes begin with the HTTP/2
+ * client preface (the caller flags the connection). */
+static __always_inline bool emit_data(struct call_args *call, __u64 pid_tgid, __u64 conn_id, __u8 conn_flags,
+                                      __u64 returned, __u64 now, __u8 source)
 {
     __u32 cpu = bpf_get_smp_processor_id();
     struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
     if (!s)
-        return;
+        return false;
 
     struct l7_data_event *e = &s->event;
     e->header.kind = L7_EVENT_DATA;
     e->header.tgid = pid_tgid >> 32;
     e->header.tid = (__u32)pid_tgid;
     e->header.timestamp_ns = now;
-    e->conn_id = conn->conn_id;
+    e->conn_id = conn_id;
     e->enter_ns = call->enter_ns;
     e->returned = returned;
     e->fd = call->fd;
@@ -513,7 +530,8 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     e->offset = 0;
 
     __u64 captured = 0;
-    if ((conn->flags & L7_CONN_FLAG_HTTP2) && returned > capture_bytes && call->op != OP_NOCOPY) {
+    bool preface = false;
+    if ((conn_flags & L7_CONN_FLAG_HTTP2) && returned > capture_bytes && call->op != OP_NOCOPY) {
         captured = emit_chunked(s, call, returned);
     } else {
         __u64 limit = returned < capture_bytes ? returned : capture_bytes;
@@ -528,18 +546,27 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
             captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
         }
         e->captured = captured;
-        if (captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START)
-            conn->flags |= L7_CONN_FLAG_HTTP2;
+        preface = captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START;
         __u64 size = sizeof(struct l7_data_event) + captured;
         barrier_var(size);
         if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
-            return;
+            return preface;
         emit(e, size, returned);
     }
 
     struct l7_counters *c = counters_here();
     if (c && returned > captured)
         c->uncaptured_bytes += returned - captured;
+    return preface;
+}
+
+/* Marks (tgid, fd) as HTTP/2 if it still is connection `conn_id`. */
+static __always_inline void flag_http2(__u32 tgid, int fd, __u64 conn_id)
+{
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (conn && conn->conn_id == conn_id)
+        conn->flags |= L7_CONN_FLAG_HTTP2;
 }
 
 /* By the first data on a server side, the tracer's own connect (if this
@@ -640,6 +667,9 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
     struct call_args call = {
         .buf = buf, .count = count, .fd = fd, .op = op, .direction = direction,
     };
+    /* Read before `conns`: a change made after this read moves it. */
+    call.conn_changes = conn_changes;
+    barrier();
     struct l7_conn_key key = { .tgid = tgid, .fd = fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (under_ssl_call(pid_tgid, fd, conn))
@@ -653,6 +683,9 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
             count_ciphertext();
             return 0;
         }
+        call.conn_id = conn->conn_id;
+        call.conn_flags = conn->flags;
+        call.conn_known = !conn->self_check_pending;
     } else {
         struct sock *sk = tcp_sock_of_fd(fd);
         if (!sk)
@@ -674,6 +707,14 @@ static __always_inline int data_exit(long ret)
         return 0;
 
     __u64 now = bpf_ktime_get_ns();
+    /* The common case: the entry saw the connection traced and nothing has
+     * changed in `conns` since. */
+    if (call.conn_known && call.conn_changes == conn_changes) {
+        if (emit_data(&call, pid_tgid, call.conn_id, call.conn_flags, (__u64)ret, now, L7_SOURCE_SYSCALL) &&
+            !(call.conn_flags & L7_CONN_FLAG_HTTP2))
+            flag_http2(pid_tgid >> 32, call.fd, call.conn_id);
+        return 0;
+    }
     struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (!conn) {
@@ -694,7 +735,8 @@ static __always_inline int data_exit(long ret)
         count_ciphertext();
         return 0;
     }
-    emit_data(&call, pid_tgid, conn, (__u64)ret, now, L7_SOURCE_SYSCALL);
+    if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
+        conn->flags |= L7_CONN_FLAG_HTTP2;
     return 0;
 }
 
@@ -937,13 +979,17 @@ int BPF_KRETPROBE(ssl_exit, long ret)
         count_filtered();
         return 0;
     }
-    conn->flags |= L7_CONN_FLAG_TLS;
+    if (!(conn->flags & L7_CONN_FLAG_TLS)) {
+        conn->flags |= L7_CONN_FLAG_TLS;
+        __sync_fetch_and_add(&conn_changes, 1);
+    }
 
     struct call_args args = {
         .buf = call.buf, .count = moved, .enter_ns = call.enter_ns,
         .fd = fd, .op = OP_BUFFER, .direction = call.direction,
     };
-    emit_data(&args, pid_tgid, conn, moved, now, L7_SOURCE_SSL);
+    if (emit_data(&args, pid_tgid, conn->conn_id, conn->flags, moved, now, L7_SOURCE_SSL))
+        conn->flags |= L7_CONN_FLAG_HTTP2;
     struct l7_counters *c = counters_here();
     if (c)
         c->ssl_events++;

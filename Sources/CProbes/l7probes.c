@@ -325,9 +325,14 @@ static int load_conn(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t co
     return conn->conn_id == conn_id ? 0 : -ENOENT;
 }
 
+/* Writes the entry back, then tells the exits of syscalls in flight to look
+ * again (see conn_changes in the BPF program). */
 static int store_conn(struct l7_probes *p, const struct l7_conn_key *key, const struct l7_conn *conn)
 {
-    return bpf_map__update_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), BPF_EXIST) ? -errno : 0;
+    if (bpf_map__update_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), BPF_EXIST))
+        return -errno;
+    __atomic_fetch_add(&p->skel->bss->conn_changes, 1, __ATOMIC_SEQ_CST);
+    return 0;
 }
 
 int l7_probes_ignore_connection(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)
