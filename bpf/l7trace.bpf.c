@@ -112,35 +112,61 @@ struct {
     __uint(max_entries, 8 << 20); /* resized by user space */
 } events SEC(".maps");
 
-/* A syscall's arguments from its entry to its exit, in the calling thread's
- * own storage: no hashing, no LRU lists and no delete on the hot path (an
- * LRU hash here was a third of the probes' cost inside the traced process);
- * the kernel frees it with the thread. */
+/* An OpenSSL read or write in progress on a thread (see "OpenSSL" below). */
+struct ssl_call {
+    __u64 ssl;
+    __u64 buf;
+    /* The _ex forms' `size_t *readbytes` / `*written`; 0 for the plain forms. */
+    __u64 length_out;
+    __u64 enter_ns;
+    /* The socket of the first data syscall made under this call; -1 until then. */
+    __s32 fd;
+    __u8 direction;
+    /* Set at entry, cleared by the return that takes it. */
+    __u8 pending;
+    __u8 pad[2];
+};
+
+/* What a thread is in the middle of: the syscall whose entry was seen and
+ * the SSL call around it, if any. In the thread's own storage: no hashing,
+ * no LRU lists and no delete on the hot path (an LRU hash here was a third
+ * of the probes' cost inside the traced process); the kernel frees it with
+ * the thread. One value for both, so that a data syscall's entry, which
+ * needs both, looks up one. */
+struct thread_state {
+    struct call_args call;
+    struct ssl_call ssl;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, int);
-    __type(value, struct call_args);
-} calls SEC(".maps");
+    __type(value, struct thread_state);
+} threads SEC(".maps");
+
+static __always_inline struct thread_state *this_thread(__u64 flags)
+{
+    return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, flags);
+}
 
 static __always_inline void stash_call(const struct call_args *call)
 {
-    struct call_args *slot = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
-                                                  BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (!slot)
+    struct thread_state *t = this_thread(BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t)
         return;
-    *slot = *call;
-    slot->pending = 1;
+    t->call = *call;
+    t->call.pending = 1;
 }
 
 /* The arguments the entry of this thread's current syscall stashed, once. */
 static __always_inline bool take_call(struct call_args *out)
 {
-    struct call_args *slot = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
-    if (!slot || !slot->pending)
+    struct thread_state *t = this_thread(0);
+    if (!t || !t->call.pending)
         return false;
-    *out = *slot;
-    slot->pending = 0;
+    *out = t->call;
+    t->call.pending = 0;
     return true;
 }
 
@@ -592,24 +618,11 @@ static __always_inline void count_ciphertext(void)
 
 /* ---- OpenSSL: which socket an SSL call uses ----
  *
- * An SSL_read/SSL_write in progress on a thread leaves a `ssl_calls` entry.
+ * An SSL_read/SSL_write in progress on a thread leaves its `ssl_call` in the
+ * thread's state.
  * The socket syscall that OpenSSL makes underneath, on the same thread,
  * names the connection (the nested-syscall method: no OpenSSL struct is
  * read). Its own bytes are ciphertext and are not sent. */
-
-struct ssl_call {
-    __u64 ssl;
-    __u64 buf;
-    /* The _ex forms' `size_t *readbytes` / `*written`; 0 for the plain forms. */
-    __u64 length_out;
-    __u64 enter_ns;
-    /* The socket of the first data syscall made under this call; -1 until then. */
-    __s32 fd;
-    __u8 direction;
-    /* Set at entry, cleared by the return that takes it. */
-    __u8 pending;
-    __u8 pad[2];
-};
 
 struct ssl_object_key {
     __u64 ssl;
@@ -617,19 +630,11 @@ struct ssl_object_key {
     __u32 pad;
 };
 
-/* Per thread, like `calls`: every data syscall looks here, TLS or not. */
-struct {
-    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, int);
-    __type(value, struct ssl_call);
-} ssl_calls SEC(".maps");
-
 /* The SSL call in progress on this thread, if any. */
 static __always_inline struct ssl_call *current_ssl_call(void)
 {
-    struct ssl_call *call = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
-    return call && call->pending ? call : NULL;
+    struct thread_state *t = this_thread(0);
+    return t && t->ssl.pending ? &t->ssl : NULL;
 }
 
 /* The socket each SSL object last used, for reads that OpenSSL serves from
@@ -643,10 +648,10 @@ struct {
 
 /* Whether this thread is inside SSL_read/SSL_write; if so the socket is
  * recorded as that call's and the syscall itself is left alone. */
-static __always_inline bool under_ssl_call(__u64 pid_tgid, int fd, struct l7_conn *conn)
+static __always_inline bool under_ssl_call(struct thread_state *t, int fd, struct l7_conn *conn)
 {
-    struct ssl_call *ssl = current_ssl_call();
-    if (!ssl)
+    struct ssl_call *ssl = &t->ssl;
+    if (!ssl->pending)
         return false;
     if (ssl->fd < 0 && (conn || tcp_sock_of_fd(fd)))
         ssl->fd = fd;
@@ -663,6 +668,9 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
     __u32 tgid = pid_tgid >> 32;
     if (!process_selected(tgid))
         return 0;
+    struct thread_state *t = this_thread(BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t)
+        return 0;
 
     struct call_args call = {
         .buf = buf, .count = count, .fd = fd, .op = op, .direction = direction,
@@ -672,7 +680,7 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
     barrier();
     struct l7_conn_key key = { .tgid = tgid, .fd = fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
-    if (under_ssl_call(pid_tgid, fd, conn))
+    if (under_ssl_call(t, fd, conn))
         return 0;
     if (conn) {
         if (conn->state != L7_CONN_TRACED) {
@@ -693,7 +701,8 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
         call.sk = (__u64)sk;
     }
     call.enter_ns = bpf_ktime_get_ns();
-    stash_call(&call);
+    call.pending = 1;
+    t->call = call;
     return 0;
 }
 
@@ -879,10 +888,9 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 length_ou
         .ssl = (__u64)ssl, .buf = (__u64)buf, .length_out = length_out,
         .enter_ns = bpf_ktime_get_ns(), .fd = -1, .direction = direction, .pending = 1,
     };
-    struct ssl_call *slot = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0,
-                                                 BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (slot)
-        *slot = call;
+    struct thread_state *t = this_thread(BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (t)
+        t->ssl = call;
     return 0;
 }
 
