@@ -392,6 +392,27 @@ static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock
     return bpf_map_lookup_elem(&conns, &key);
 }
 
+/* Copies what fits below `limit` of one buffer after the `*copied` bytes
+ * already in the scratch data. False when it cannot be read: the copy stops
+ * there. */
+static __always_inline bool copy_iovec(struct scratch *s, const struct iovec *iov, __u64 limit, __u64 *copied)
+{
+    __u64 off = *copied;
+    __u64 n = iov->iov_len;
+    if (n > limit - off)
+        n = limit - off;
+    barrier_var(off);
+    if (off >= L7_MAX_CAPTURE_BYTES)
+        return false;
+    barrier_var(n);
+    if (n > L7_MAX_CAPTURE_BYTES)
+        n = L7_MAX_CAPTURE_BYTES;
+    if (bpf_probe_read_user(s->data + off, n, iov->iov_base))
+        return false;
+    *copied = off + n;
+    return true;
+}
+
 struct iovec_copy {
     const struct iovec *iovs;
     __u64 limit;
@@ -412,30 +433,29 @@ static long copy_one_iovec(__u32 index, struct iovec_copy *c)
     struct iovec iov;
     if (bpf_probe_read_user(&iov, sizeof(iov), &c->iovs[index]))
         return 1;
-    __u64 n = iov.iov_len;
-    if (n > c->limit - c->copied)
-        n = c->limit - c->copied;
-    __u64 off = c->copied;
-    barrier_var(off);
-    if (off >= L7_MAX_CAPTURE_BYTES)
-        return 1;
-    barrier_var(n);
-    if (n > L7_MAX_CAPTURE_BYTES)
-        n = L7_MAX_CAPTURE_BYTES;
-    if (bpf_probe_read_user(s->data + off, n, iov.iov_base))
-        return 1;
-    c->copied += n;
-    return 0;
+    return !copy_iovec(s, &iov, c->limit, &c->copied);
 }
 
 /* Copies up to `limit` bytes spread over the first iovecs into the scratch
- * buffer of this CPU. */
-static __always_inline __u32 copy_iovecs(const struct iovec *iovs, __u64 count, __u64 limit)
+ * data. Most vectored calls have one or two buffers (a response's head and
+ * body): those are read with one probe and copied without a loop, which
+ * costs a call, a map lookup and a probe per buffer. */
+static __always_inline __u32 copy_iovecs(struct scratch *s, const struct iovec *iovs, __u64 count, __u64 limit)
 {
-    struct iovec_copy c = { .iovs = iovs, .limit = limit, .copied = 0 };
+    struct iovec first[2] = {};
+    __u64 copied = 0;
+    if (count == 0)
+        return 0;
+    if (bpf_probe_read_user(first, count == 1 ? sizeof(first[0]) : sizeof(first), iovs))
+        return 0;
+    if (!copy_iovec(s, &first[0], limit, &copied) || count == 1 || copied >= limit)
+        return copied;
+    if (!copy_iovec(s, &first[1], limit, &copied) || count == 2 || copied >= limit)
+        return copied;
     if (count > L7_MAX_IOVECS)
         count = L7_MAX_IOVECS;
-    bpf_loop(count, copy_one_iovec, &c, 0);
+    struct iovec_copy c = { .iovs = iovs + 2, .limit = limit, .copied = copied };
+    bpf_loop(count - 2, copy_one_iovec, &c, 0);
     return c.copied;
 }
 
@@ -569,7 +589,7 @@ static __always_inline bool emit_data(struct call_args *call, __u64 pid_tgid, __
             if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
                 captured = n;
         } else if (call->op == OP_IOVEC) {
-            captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
+            captured = copy_iovecs(s, (const struct iovec *)call->buf, call->count, limit);
         }
         e->captured = captured;
         preface = captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START;
