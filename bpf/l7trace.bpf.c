@@ -282,12 +282,33 @@ static __always_inline void count_filtered(void)
         c->filtered_events++;
 }
 
+/* Which tgids may have an entry in `proc_verdict`: one bit per tgid modulo
+ * L7_VERDICT_BITS, set (by user space through the mmapped .bss, or by
+ * on_fork) before an entry is added, never cleared. Most syscalls on a host
+ * come from processes with no entry, and this spares them the hash lookup. */
+__u64 verdict_bits[L7_VERDICT_BITS / 64];
+
+static __always_inline bool may_have_verdict(__u32 tgid)
+{
+    __u32 bit = tgid % L7_VERDICT_BITS;
+    return verdict_bits[bit / 64] & (1ULL << (bit % 64));
+}
+
+static __always_inline void note_verdict(__u32 tgid)
+{
+    __u32 bit = tgid % L7_VERDICT_BITS;
+    __sync_fetch_and_or(&verdict_bits[bit / 64], 1ULL << (bit % 64));
+}
+
 static __always_inline bool process_selected(__u32 tgid)
 {
     if (tgid == self_tgid)
         return false;
-    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
-    __u8 verdict = v ? (*v & 0x0f) : 0;
+    __u8 verdict = 0;
+    if (may_have_verdict(tgid)) {
+        __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
+        verdict = v ? (*v & 0x0f) : 0;
+    }
     if (verdict == L7_VERDICT_IGNORE)
         return false;
     if (process_mode == L7_MODE_LISTED)
@@ -1201,6 +1222,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     if (!v)
         return 0;
     __u8 inherited = *v & ~L7_VERDICT_PINNED;
+    note_verdict(child_tgid);
     bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
     return 0;
 }

@@ -115,6 +115,13 @@ static int on_record(void *context, void *data, size_t size)
     return ++p->delivered >= L7_POLL_BUDGET ? -EAGAIN : 0;
 }
 
+/* Tells the kernel that tgid may have a verdict (before it is written). */
+static void note_verdict(struct l7_probes *p, uint32_t tgid)
+{
+    uint32_t bit = tgid % L7_VERDICT_BITS;
+    __atomic_fetch_or(&p->skel->bss->verdict_bits[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST);
+}
+
 static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
 {
     uint8_t one = 1;
@@ -126,6 +133,7 @@ static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
     uint8_t pinned = L7_VERDICT_TRACE | L7_VERDICT_PINNED;
     for (uint32_t i = 0; i < config->pid_count; i++) {
         uint32_t tgid = config->pids[i];
+        note_verdict(p, tgid);
         if (bpf_map__update_elem(p->skel->maps.proc_verdict, &tgid, sizeof(tgid), &pinned, sizeof(pinned), BPF_ANY))
             return -errno;
     }
@@ -307,6 +315,8 @@ int l7_probes_poll(struct l7_probes *p, int timeout_ms, l7_record_fn fn, void *c
 int l7_probes_set_process_verdict(struct l7_probes *p, uint32_t tgid, uint8_t verdict)
 {
     struct bpf_map *map = p->skel->maps.proc_verdict;
+    if (verdict)
+        note_verdict(p, tgid);
     int err = verdict ? bpf_map__update_elem(map, &tgid, sizeof(tgid), &verdict, sizeof(verdict), BPF_ANY)
                       : bpf_map__delete_elem(map, &tgid, sizeof(tgid), 0);
     if (err && !verdict && errno == ENOENT)
