@@ -33,6 +33,9 @@ const volatile __u32 port_selection = 0;
 const volatile __u64 wakeup_bytes = 1 << 20;
 /* ...but not more often than this, per CPU. */
 const volatile __u64 wakeup_interval_ns = 1000000;
+/* Each CPU looks at the ring's fill after writing this many bytes (at most
+ * wakeup_bytes / 8 between all CPUs), not at every record. */
+const volatile __u64 wakeup_check_bytes = 1 << 16;
 
 /* Connection ids are unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
@@ -218,13 +221,19 @@ struct {
     __type(value, struct l7_counters);
 } counters SEC(".maps");
 
-/* Per CPU: when this CPU last forced a reader wake-up. */
+/* Per CPU: when this CPU last forced a reader wake-up, and the bytes it has
+ * written since it last looked at the ring's fill. */
+struct wakeup_state {
+    __u64 last_ns;
+    __u64 unchecked_bytes;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
-    __type(value, __u64);
-} last_wakeup SEC(".maps");
+    __type(value, struct wakeup_state);
+} wakeups SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -243,19 +252,24 @@ static __always_inline struct l7_counters *counters_here(void)
  * than everything else we do, so the reader (which polls with a timeout
  * anyway) is woken only when `wakeup_bytes` wait unread, and then at most
  * once per `wakeup_interval_ns` per CPU: while a lagging reader drains, the
- * ring stays above the mark and would otherwise ask for a wake-up per event. */
+ * ring stays above the mark and would otherwise ask for a wake-up per event.
+ * The fill is looked at every `wakeup_check_bytes` of this CPU's records
+ * (a helper call per record cost more than the record's copy). */
 static __always_inline void emit_flagged(void *record, __u64 size, __u64 call_bytes, bool urgent)
 {
     struct l7_counters *c = counters_here();
     __u64 flags = urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    __u32 zero = 0;
+    struct wakeup_state *w = urgent ? NULL : bpf_map_lookup_elem(&wakeups, &zero);
 
-    if (!urgent && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes) {
-        __u32 zero = 0;
-        __u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
-        __u64 now = bpf_ktime_get_ns();
-        if (last && now - *last >= wakeup_interval_ns) {
-            *last = now;
-            flags = BPF_RB_FORCE_WAKEUP;
+    if (w && (w->unchecked_bytes += size) >= wakeup_check_bytes) {
+        w->unchecked_bytes = 0;
+        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes) {
+            __u64 now = bpf_ktime_get_ns();
+            if (now - w->last_ns >= wakeup_interval_ns) {
+                w->last_ns = now;
+                flags = BPF_RB_FORCE_WAKEUP;
+            }
         }
     }
     if (bpf_ringbuf_output(&events, record, size, flags) == 0) {

@@ -181,6 +181,9 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
     p->skel->rodata->port_selection = config->port_count > 0;
     /* A quarter of the ring: few wake-ups, yet room left while we wake. */
     p->skel->rodata->wakeup_bytes = ring / 4;
+    /* Every CPU may write this much before looking: an eighth of the mark in all. */
+    uint64_t check = ring / 4 / 8 / (uint32_t)p->cpu_count;
+    p->skel->rodata->wakeup_check_bytes = check ? check : 1;
 
     int err = bpf_map__set_max_entries(p->skel->maps.events, ring);
     if (!err)
