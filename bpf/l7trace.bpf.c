@@ -47,6 +47,11 @@ __u64 next_conn_id = 1;
  * in between; a blocking read may wait for minutes. */
 __u64 conn_changes = 0;
 
+/* Bumped after every change to `proc_verdict` (by user space through the
+ * mmapped .bss, or by the fork, exec and exit programs): a traced thread
+ * keeps its process's selection until this moves. */
+__u64 verdict_changes = 0;
+
 /* What a syscall's entry leaves for its exit. */
 enum call_op {
     OP_BUFFER = 1,  /* read/write/sendto/recvfrom: buf + len */
@@ -139,6 +144,11 @@ struct ssl_call {
 struct thread_state {
     struct call_args call;
     struct ssl_call ssl;
+    /* Whether the process is traced, as decided when `verdict_changes` was
+     * selection_at - 1 (0: not decided yet). */
+    __u64 selection_at;
+    __u8 selected;
+    __u8 pad[7];
 };
 
 struct {
@@ -328,6 +338,27 @@ static __always_inline bool process_selected(__u32 tgid)
     if (process_mode == L7_MODE_LISTED)
         return verdict == L7_VERDICT_TRACE;
     return true;
+}
+
+/* This thread's state if its process is traced (created then), else NULL.
+ * A traced thread keeps the answer in its state, which spares its syscalls
+ * the proc_verdict lookup; a thread of an untraced process gets no state. */
+static __always_inline struct thread_state *selected_thread(struct task_struct *task, __u32 tgid)
+{
+    struct thread_state *t = task->bpf_storage ? this_thread(task, 0) : NULL;
+    /* Read before `proc_verdict`: a change made after this read moves it. */
+    __u64 decided_at = verdict_changes + 1;
+    barrier();
+    if (t && t->selection_at == decided_at)
+        return t->selected ? t : NULL;
+    bool selected = process_selected(tgid);
+    if (selected && !t)
+        t = this_thread(task, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (t) {
+        t->selected = selected;
+        t->selection_at = decided_at;
+    }
+    return selected ? t : NULL;
 }
 
 /* fd → file → inode (a socket?) → struct socket → sk (TCP over IPv4/IPv6?). */
@@ -733,9 +764,7 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
 {
     struct task_struct *task = bpf_get_current_task_btf();
     __u32 tgid = task->tgid;
-    if (!process_selected(tgid))
-        return 0;
-    struct thread_state *t = this_thread(task, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    struct thread_state *t = selected_thread(task, tgid);
     if (!t)
         return 0;
 
@@ -1207,8 +1236,10 @@ int on_exec(void *ctx)
     if (process_mode == L7_MODE_LISTED && (verdict & 0x0f) != L7_VERDICT_TRACE)
         return 0;
     /* A new program may be another service: user space decides again. */
-    if (process_mode == L7_MODE_DECIDE && v && !(verdict & L7_VERDICT_PINNED))
+    if (process_mode == L7_MODE_DECIDE && v && !(verdict & L7_VERDICT_PINNED)) {
         bpf_map_delete_elem(&proc_verdict, &tgid);
+        __sync_fetch_and_add(&verdict_changes, 1);
+    }
 
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct l7_exec_event e = {};
@@ -1238,6 +1269,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     __u8 inherited = *v & ~L7_VERDICT_PINNED;
     note_verdict(child_tgid);
     bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
+    __sync_fetch_and_add(&verdict_changes, 1);
     return 0;
 }
 
@@ -1250,8 +1282,10 @@ int on_exit(void *ctx)
         return 0;
     __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
     bool traced = v && (*v & 0x0f) == L7_VERDICT_TRACE;
-    if (v)
+    if (v) {
         bpf_map_delete_elem(&proc_verdict, &tgid);
+        __sync_fetch_and_add(&verdict_changes, 1);
+    }
     if (process_mode == L7_MODE_LISTED && !traced)
         return 0;
 

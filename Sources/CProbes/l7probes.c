@@ -322,6 +322,8 @@ int l7_probes_set_process_verdict(struct l7_probes *p, uint32_t tgid, uint8_t ve
         note_verdict(p, tgid);
     int err = verdict ? bpf_map__update_elem(map, &tgid, sizeof(tgid), &verdict, sizeof(verdict), BPF_ANY)
                       : bpf_map__delete_elem(map, &tgid, sizeof(tgid), 0);
+    /* Threads that kept their process's selection decide again. */
+    __atomic_fetch_add(&p->skel->bss->verdict_changes, 1, __ATOMIC_SEQ_CST);
     if (err && !verdict && errno == ENOENT)
         return 0;
     return err ? -errno : 0;
