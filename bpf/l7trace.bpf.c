@@ -1201,7 +1201,12 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
-    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
+    __u32 tgid = pid_tgid >> 32;
+    /* With --pid only processes that had a verdict ever had a connection
+     * tracked: the others' closes (files, pipes) need no lookup. */
+    if (process_mode == L7_MODE_LISTED && !may_have_verdict(tgid))
+        return 0;
+    struct l7_conn_key key = { .tgid = tgid, .fd = ctx->args[0] };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (!conn)
         return 0;
