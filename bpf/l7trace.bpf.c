@@ -57,8 +57,8 @@ enum call_op {
     OP_BUFFER = 1,  /* read/write/sendto/recvfrom: buf + len */
     OP_IOVEC = 2,   /* readv/writev/sendmsg/recvmsg: iovec array + count */
     OP_NOCOPY = 3,  /* sendfile: the bytes come from a file; only their count matters */
-    OP_CONNECT = 3,
-    OP_ACCEPT = 4,
+    OP_CONNECT = 4,
+    OP_ACCEPT = 5,
 };
 
 struct call_args {
