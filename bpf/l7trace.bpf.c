@@ -366,13 +366,17 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd)
 {
     if (fd < 0)
         return NULL;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    /* Loads through the task's BTF pointer need no helper call: this walk
+     * runs for every call of a traced process on an fd not yet known (all
+     * its file and pipe I/O). A value read with a probe has no type, so the
+     * rest goes through probes. */
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = task->files->fdt;
     if (!fdt)
         return NULL;
-    if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+    if ((unsigned int)fd >= fdt->max_fds)
         return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file **fds = fdt->fd;
     struct file *file = NULL;
     bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
     if (!file)
