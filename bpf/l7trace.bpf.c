@@ -33,17 +33,32 @@ const volatile __u32 port_selection = 0;
 const volatile __u64 wakeup_bytes = 1 << 20;
 /* ...but not more often than this, per CPU. */
 const volatile __u64 wakeup_interval_ns = 1000000;
+/* Each CPU looks at the ring's fill after writing this many bytes (at most
+ * wakeup_bytes / 8 between all CPUs), not at every record. */
+const volatile __u64 wakeup_check_bytes = 1 << 16;
 
 /* Connection ids are unique for the life of the loaded program. */
 __u64 next_conn_id = 1;
+
+/* Bumped after every change to a `conns` entry that the exit of a syscall in
+ * flight must not miss: a verdict or HTTP/2 mark from user space (which
+ * writes this through the mmapped .bss), the TLS flag from the SSL probes.
+ * An exit uses what its entry read from `conns` only when this has not moved
+ * in between; a blocking read may wait for minutes. */
+__u64 conn_changes = 0;
+
+/* Bumped after every change to `proc_verdict` (by user space through the
+ * mmapped .bss, or by the fork, exec and exit programs): a traced thread
+ * keeps its process's selection until this moves. */
+__u64 verdict_changes = 0;
 
 /* What a syscall's entry leaves for its exit. */
 enum call_op {
     OP_BUFFER = 1,  /* read/write/sendto/recvfrom: buf + len */
     OP_IOVEC = 2,   /* readv/writev/sendmsg/recvmsg: iovec array + count */
     OP_NOCOPY = 3,  /* sendfile: the bytes come from a file; only their count matters */
-    OP_CONNECT = 3,
-    OP_ACCEPT = 4,
+    OP_CONNECT = 4,
+    OP_ACCEPT = 5,
 };
 
 struct call_args {
@@ -52,12 +67,20 @@ struct call_args {
     __u64 enter_ns;
     /* The socket found at entry when the fd was not yet in `conns`. */
     __u64 sk;
+    /* The connection as the entry found it in `conns` (when conn_known),
+     * so that the exit need not look it up again, and `conn_changes` then. */
+    __u64 conn_id;
+    __u64 conn_changes;
     __s32 fd;
     __u8 op;
     __u8 direction;
     /* Set by the entry, cleared by the exit that takes it. */
     __u8 pending;
-    __u8 pad;
+    /* The entry found a traced connection with nothing left to check. */
+    __u8 conn_known;
+    /* Its enum l7_conn_flags at entry. */
+    __u8 conn_flags;
+    __u8 pad[7];
 };
 
 /* The state of a chunked copy: a read position in the call's buffers (one
@@ -97,35 +120,78 @@ struct {
     __uint(max_entries, 8 << 20); /* resized by user space */
 } events SEC(".maps");
 
-/* A syscall's arguments from its entry to its exit, in the calling thread's
- * own storage: no hashing, no LRU lists and no delete on the hot path (an
- * LRU hash here was a third of the probes' cost inside the traced process);
- * the kernel frees it with the thread. */
+/* An OpenSSL read or write in progress on a thread (see "OpenSSL" below). */
+struct ssl_call {
+    __u64 ssl;
+    __u64 buf;
+    /* The _ex forms' `size_t *readbytes` / `*written`; 0 for the plain forms. */
+    __u64 length_out;
+    __u64 enter_ns;
+    /* The socket of the first data syscall made under this call; -1 until then. */
+    __s32 fd;
+    __u8 direction;
+    /* Set at entry, cleared by the return that takes it. */
+    __u8 pending;
+    __u8 pad[2];
+};
+
+/* What a thread is in the middle of: the syscall whose entry was seen and
+ * the SSL call around it, if any. In the thread's own storage: no hashing,
+ * no LRU lists and no delete on the hot path (an LRU hash here was a third
+ * of the probes' cost inside the traced process); the kernel frees it with
+ * the thread. One value for both, so that a data syscall's entry, which
+ * needs both, looks up one. */
+struct thread_state {
+    struct call_args call;
+    struct ssl_call ssl;
+    /* Whether the process is traced, as decided when `verdict_changes` was
+     * selection_at - 1 (0: not decided yet). */
+    __u64 selection_at;
+    __u8 selected;
+    __u8 pad[7];
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, int);
-    __type(value, struct call_args);
-} calls SEC(".maps");
+    __type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* What bpf_get_current_pid_tgid() returns, read from the task instead. Every
+ * helper call costs tens of ns on these machines (each return goes through
+ * the CPU's return-thunk mitigation), so the hot paths make as few as they
+ * can: the task pointer gives the ids and the task storage. */
+static __always_inline __u64 pid_tgid_of(struct task_struct *task)
+{
+    return (__u64)task->tgid << 32 | (__u32)task->pid;
+}
+
+static __always_inline struct thread_state *this_thread(struct task_struct *task, __u64 flags)
+{
+    return bpf_task_storage_get(&threads, task, 0, flags);
+}
 
 static __always_inline void stash_call(const struct call_args *call)
 {
-    struct call_args *slot = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
-                                                  BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (!slot)
+    struct thread_state *t = this_thread(bpf_get_current_task_btf(), BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!t)
         return;
-    *slot = *call;
-    slot->pending = 1;
+    t->call = *call;
+    t->call.pending = 1;
 }
 
 /* The arguments the entry of this thread's current syscall stashed, once. */
-static __always_inline bool take_call(struct call_args *out)
+static __always_inline bool take_call(struct task_struct *task, struct call_args *out)
 {
-    struct call_args *slot = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
-    if (!slot || !slot->pending)
+    /* Most threads of the host never had any task storage: no lookup. */
+    if (!task->bpf_storage)
         return false;
-    *out = *slot;
-    slot->pending = 0;
+    struct thread_state *t = this_thread(task, 0);
+    if (!t || !t->call.pending)
+        return false;
+    *out = t->call;
+    t->call.pending = 0;
     return true;
 }
 
@@ -165,13 +231,19 @@ struct {
     __type(value, struct l7_counters);
 } counters SEC(".maps");
 
-/* Per CPU: when this CPU last forced a reader wake-up. */
+/* Per CPU: when this CPU last forced a reader wake-up, and the bytes it has
+ * written since it last looked at the ring's fill. */
+struct wakeup_state {
+    __u64 last_ns;
+    __u64 unchecked_bytes;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
-    __type(value, __u64);
-} last_wakeup SEC(".maps");
+    __type(value, struct wakeup_state);
+} wakeups SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -190,19 +262,24 @@ static __always_inline struct l7_counters *counters_here(void)
  * than everything else we do, so the reader (which polls with a timeout
  * anyway) is woken only when `wakeup_bytes` wait unread, and then at most
  * once per `wakeup_interval_ns` per CPU: while a lagging reader drains, the
- * ring stays above the mark and would otherwise ask for a wake-up per event. */
+ * ring stays above the mark and would otherwise ask for a wake-up per event.
+ * The fill is looked at every `wakeup_check_bytes` of this CPU's records
+ * (a helper call per record cost more than the record's copy). */
 static __always_inline void emit_flagged(void *record, __u64 size, __u64 call_bytes, bool urgent)
 {
     struct l7_counters *c = counters_here();
     __u64 flags = urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    __u32 zero = 0;
+    struct wakeup_state *w = urgent ? NULL : bpf_map_lookup_elem(&wakeups, &zero);
 
-    if (!urgent && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes) {
-        __u32 zero = 0;
-        __u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
-        __u64 now = bpf_ktime_get_ns();
-        if (last && now - *last >= wakeup_interval_ns) {
-            *last = now;
-            flags = BPF_RB_FORCE_WAKEUP;
+    if (w && (w->unchecked_bytes += size) >= wakeup_check_bytes) {
+        w->unchecked_bytes = 0;
+        if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes) {
+            __u64 now = bpf_ktime_get_ns();
+            if (now - w->last_ns >= wakeup_interval_ns) {
+                w->last_ns = now;
+                flags = BPF_RB_FORCE_WAKEUP;
+            }
         }
     }
     if (bpf_ringbuf_output(&events, record, size, flags) == 0) {
@@ -229,12 +306,33 @@ static __always_inline void count_filtered(void)
         c->filtered_events++;
 }
 
+/* Which tgids may have an entry in `proc_verdict`: one bit per tgid modulo
+ * L7_VERDICT_BITS, set (by user space through the mmapped .bss, or by
+ * on_fork) before an entry is added, never cleared. Most syscalls on a host
+ * come from processes with no entry, and this spares them the hash lookup. */
+__u64 verdict_bits[L7_VERDICT_BITS / 64];
+
+static __always_inline bool may_have_verdict(__u32 tgid)
+{
+    __u32 bit = tgid % L7_VERDICT_BITS;
+    return verdict_bits[bit / 64] & (1ULL << (bit % 64));
+}
+
+static __always_inline void note_verdict(__u32 tgid)
+{
+    __u32 bit = tgid % L7_VERDICT_BITS;
+    __sync_fetch_and_or(&verdict_bits[bit / 64], 1ULL << (bit % 64));
+}
+
 static __always_inline bool process_selected(__u32 tgid)
 {
     if (tgid == self_tgid)
         return false;
-    __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
-    __u8 verdict = v ? (*v & 0x0f) : 0;
+    __u8 verdict = 0;
+    if (may_have_verdict(tgid)) {
+        __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
+        verdict = v ? (*v & 0x0f) : 0;
+    }
     if (verdict == L7_VERDICT_IGNORE)
         return false;
     if (process_mode == L7_MODE_LISTED)
@@ -242,18 +340,43 @@ static __always_inline bool process_selected(__u32 tgid)
     return true;
 }
 
+/* This thread's state if its process is traced (created then), else NULL.
+ * A traced thread keeps the answer in its state, which spares its syscalls
+ * the proc_verdict lookup; a thread of an untraced process gets no state. */
+static __always_inline struct thread_state *selected_thread(struct task_struct *task, __u32 tgid)
+{
+    struct thread_state *t = task->bpf_storage ? this_thread(task, 0) : NULL;
+    /* Read before `proc_verdict`: a change made after this read moves it. */
+    __u64 decided_at = verdict_changes + 1;
+    barrier();
+    if (t && t->selection_at == decided_at)
+        return t->selected ? t : NULL;
+    bool selected = process_selected(tgid);
+    if (selected && !t)
+        t = this_thread(task, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (t) {
+        t->selected = selected;
+        t->selection_at = decided_at;
+    }
+    return selected ? t : NULL;
+}
+
 /* fd → file → inode (a socket?) → struct socket → sk (TCP over IPv4/IPv6?). */
 static __always_inline struct sock *tcp_sock_of_fd(int fd)
 {
     if (fd < 0)
         return NULL;
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    /* Loads through the task's BTF pointer need no helper call: this walk
+     * runs for every call of a traced process on an fd not yet known (all
+     * its file and pipe I/O). A value read with a probe has no type, so the
+     * rest goes through probes. */
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = task->files->fdt;
     if (!fdt)
         return NULL;
-    if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+    if ((unsigned int)fd >= fdt->max_fds)
         return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file **fds = fdt->fd;
     struct file *file = NULL;
     bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
     if (!file)
@@ -351,6 +474,27 @@ static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock
     return bpf_map_lookup_elem(&conns, &key);
 }
 
+/* Copies what fits below `limit` of one buffer after the `*copied` bytes
+ * already in the scratch data. False when it cannot be read: the copy stops
+ * there. */
+static __always_inline bool copy_iovec(struct scratch *s, const struct iovec *iov, __u64 limit, __u64 *copied)
+{
+    __u64 off = *copied;
+    __u64 n = iov->iov_len;
+    if (n > limit - off)
+        n = limit - off;
+    barrier_var(off);
+    if (off >= L7_MAX_CAPTURE_BYTES)
+        return false;
+    barrier_var(n);
+    if (n > L7_MAX_CAPTURE_BYTES)
+        n = L7_MAX_CAPTURE_BYTES;
+    if (bpf_probe_read_user(s->data + off, n, iov->iov_base))
+        return false;
+    *copied = off + n;
+    return true;
+}
+
 struct iovec_copy {
     const struct iovec *iovs;
     __u64 limit;
@@ -371,30 +515,29 @@ static long copy_one_iovec(__u32 index, struct iovec_copy *c)
     struct iovec iov;
     if (bpf_probe_read_user(&iov, sizeof(iov), &c->iovs[index]))
         return 1;
-    __u64 n = iov.iov_len;
-    if (n > c->limit - c->copied)
-        n = c->limit - c->copied;
-    __u64 off = c->copied;
-    barrier_var(off);
-    if (off >= L7_MAX_CAPTURE_BYTES)
-        return 1;
-    barrier_var(n);
-    if (n > L7_MAX_CAPTURE_BYTES)
-        n = L7_MAX_CAPTURE_BYTES;
-    if (bpf_probe_read_user(s->data + off, n, iov.iov_base))
-        return 1;
-    c->copied += n;
-    return 0;
+    return !copy_iovec(s, &iov, c->limit, &c->copied);
 }
 
 /* Copies up to `limit` bytes spread over the first iovecs into the scratch
- * buffer of this CPU. */
-static __always_inline __u32 copy_iovecs(const struct iovec *iovs, __u64 count, __u64 limit)
+ * data. Most vectored calls have one or two buffers (a response's head and
+ * body): those are read with one probe and copied without a loop, which
+ * costs a call, a map lookup and a probe per buffer. */
+static __always_inline __u32 copy_iovecs(struct scratch *s, const struct iovec *iovs, __u64 count, __u64 limit)
 {
-    struct iovec_copy c = { .iovs = iovs, .limit = limit, .copied = 0 };
+    struct iovec first[2] = {};
+    __u64 copied = 0;
+    if (count == 0)
+        return 0;
+    if (bpf_probe_read_user(first, count == 1 ? sizeof(first[0]) : sizeof(first), iovs))
+        return 0;
+    if (!copy_iovec(s, &first[0], limit, &copied) || count == 1 || copied >= limit)
+        return copied;
+    if (!copy_iovec(s, &first[1], limit, &copied) || count == 2 || copied >= limit)
+        return copied;
     if (count > L7_MAX_IOVECS)
         count = L7_MAX_IOVECS;
-    bpf_loop(count, copy_one_iovec, &c, 0);
+    struct iovec_copy c = { .iovs = iovs + 2, .limit = limit, .copied = copied };
+    bpf_loop(count - 2, copy_one_iovec, &c, 0);
     return c.copied;
 }
 
@@ -490,20 +633,22 @@ static __always_inline __u64 emit_chunked(struct scratch *s, struct call_args *c
 /* "PRI * HT", the start of the client preface, as a little-endian word. */
 #define HTTP2_PREFACE_START 0x5448202a20495250ULL
 
-static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, struct l7_conn *conn, __u64 returned,
-                                      __u64 now, __u8 source)
+/* Sends what the call moved. Returns whether its bytes begin with the HTTP/2
+ * client preface (the caller flags the connection). */
+static __always_inline bool emit_data(struct call_args *call, __u64 pid_tgid, __u64 conn_id, __u8 conn_flags,
+                                      __u64 returned, __u64 now, __u8 source)
 {
     __u32 cpu = bpf_get_smp_processor_id();
     struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
     if (!s)
-        return;
+        return false;
 
     struct l7_data_event *e = &s->event;
     e->header.kind = L7_EVENT_DATA;
     e->header.tgid = pid_tgid >> 32;
     e->header.tid = (__u32)pid_tgid;
     e->header.timestamp_ns = now;
-    e->conn_id = conn->conn_id;
+    e->conn_id = conn_id;
     e->enter_ns = call->enter_ns;
     e->returned = returned;
     e->fd = call->fd;
@@ -513,7 +658,8 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
     e->offset = 0;
 
     __u64 captured = 0;
-    if ((conn->flags & L7_CONN_FLAG_HTTP2) && returned > capture_bytes && call->op != OP_NOCOPY) {
+    bool preface = false;
+    if ((conn_flags & L7_CONN_FLAG_HTTP2) && returned > capture_bytes && call->op != OP_NOCOPY) {
         captured = emit_chunked(s, call, returned);
     } else {
         __u64 limit = returned < capture_bytes ? returned : capture_bytes;
@@ -525,21 +671,30 @@ static __always_inline void emit_data(struct call_args *call, __u64 pid_tgid, st
             if (bpf_probe_read_user(s->data, n, (const void *)call->buf) == 0)
                 captured = n;
         } else if (call->op == OP_IOVEC) {
-            captured = copy_iovecs((const struct iovec *)call->buf, call->count, limit);
+            captured = copy_iovecs(s, (const struct iovec *)call->buf, call->count, limit);
         }
         e->captured = captured;
-        if (captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START)
-            conn->flags |= L7_CONN_FLAG_HTTP2;
+        preface = captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START;
         __u64 size = sizeof(struct l7_data_event) + captured;
         barrier_var(size);
         if (size > sizeof(struct l7_data_event) + L7_MAX_CAPTURE_BYTES)
-            return;
+            return preface;
         emit(e, size, returned);
     }
 
     struct l7_counters *c = counters_here();
     if (c && returned > captured)
         c->uncaptured_bytes += returned - captured;
+    return preface;
+}
+
+/* Marks (tgid, fd) as HTTP/2 if it still is connection `conn_id`. */
+static __always_inline void flag_http2(__u32 tgid, int fd, __u64 conn_id)
+{
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (conn && conn->conn_id == conn_id)
+        conn->flags |= L7_CONN_FLAG_HTTP2;
 }
 
 /* By the first data on a server side, the tracer's own connect (if this
@@ -565,24 +720,11 @@ static __always_inline void count_ciphertext(void)
 
 /* ---- OpenSSL: which socket an SSL call uses ----
  *
- * An SSL_read/SSL_write in progress on a thread leaves a `ssl_calls` entry.
+ * An SSL_read/SSL_write in progress on a thread leaves its `ssl_call` in the
+ * thread's state.
  * The socket syscall that OpenSSL makes underneath, on the same thread,
  * names the connection (the nested-syscall method: no OpenSSL struct is
  * read). Its own bytes are ciphertext and are not sent. */
-
-struct ssl_call {
-    __u64 ssl;
-    __u64 buf;
-    /* The _ex forms' `size_t *readbytes` / `*written`; 0 for the plain forms. */
-    __u64 length_out;
-    __u64 enter_ns;
-    /* The socket of the first data syscall made under this call; -1 until then. */
-    __s32 fd;
-    __u8 direction;
-    /* Set at entry, cleared by the return that takes it. */
-    __u8 pending;
-    __u8 pad[2];
-};
 
 struct ssl_object_key {
     __u64 ssl;
@@ -590,19 +732,11 @@ struct ssl_object_key {
     __u32 pad;
 };
 
-/* Per thread, like `calls`: every data syscall looks here, TLS or not. */
-struct {
-    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
-    __type(key, int);
-    __type(value, struct ssl_call);
-} ssl_calls SEC(".maps");
-
 /* The SSL call in progress on this thread, if any. */
 static __always_inline struct ssl_call *current_ssl_call(void)
 {
-    struct ssl_call *call = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0, 0);
-    return call && call->pending ? call : NULL;
+    struct thread_state *t = this_thread(bpf_get_current_task_btf(), 0);
+    return t && t->ssl.pending ? &t->ssl : NULL;
 }
 
 /* The socket each SSL object last used, for reads that OpenSSL serves from
@@ -616,10 +750,10 @@ struct {
 
 /* Whether this thread is inside SSL_read/SSL_write; if so the socket is
  * recorded as that call's and the syscall itself is left alone. */
-static __always_inline bool under_ssl_call(__u64 pid_tgid, int fd, struct l7_conn *conn)
+static __always_inline bool under_ssl_call(struct thread_state *t, int fd, struct l7_conn *conn)
 {
-    struct ssl_call *ssl = current_ssl_call();
-    if (!ssl)
+    struct ssl_call *ssl = &t->ssl;
+    if (!ssl->pending)
         return false;
     if (ssl->fd < 0 && (conn || tcp_sock_of_fd(fd)))
         ssl->fd = fd;
@@ -632,17 +766,21 @@ static __always_inline bool under_ssl_call(__u64 pid_tgid, int fd, struct l7_con
 
 static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, __u8 direction)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
-    __u32 tgid = pid_tgid >> 32;
-    if (!process_selected(tgid))
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 tgid = task->tgid;
+    struct thread_state *t = selected_thread(task, tgid);
+    if (!t)
         return 0;
 
     struct call_args call = {
         .buf = buf, .count = count, .fd = fd, .op = op, .direction = direction,
     };
+    /* Read before `conns`: a change made after this read moves it. */
+    call.conn_changes = conn_changes;
+    barrier();
     struct l7_conn_key key = { .tgid = tgid, .fd = fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
-    if (under_ssl_call(pid_tgid, fd, conn))
+    if (under_ssl_call(t, fd, conn))
         return 0;
     if (conn) {
         if (conn->state != L7_CONN_TRACED) {
@@ -653,6 +791,9 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
             count_ciphertext();
             return 0;
         }
+        call.conn_id = conn->conn_id;
+        call.conn_flags = conn->flags;
+        call.conn_known = !conn->self_check_pending;
     } else {
         struct sock *sk = tcp_sock_of_fd(fd);
         if (!sk)
@@ -660,20 +801,30 @@ static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, _
         call.sk = (__u64)sk;
     }
     call.enter_ns = bpf_ktime_get_ns();
-    stash_call(&call);
+    call.pending = 1;
+    t->call = call;
     return 0;
 }
 
 static __always_inline int data_exit(long ret)
 {
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    struct task_struct *task = bpf_get_current_task_btf();
     struct call_args call;
-    if (!take_call(&call))
+    if (!take_call(task, &call))
         return 0;
     if (ret <= 0)
         return 0;
+    __u64 pid_tgid = pid_tgid_of(task);
 
     __u64 now = bpf_ktime_get_ns();
+    /* The common case: the entry saw the connection traced and nothing has
+     * changed in `conns` since. */
+    if (call.conn_known && call.conn_changes == conn_changes) {
+        if (emit_data(&call, pid_tgid, call.conn_id, call.conn_flags, (__u64)ret, now, L7_SOURCE_SYSCALL) &&
+            !(call.conn_flags & L7_CONN_FLAG_HTTP2))
+            flag_http2(pid_tgid >> 32, call.fd, call.conn_id);
+        return 0;
+    }
     struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (!conn) {
@@ -694,7 +845,8 @@ static __always_inline int data_exit(long ret)
         count_ciphertext();
         return 0;
     }
-    emit_data(&call, pid_tgid, conn, (__u64)ret, now, L7_SOURCE_SYSCALL);
+    if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
+        conn->flags |= L7_CONN_FLAG_HTTP2;
     return 0;
 }
 
@@ -837,10 +989,9 @@ static __always_inline int ssl_enter(void *ssl, const void *buf, __u64 length_ou
         .ssl = (__u64)ssl, .buf = (__u64)buf, .length_out = length_out,
         .enter_ns = bpf_ktime_get_ns(), .fd = -1, .direction = direction, .pending = 1,
     };
-    struct ssl_call *slot = bpf_task_storage_get(&ssl_calls, bpf_get_current_task_btf(), 0,
-                                                 BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (slot)
-        *slot = call;
+    struct thread_state *t = this_thread(bpf_get_current_task_btf(), BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (t)
+        t->ssl = call;
     return 0;
 }
 
@@ -937,13 +1088,17 @@ int BPF_KRETPROBE(ssl_exit, long ret)
         count_filtered();
         return 0;
     }
-    conn->flags |= L7_CONN_FLAG_TLS;
+    if (!(conn->flags & L7_CONN_FLAG_TLS)) {
+        conn->flags |= L7_CONN_FLAG_TLS;
+        __sync_fetch_and_add(&conn_changes, 1);
+    }
 
     struct call_args args = {
         .buf = call.buf, .count = moved, .enter_ns = call.enter_ns,
         .fd = fd, .op = OP_BUFFER, .direction = call.direction,
     };
-    emit_data(&args, pid_tgid, conn, moved, now, L7_SOURCE_SSL);
+    if (emit_data(&args, pid_tgid, conn->conn_id, conn->flags, moved, now, L7_SOURCE_SSL))
+        conn->flags |= L7_CONN_FLAG_HTTP2;
     struct l7_counters *c = counters_here();
     if (c)
         c->ssl_events++;
@@ -974,7 +1129,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     struct call_args call;
-    if (!take_call(&call))
+    if (!take_call(bpf_get_current_task_btf(), &call))
         return 0;
     if (call.op != OP_CONNECT || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
         return 0;
@@ -1009,7 +1164,7 @@ static __always_inline int accept_exit(long ret)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     struct call_args call;
-    if (!take_call(&call))
+    if (!take_call(bpf_get_current_task_btf(), &call))
         return 0;
     __u8 op = call.op;
     if (op != OP_ACCEPT || ret < 0)
@@ -1050,7 +1205,12 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct trace_event_raw_sys_enter *ctx)
 {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
-    struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
+    __u32 tgid = pid_tgid >> 32;
+    /* With --pid only processes that had a verdict ever had a connection
+     * tracked: the others' closes (files, pipes) need no lookup. */
+    if (process_mode == L7_MODE_LISTED && !may_have_verdict(tgid))
+        return 0;
+    struct l7_conn_key key = { .tgid = tgid, .fd = ctx->args[0] };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (!conn)
         return 0;
@@ -1085,8 +1245,10 @@ int on_exec(void *ctx)
     if (process_mode == L7_MODE_LISTED && (verdict & 0x0f) != L7_VERDICT_TRACE)
         return 0;
     /* A new program may be another service: user space decides again. */
-    if (process_mode == L7_MODE_DECIDE && v && !(verdict & L7_VERDICT_PINNED))
+    if (process_mode == L7_MODE_DECIDE && v && !(verdict & L7_VERDICT_PINNED)) {
         bpf_map_delete_elem(&proc_verdict, &tgid);
+        __sync_fetch_and_add(&verdict_changes, 1);
+    }
 
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct l7_exec_event e = {};
@@ -1114,7 +1276,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
     if (!v)
         return 0;
     __u8 inherited = *v & ~L7_VERDICT_PINNED;
+    note_verdict(child_tgid);
     bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
+    __sync_fetch_and_add(&verdict_changes, 1);
     return 0;
 }
 
@@ -1127,8 +1291,10 @@ int on_exit(void *ctx)
         return 0;
     __u8 *v = bpf_map_lookup_elem(&proc_verdict, &tgid);
     bool traced = v && (*v & 0x0f) == L7_VERDICT_TRACE;
-    if (v)
+    if (v) {
         bpf_map_delete_elem(&proc_verdict, &tgid);
+        __sync_fetch_and_add(&verdict_changes, 1);
+    }
     if (process_mode == L7_MODE_LISTED && !traced)
         return 0;
 

@@ -115,6 +115,13 @@ static int on_record(void *context, void *data, size_t size)
     return ++p->delivered >= L7_POLL_BUDGET ? -EAGAIN : 0;
 }
 
+/* Tells the kernel that tgid may have a verdict (before it is written). */
+static void note_verdict(struct l7_probes *p, uint32_t tgid)
+{
+    uint32_t bit = tgid % L7_VERDICT_BITS;
+    __atomic_fetch_or(&p->skel->bss->verdict_bits[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST);
+}
+
 static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
 {
     uint8_t one = 1;
@@ -126,6 +133,7 @@ static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
     uint8_t pinned = L7_VERDICT_TRACE | L7_VERDICT_PINNED;
     for (uint32_t i = 0; i < config->pid_count; i++) {
         uint32_t tgid = config->pids[i];
+        note_verdict(p, tgid);
         if (bpf_map__update_elem(p->skel->maps.proc_verdict, &tgid, sizeof(tgid), &pinned, sizeof(pinned), BPF_ANY))
             return -errno;
     }
@@ -173,6 +181,9 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
     p->skel->rodata->port_selection = config->port_count > 0;
     /* A quarter of the ring: few wake-ups, yet room left while we wake. */
     p->skel->rodata->wakeup_bytes = ring / 4;
+    /* Every CPU may write this much before looking: an eighth of the mark in all. */
+    uint64_t check = ring / 4 / 8 / (uint32_t)p->cpu_count;
+    p->skel->rodata->wakeup_check_bytes = check ? check : 1;
 
     int err = bpf_map__set_max_entries(p->skel->maps.events, ring);
     if (!err)
@@ -307,8 +318,12 @@ int l7_probes_poll(struct l7_probes *p, int timeout_ms, l7_record_fn fn, void *c
 int l7_probes_set_process_verdict(struct l7_probes *p, uint32_t tgid, uint8_t verdict)
 {
     struct bpf_map *map = p->skel->maps.proc_verdict;
+    if (verdict)
+        note_verdict(p, tgid);
     int err = verdict ? bpf_map__update_elem(map, &tgid, sizeof(tgid), &verdict, sizeof(verdict), BPF_ANY)
                       : bpf_map__delete_elem(map, &tgid, sizeof(tgid), 0);
+    /* Threads that kept their process's selection decide again. */
+    __atomic_fetch_add(&p->skel->bss->verdict_changes, 1, __ATOMIC_SEQ_CST);
     if (err && !verdict && errno == ENOENT)
         return 0;
     return err ? -errno : 0;
@@ -325,9 +340,14 @@ static int load_conn(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t co
     return conn->conn_id == conn_id ? 0 : -ENOENT;
 }
 
+/* Writes the entry back, then tells the exits of syscalls in flight to look
+ * again (see conn_changes in the BPF program). */
 static int store_conn(struct l7_probes *p, const struct l7_conn_key *key, const struct l7_conn *conn)
 {
-    return bpf_map__update_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), BPF_EXIST) ? -errno : 0;
+    if (bpf_map__update_elem(p->skel->maps.conns, key, sizeof(*key), conn, sizeof(*conn), BPF_EXIST))
+        return -errno;
+    __atomic_fetch_add(&p->skel->bss->conn_changes, 1, __ATOMIC_SEQ_CST);
+    return 0;
 }
 
 int l7_probes_ignore_connection(struct l7_probes *p, uint32_t tgid, int32_t fd, uint64_t conn_id)

@@ -63,6 +63,11 @@ enum l7_process_mode {
     L7_MODE_DECIDE = 2,
 };
 
+/* Size of the kernel's bitmap of tgids that may have a `proc_verdict` entry
+ * (`verdict_bits` in .bss): whoever adds an entry for tgid T first sets bit
+ * T % L7_VERDICT_BITS. */
+#define L7_VERDICT_BITS 65536
+
 /* Values in the `proc_verdict` map. */
 enum l7_verdict {
     L7_VERDICT_TRACE = 1,
