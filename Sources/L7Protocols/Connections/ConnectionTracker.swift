@@ -23,6 +23,8 @@ public final class ConnectionTracker {
     public private(set) var stats = ProtocolStats()
 
     private var table: ConnectionTable
+    /// Queue buffers lent to the connection being fed (see `HTTP1SpareBuffers`).
+    private var spares = HTTP1SpareBuffers()
 
     public init(limits: TrackerLimits = .init()) {
         self.limits = limits
@@ -48,8 +50,10 @@ public final class ConnectionTracker {
             let connection = table.lookup(chunk.key)
                 ?? track(chunk.key, fd: chunk.fd, role: .unknown, local: nil, remote: nil, seenFromStart: false)
             connection.fd = chunk.fd
+            connection.borrow(&spares)
             let verdict = connection.handle(chunk)
             connection.drain(into: &stats, emit: emit)
+            connection.giveBack(&spares)
             switch verdict {
             case .none: break
             case .ignore: onIgnore?(connection.key, connection.fd)

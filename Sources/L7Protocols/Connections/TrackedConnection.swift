@@ -369,6 +369,12 @@ final class TrackedConnection {
         http2?.discard()
     }
 
+    /// Lends the tracker's spare buffers to this connection's HTTP/1 queues, before it is fed.
+    func borrow(_ spares: inout HTTP1SpareBuffers) { stitcher.borrow(&spares) }
+
+    /// Takes them back once drained (an idle connection keeps no buffer).
+    func giveBack(_ spares: inout HTTP1SpareBuffers) { stitcher.giveBack(&spares) }
+
     /// Hands over the exchanges and counters gathered since the last call.
     func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {

@@ -32,6 +32,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     var connection: ConnectionInfo
     private let maxPending: Int
+    /// Requests waiting for their responses, from `pendingStart` on; the buffer is lent (`HTTP1SpareBuffers`).
     private var pending: [PendingRequest] = []
     private var pendingStart = 0
     private var nextSequence: UInt64 = 0
@@ -40,7 +41,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     private var response: BoundResponse?
     private var responsesUncertain = false
 
-    /// Exchanges completed since the owner last drained them.
+    /// Exchanges completed since the owner last drained them; the buffer is lent (`HTTP1SpareBuffers`).
     var ready: [Exchange] = []
     /// Counters since the owner last collected them.
     var stats = ProtocolStats()
@@ -53,6 +54,24 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     }
 
     var pendingCount: Int { pending.count - pendingStart }
+
+    // MARK: - Buffers
+
+    /// Takes the spares for the queues that have no buffer.
+    mutating func borrow(_ spares: inout HTTP1SpareBuffers) {
+        if ready.capacity == 0 { swap(&ready, &spares.ready) }
+        if pending.isEmpty && pending.capacity == 0 { swap(&pending, &spares.pending) }
+    }
+
+    /// Gives back (or frees) the buffers of the queues that are empty.
+    mutating func giveBack(_ spares: inout HTTP1SpareBuffers) {
+        if ready.isEmpty && ready.capacity > 0 {
+            if spares.ready.capacity == 0 && ready.capacity <= 16 { swap(&ready, &spares.ready) } else { ready = [] }
+        }
+        if pending.isEmpty && pending.capacity > 0 {
+            if spares.pending.capacity == 0 && pending.capacity <= 64 { swap(&pending, &spares.pending) } else { pending = [] }
+        }
+    }
 
     // MARK: - Requests
 
