@@ -6,6 +6,11 @@ import Glibc
 /// a consumer could read them after the callback returned. Names and values
 /// may arrive in several pieces (a field split across two reads).
 ///
+/// A collector that does not keep fields (`keepsFields` false) only
+/// counts messages and body bytes: l7trace reads HTTP/1 response fields for
+/// framing and keeps none, so llhttp's response side is measured the same way
+/// (its callbacks still run; nothing is copied).
+///
 /// Plain memory behind a pointer that the C callbacks receive as their
 /// user data: no reference counting or exclusivity checks in the callbacks,
 /// so the reference's consumer costs about what a C consumer would.
@@ -18,15 +23,17 @@ struct HeaderCollector {
     private var fieldCount = 0
     private var fieldCapacity: Int
     private var inValue = false
+    private var keepsFields = true
     /// Totals over the run, read at the end.
     private(set) var fieldsSeen = 0
     private(set) var messages = 0
     private(set) var bodyBytes = 0
 
     /// A collector in memory of its own, for a C parser's user-data pointer.
-    static func allocate() -> UnsafeMutablePointer<HeaderCollector> {
+    static func allocate(keepsFields: Bool = true) -> UnsafeMutablePointer<HeaderCollector> {
         let collector = UnsafeMutablePointer<HeaderCollector>.allocate(capacity: 1)
         collector.initialize(to: HeaderCollector())
+        collector.pointee.keepsFields = keepsFields
         return collector
     }
 
@@ -52,10 +59,12 @@ struct HeaderCollector {
     }
 
     mutating func appendStartLine(_ piece: UnsafeRawBufferPointer) {
+        guard keepsFields else { return }
         append(piece)
     }
 
     mutating func appendName(_ piece: UnsafeRawBufferPointer) {
+        guard keepsFields else { return }
         if inValue || fieldCount == 0 {
             addField()
             inValue = false
@@ -65,6 +74,7 @@ struct HeaderCollector {
     }
 
     mutating func appendValue(_ piece: UnsafeRawBufferPointer) {
+        guard keepsFields else { return }
         inValue = true
         append(piece)
         fieldEnds[fieldCount - 1].value = byteCount

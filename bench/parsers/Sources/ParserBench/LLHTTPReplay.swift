@@ -40,7 +40,8 @@ struct LLHTTPReplay: ParserReplay {
         var collectors = [UnsafeMutablePointer<HeaderCollector>]()
         for index in 0..<2 * count {
             c_nio_llhttp_init(parsers + index, index % 2 == 0 ? HTTP_REQUEST : HTTP_RESPONSE, settings)
-            let collector = HeaderCollector.allocate()
+            // Response fields are parsed but not kept, as in l7trace (see HeaderCollector).
+            let collector = HeaderCollector.allocate(keepsFields: index % 2 == 0)
             collectors.append(collector)
             parsers[index].data = UnsafeMutableRawPointer(collector)
         }
