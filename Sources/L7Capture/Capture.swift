@@ -55,8 +55,9 @@ public final class Capture {
     deinit { close() }
 
     /// Waits up to `timeoutMs` (the kernel wakes us early only when its ring
-    /// fills or a process starts; a TLS rescan due sooner shortens it), then hands the waiting records to `handler` — at most 65536,
-    /// so a flood cannot keep the caller from checking for shutdown; the next
+    /// fills or a process starts; a TLS rescan due sooner shortens the wait),
+    /// then hands the waiting records to `handler` — at most 65536, so a
+    /// flood cannot keep the caller from checking for shutdown; the next
     /// call then does not wait. Data chunks are borrowed from the ring: valid
     /// only during the handler call. Returns the number of records read, or a
     /// negative errno.
