@@ -762,7 +762,10 @@ static __always_inline bool under_ssl_call(struct thread_state *t, int fd, struc
     return true;
 }
 
-/* ---- entry / exit of the data syscalls ---- */
+/* ---- entry / exit of the data syscalls ----
+ *
+ * Writes are seen at both ends: a client span starts at the entry of its
+ * first request write. Reads are seen at their exit only (ingress_exit). */
 
 static __always_inline int data_enter(int fd, __u64 buf, __u64 count, __u8 op, __u8 direction)
 {
@@ -850,16 +853,64 @@ static __always_inline int data_exit(long ret)
     return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int enter_read(struct trace_event_raw_sys_enter *ctx)
+/* The registers the thread's syscall arguments came in, saved at entry and
+ * left as they were: what a read's exit needs to know where its bytes went. */
+static __always_inline struct pt_regs *user_regs(void)
 {
-    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_INGRESS);
+    return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* Reads are seen at their exit only, with their arguments taken from the
+ * saved registers: one program run per call instead of two (the exit is
+ * where a read's bytes can be copied anyway). A read's enter time is then
+ * not known and its record carries the exit time for both; no span needs
+ * it (a server span starts at the exit of the read that brought its
+ * request; a client's response ends at the exit of its last read). */
+static __always_inline int ingress_exit(long ret, int fd, __u64 buf, __u64 count, __u8 op)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 tgid = task->tgid;
+    struct thread_state *t = selected_thread(task, tgid);
+    if (!t)
+        return 0;
+    struct l7_conn_key key = { .tgid = tgid, .fd = fd };
+    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
+    if (under_ssl_call(t, fd, conn) || ret <= 0)
+        return 0;
+    __u64 pid_tgid = pid_tgid_of(task);
+    __u64 now = bpf_ktime_get_ns();
+    if (!conn) {
+        /* A socket that predates the tracer, or the first read of one. */
+        struct sock *sk = tcp_sock_of_fd(fd);
+        if (!sk)
+            return 0;
+        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, now);
+        if (!conn)
+            return 0;
+    }
+    self_check(conn);
+    if (conn->state != L7_CONN_TRACED) {
+        count_filtered();
+        return 0;
+    }
+    if (conn->flags & L7_CONN_FLAG_TLS) {
+        count_ciphertext();
+        return 0;
+    }
+    struct call_args call = {
+        .buf = buf, .count = count, .enter_ns = now, .fd = fd, .op = op, .direction = L7_DIR_INGRESS,
+    };
+    if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
+        conn->flags |= L7_CONN_FLAG_HTTP2;
+    return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-    return data_exit(ctx->ret);
+    struct pt_regs *regs = user_regs();
+    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+                        PT_REGS_PARM3_SYSCALL(regs), OP_BUFFER);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
@@ -874,16 +925,12 @@ int exit_write(struct trace_event_raw_sys_exit *ctx)
     return data_exit(ctx->ret);
 }
 
-SEC("tracepoint/syscalls/sys_enter_readv")
-int enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_IOVEC, L7_DIR_INGRESS);
-}
-
 SEC("tracepoint/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-    return data_exit(ctx->ret);
+    struct pt_regs *regs = user_regs();
+    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+                        PT_REGS_PARM3_SYSCALL(regs), OP_IOVEC);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
@@ -910,33 +957,24 @@ int exit_sendto(struct trace_event_raw_sys_exit *ctx)
     return data_exit(ctx->ret);
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-    /* A peek leaves the bytes in the socket; the real read reports them. */
-    if (ctx->args[3] & MSG_PEEK)
-        return 0;
-    return data_enter(ctx->args[0], ctx->args[1], ctx->args[2], OP_BUFFER, L7_DIR_INGRESS);
-}
-
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-    return data_exit(ctx->ret);
-}
-
-static __always_inline int msg_enter(struct trace_event_raw_sys_enter *ctx, __u8 direction)
-{
-    struct user_msghdr msg;
-    if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+    struct pt_regs *regs = user_regs();
+    /* A peek leaves the bytes in the socket; the real read reports them. */
+    if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
         return 0;
-    return data_enter(ctx->args[0], (__u64)msg.msg_iov, msg.msg_iovlen, OP_IOVEC, direction);
+    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+                        PT_REGS_PARM3_SYSCALL(regs), OP_BUFFER);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-    return msg_enter(ctx, L7_DIR_EGRESS);
+    struct user_msghdr msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+        return 0;
+    return data_enter(ctx->args[0], (__u64)msg.msg_iov, msg.msg_iovlen, OP_IOVEC, L7_DIR_EGRESS);
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
@@ -945,18 +983,18 @@ int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
     return data_exit(ctx->ret);
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-    if (ctx->args[2] & MSG_PEEK)
-        return 0;
-    return msg_enter(ctx, L7_DIR_INGRESS);
-}
-
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-    return data_exit(ctx->ret);
+    struct pt_regs *regs = user_regs();
+    if (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK)
+        return 0;
+    long ret = ctx->ret;
+    struct user_msghdr msg = {};
+    /* Unread (failed call), it names no buffer: an SSL call still learns its socket. */
+    if (ret > 0)
+        bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs));
+    return ingress_exit(ret, PT_REGS_PARM1_SYSCALL(regs), (__u64)msg.msg_iov, msg.msg_iovlen, OP_IOVEC);
 }
 
 /* sendfile moves file bytes (nginx's static files) into the socket: no

@@ -40,7 +40,9 @@ public struct DataChunk {
     public var fd: Int32
     public var direction: Direction
     public var source: DataSource
-    /// Monotonic nanoseconds at the call's entry and exit.
+    /// Monotonic nanoseconds at the call's entry and exit. A syscall read's
+    /// entry is not seen (the kernel side catches reads at their exit):
+    /// `enterNs` is then its exit time.
     public var enterNs: UInt64
     public var exitNs: UInt64
     /// Total bytes the call moved.

@@ -118,6 +118,8 @@ enum l7_chunk_flags {
 struct l7_data_event {
     struct l7_event_header header;
     __u64 conn_id;
+    /* The call's entry; a syscall read is seen at its exit only and carries
+     * the exit time here too (SSL reads carry their real entry). */
     __u64 enter_ns;
     /* What the call returned (> 0). */
     __u64 returned;
