@@ -853,26 +853,35 @@ static __always_inline int data_exit(long ret)
     return 0;
 }
 
-/* The registers the thread's syscall arguments came in, saved at entry and
- * left as they were: what a read's exit needs to know where its bytes went. */
-static __always_inline struct pt_regs *user_regs(void)
-{
-    return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
+/* The four reads, told apart where their arguments are taken. */
+enum read_kind {
+    READ_BUFFER,  /* read, recvfrom: fd, buf, len (recvfrom: flags fourth) */
+    READ_IOVEC,   /* readv: fd, iov, iovcnt */
+    READ_MSG,     /* recvmsg: fd, msghdr, flags */
+};
 
-/* Reads are seen at their exit only, with their arguments taken from the
- * saved registers: one program run per call instead of two (the exit is
- * where a read's bytes can be copied anyway). A read's enter time is then
- * not known and its record carries the exit time for both; no span needs
- * it (a server span starts at the exit of the read that brought its
- * request; a client's response ends at the exit of its last read). */
-static __always_inline int ingress_exit(long ret, int fd, __u64 buf, __u64 count, __u8 op)
+/* Reads are seen at their exit only: their arguments are still in the user
+ * registers the kernel saved at entry (bpf_task_pt_regs), and a read's bytes
+ * can only be copied now anyway. One program run per call instead of two.
+ * A read's enter time is then not known and its record carries the exit
+ * time for both; no span needs it (a server span starts at the exit of the
+ * read that brought its request; a client's response ends at the exit of
+ * its last read). The registers are read only for traced threads. */
+static __always_inline int ingress_exit(long ret, enum read_kind kind, bool has_flags)
 {
     struct task_struct *task = bpf_get_current_task_btf();
     __u32 tgid = task->tgid;
     struct thread_state *t = selected_thread(task, tgid);
     if (!t)
         return 0;
+    struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+    /* A peek leaves the bytes in the socket; the real read reports them. */
+    if (has_flags && ((kind == READ_MSG ? PT_REGS_PARM3_SYSCALL(regs) : PT_REGS_PARM4_SYSCALL(regs)) & MSG_PEEK))
+        return 0;
+    int fd = PT_REGS_PARM1_SYSCALL(regs);
+    __u64 buf = PT_REGS_PARM2_SYSCALL(regs);
+    __u64 count = PT_REGS_PARM3_SYSCALL(regs);
+
     struct l7_conn_key key = { .tgid = tgid, .fd = fd };
     struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
     if (under_ssl_call(t, fd, conn) || ret <= 0)
@@ -897,8 +906,16 @@ static __always_inline int ingress_exit(long ret, int fd, __u64 buf, __u64 count
         count_ciphertext();
         return 0;
     }
+    if (kind == READ_MSG) {
+        struct user_msghdr msg;
+        if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)buf))
+            return 0;
+        buf = (__u64)msg.msg_iov;
+        count = msg.msg_iovlen;
+    }
     struct call_args call = {
-        .buf = buf, .count = count, .enter_ns = now, .fd = fd, .op = op, .direction = L7_DIR_INGRESS,
+        .buf = buf, .count = count, .enter_ns = now, .fd = fd,
+        .op = kind == READ_BUFFER ? OP_BUFFER : OP_IOVEC, .direction = L7_DIR_INGRESS,
     };
     if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
         conn->flags |= L7_CONN_FLAG_HTTP2;
@@ -908,9 +925,7 @@ static __always_inline int ingress_exit(long ret, int fd, __u64 buf, __u64 count
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-    struct pt_regs *regs = user_regs();
-    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
-                        PT_REGS_PARM3_SYSCALL(regs), OP_BUFFER);
+    return ingress_exit(ctx->ret, READ_BUFFER, false);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
@@ -928,9 +943,7 @@ int exit_write(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-    struct pt_regs *regs = user_regs();
-    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
-                        PT_REGS_PARM3_SYSCALL(regs), OP_IOVEC);
+    return ingress_exit(ctx->ret, READ_IOVEC, false);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
@@ -960,12 +973,7 @@ int exit_sendto(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-    struct pt_regs *regs = user_regs();
-    /* A peek leaves the bytes in the socket; the real read reports them. */
-    if (PT_REGS_PARM4_SYSCALL(regs) & MSG_PEEK)
-        return 0;
-    return ingress_exit(ctx->ret, PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
-                        PT_REGS_PARM3_SYSCALL(regs), OP_BUFFER);
+    return ingress_exit(ctx->ret, READ_BUFFER, true);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
@@ -986,15 +994,7 @@ int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-    struct pt_regs *regs = user_regs();
-    if (PT_REGS_PARM3_SYSCALL(regs) & MSG_PEEK)
-        return 0;
-    long ret = ctx->ret;
-    struct user_msghdr msg = {};
-    /* Unread (failed call), it names no buffer: an SSL call still learns its socket. */
-    if (ret > 0)
-        bpf_probe_read_user(&msg, sizeof(msg), (const void *)PT_REGS_PARM2_SYSCALL(regs));
-    return ingress_exit(ret, PT_REGS_PARM1_SYSCALL(regs), (__u64)msg.msg_iov, msg.msg_iovlen, OP_IOVEC);
+    return ingress_exit(ctx->ret, READ_MSG, true);
 }
 
 /* sendfile moves file bytes (nginx's static files) into the socket: no
