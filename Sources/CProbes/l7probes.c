@@ -19,6 +19,8 @@
 #include "generated/l7trace.skel.h"
 
 #define L7_MAX_LINKS 64
+/* The ring fill at which the kernel wakes the reader (see l7_probes_open). */
+#define L7_WAKEUP_BYTES (256u << 10)
 /* Records handed over per poll at most, so that a flood cannot keep the
  * caller inside one poll forever (it checks for shutdown between polls). */
 #define L7_POLL_BUDGET 65536
@@ -179,10 +181,15 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
     p->skel->rodata->process_mode = config->process_mode;
     p->skel->rodata->capture_bytes = capture;
     p->skel->rodata->port_selection = config->port_count > 0;
-    /* A quarter of the ring: few wake-ups, yet room left while we wake. */
-    p->skel->rodata->wakeup_bytes = ring / 4;
+    /* 256 KiB (~600 HTTP/1.1 exchanges), or a quarter of a smaller ring.
+     * A larger mark means fewer wake-ups but bursts of spans larger than the
+     * export queue (2,048 by default), which overflowed it at saturation
+     * before the export thread could run; the ring stays large for HTTP/2's
+     * whole-call copies and for the tracer's stalls. */
+    uint64_t mark = ring / 4 < L7_WAKEUP_BYTES ? ring / 4 : L7_WAKEUP_BYTES;
+    p->skel->rodata->wakeup_bytes = mark;
     /* Every CPU may write this much before looking: an eighth of the mark in all. */
-    uint64_t check = ring / 4 / 8 / (uint32_t)p->cpu_count;
+    uint64_t check = mark / 8 / (uint32_t)p->cpu_count;
     p->skel->rodata->wakeup_check_bytes = check ? check : 1;
 
     int err = bpf_map__set_max_entries(p->skel->maps.events, ring);
