@@ -762,6 +762,34 @@ static __always_inline bool under_ssl_call(struct thread_state *t, int fd, struc
     return true;
 }
 
+/* The connection whose bytes a call moved, if they are to be sent: `conn`
+ * as found in `conns`, else the fd's TCP socket (`sk` when already found)
+ * tracked now — a socket that predates the tracer, or whose entry was
+ * evicted. NULL for anything else, counted. */
+static __always_inline struct l7_conn *traced_conn(__u64 pid_tgid, int fd, struct l7_conn *conn, struct sock *sk,
+                                                   __u64 now)
+{
+    if (!conn) {
+        if (!sk)
+            sk = tcp_sock_of_fd(fd);
+        if (!sk)
+            return NULL;
+        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, now);
+        if (!conn)
+            return NULL;
+    }
+    self_check(conn);
+    if (conn->state != L7_CONN_TRACED) {
+        count_filtered();
+        return NULL;
+    }
+    if (conn->flags & L7_CONN_FLAG_TLS) {
+        count_ciphertext();
+        return NULL;
+    }
+    return conn;
+}
+
 /* ---- entry / exit of the data syscalls ----
  *
  * Writes are seen at both ends: a client span starts at the entry of its
@@ -829,25 +857,9 @@ static __always_inline int data_exit(long ret)
         return 0;
     }
     struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
-    struct l7_conn *conn = bpf_map_lookup_elem(&conns, &key);
-    if (!conn) {
-        /* A socket that predates the tracer (or the entry was evicted). */
-        struct sock *sk = call.sk ? (struct sock *)call.sk : tcp_sock_of_fd(call.fd);
-        if (!sk)
-            return 0;
-        conn = track(pid_tgid, call.fd, sk, L7_ROLE_UNKNOWN, now);
-        if (!conn)
-            return 0;
-    }
-    self_check(conn);
-    if (conn->state != L7_CONN_TRACED) {
-        count_filtered();
+    struct l7_conn *conn = traced_conn(pid_tgid, call.fd, bpf_map_lookup_elem(&conns, &key), (struct sock *)call.sk, now);
+    if (!conn)
         return 0;
-    }
-    if (conn->flags & L7_CONN_FLAG_TLS) {
-        count_ciphertext();
-        return 0;
-    }
     if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
         conn->flags |= L7_CONN_FLAG_HTTP2;
     return 0;
@@ -888,24 +900,9 @@ static __always_inline int ingress_exit(long ret, enum read_kind kind, bool has_
         return 0;
     __u64 pid_tgid = pid_tgid_of(task);
     __u64 now = bpf_ktime_get_ns();
-    if (!conn) {
-        /* A socket that predates the tracer, or the first read of one. */
-        struct sock *sk = tcp_sock_of_fd(fd);
-        if (!sk)
-            return 0;
-        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, now);
-        if (!conn)
-            return 0;
-    }
-    self_check(conn);
-    if (conn->state != L7_CONN_TRACED) {
-        count_filtered();
+    conn = traced_conn(pid_tgid, fd, conn, NULL, now);
+    if (!conn)
         return 0;
-    }
-    if (conn->flags & L7_CONN_FLAG_TLS) {
-        count_ciphertext();
-        return 0;
-    }
     if (kind == READ_MSG) {
         struct user_msghdr msg;
         if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)buf))
