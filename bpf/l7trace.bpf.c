@@ -766,15 +766,14 @@ static __always_inline bool under_ssl_call(struct thread_state *t, int fd, struc
  * as found in `conns`, else the fd's TCP socket (`sk` when already found)
  * tracked now — a socket that predates the tracer, or whose entry was
  * evicted. NULL for anything else, counted. */
-static __always_inline struct l7_conn *traced_conn(__u64 pid_tgid, int fd, struct l7_conn *conn, struct sock *sk,
-                                                   __u64 now)
+static __always_inline struct l7_conn *traced_conn(__u64 pid_tgid, int fd, struct l7_conn *conn, struct sock *sk)
 {
     if (!conn) {
         if (!sk)
             sk = tcp_sock_of_fd(fd);
         if (!sk)
             return NULL;
-        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, now);
+        conn = track(pid_tgid, fd, sk, L7_ROLE_UNKNOWN, bpf_ktime_get_ns());
         if (!conn)
             return NULL;
     }
@@ -857,7 +856,7 @@ static __always_inline int data_exit(long ret)
         return 0;
     }
     struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = call.fd };
-    struct l7_conn *conn = traced_conn(pid_tgid, call.fd, bpf_map_lookup_elem(&conns, &key), (struct sock *)call.sk, now);
+    struct l7_conn *conn = traced_conn(pid_tgid, call.fd, bpf_map_lookup_elem(&conns, &key), (struct sock *)call.sk);
     if (!conn)
         return 0;
     if (emit_data(&call, pid_tgid, conn->conn_id, conn->flags, (__u64)ret, now, L7_SOURCE_SYSCALL))
@@ -899,10 +898,11 @@ static __always_inline int ingress_exit(long ret, enum read_kind kind, bool has_
     if (under_ssl_call(t, fd, conn) || ret <= 0)
         return 0;
     __u64 pid_tgid = pid_tgid_of(task);
-    __u64 now = bpf_ktime_get_ns();
-    conn = traced_conn(pid_tgid, fd, conn, NULL, now);
+    /* A traced process's reads of files and pipes end here, unclocked. */
+    conn = traced_conn(pid_tgid, fd, conn, NULL);
     if (!conn)
         return 0;
+    __u64 now = bpf_ktime_get_ns();
     if (kind == READ_MSG) {
         struct user_msghdr msg;
         if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)buf))
