@@ -864,7 +864,7 @@ static __always_inline int data_exit(long ret)
     return 0;
 }
 
-/* The four reads, told apart where their arguments are taken. */
+/* How the four reads (read, readv, recvfrom, recvmsg) pass their buffers. */
 enum read_kind {
     READ_BUFFER,  /* read, recvfrom: fd, buf, len (recvfrom: flags fourth) */
     READ_IOVEC,   /* readv: fd, iov, iovcnt */
