@@ -38,6 +38,8 @@ struct l7_probes {
     int delivered;
     /* The last poll stopped at its budget: records are waiting. */
     int backlog;
+    /* enum l7_kernel_feature bits whose fallbacks are in use. */
+    uint32_t fallbacks;
     /* Uprobe links, one pair per OpenSSL function per attached file. */
     struct bpf_link **ssl_links;
     int ssl_link_count;
@@ -50,7 +52,22 @@ static struct {
     int verbose;
     char last[256];
     char program[64];
+    char map[64];
 } libbpf_log;
+
+/* Copies the quoted name after `tag` in `line` ("prog 'x'", "map 'y'"). */
+static void keep_quoted(const char *line, const char *tag, char *out, size_t size)
+{
+    const char *start = strstr(line, tag);
+    if (!start || out[0])
+        return;
+    start += strlen(tag);
+    size_t n = strcspn(start, "'");
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, start, n);
+    out[n] = 0;
+}
 
 static int on_libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
 {
@@ -62,17 +79,13 @@ static int on_libbpf_print(enum libbpf_print_level level, const char *format, va
 
     if (libbpf_log.verbose)
         vfprintf(stderr, format, args); /* whole: the verifier log is one message */
-    if (level == LIBBPF_DEBUG || libbpf_log.program[0])
+    if (level == LIBBPF_DEBUG || libbpf_log.program[0] || libbpf_log.map[0])
         return 0;
-    /* The first "prog 'x': ... failed" names the culprit; keep that line. */
-    const char *prog = strstr(line, "prog '");
-    if (prog && strstr(line, "fail")) {
-        prog += 6;
-        size_t n = strcspn(prog, "'");
-        if (n >= sizeof(libbpf_log.program))
-            n = sizeof(libbpf_log.program) - 1;
-        memcpy(libbpf_log.program, prog, n);
-        libbpf_log.program[n] = 0;
+    /* The first "prog 'x': ... failed" or "map 'y': failed to create" names
+     * the culprit; keep that line. */
+    if (strstr(line, "fail")) {
+        keep_quoted(line, "prog '", libbpf_log.program, sizeof(libbpf_log.program));
+        keep_quoted(line, "map '", libbpf_log.map, sizeof(libbpf_log.map));
     }
     size_t n = strcspn(line, "\n");
     if (n >= sizeof(libbpf_log.last))
@@ -93,6 +106,7 @@ static int fail(struct l7_probes_error *error, const char *stage, int err, const
         error->err = err;
         snprintf(error->stage, sizeof(error->stage), "%s", stage);
         snprintf(error->program, sizeof(error->program), "%s", program ? program : libbpf_log.program);
+        snprintf(error->map, sizeof(error->map), "%s", program ? "" : libbpf_log.map);
         snprintf(error->message, sizeof(error->message), "%s", libbpf_log.last);
     }
     return -err;
@@ -142,6 +156,100 @@ static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
     return 0;
 }
 
+/* BPF atomic fetch-add (and with it or, and, xchg…): no libbpf probe names
+ * it, so load the smallest program that uses one. */
+static bool kernel_has_atomics(void)
+{
+    struct bpf_insn insns[] = {
+        { .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
+        { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+        { .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
+          .imm = BPF_ADD | BPF_FETCH },
+        { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+        { .code = BPF_JMP | BPF_EXIT },
+    };
+    int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), NULL);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static bool helper_available(enum bpf_func_id helper)
+{
+    return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) > 0;
+}
+
+/* The enum l7_kernel_feature bits this kernel lacks. */
+static uint32_t missing_features(void)
+{
+    uint32_t missing = 0;
+    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) <= 0 || !helper_available(BPF_FUNC_task_storage_get))
+        missing |= L7_FEATURE_TASK_STORAGE;
+    if (!helper_available(BPF_FUNC_get_current_task_btf))
+        missing |= L7_FEATURE_TASK_BTF;
+    if (!helper_available(BPF_FUNC_task_pt_regs))
+        missing |= L7_FEATURE_TASK_PT_REGS;
+    if (!kernel_has_atomics())
+        missing |= L7_FEATURE_ATOMICS;
+    return missing;
+}
+
+/* L7TRACE_KERNEL_FALLBACKS: "all", or feature names separated by commas. */
+static uint32_t fallbacks_from_environment(void)
+{
+    const char *env = getenv("L7TRACE_KERNEL_FALLBACKS");
+    if (!env || !*env)
+        return 0;
+    if (strcmp(env, "all") == 0)
+        return L7_ALL_FEATURES;
+    uint32_t bits = 0;
+    if (strstr(env, "task-storage"))
+        bits |= L7_FEATURE_TASK_STORAGE;
+    if (strstr(env, "task-btf"))
+        bits |= L7_FEATURE_TASK_BTF;
+    if (strstr(env, "task-pt-regs"))
+        bits |= L7_FEATURE_TASK_PT_REGS;
+    if (strstr(env, "atomics"))
+        bits |= L7_FEATURE_ATOMICS;
+    return bits;
+}
+
+/* Sets the kernel's feature constants and the programs and maps each
+ * fallback needs (see bpf/compat.h). */
+static int configure_fallbacks(struct l7_probes *p, uint32_t fallbacks)
+{
+    struct l7trace *skel = p->skel;
+    skel->rodata->has_task_storage = !(fallbacks & L7_FEATURE_TASK_STORAGE);
+    skel->rodata->has_task_btf = !(fallbacks & L7_FEATURE_TASK_BTF);
+    skel->rodata->has_task_pt_regs = !(fallbacks & L7_FEATURE_TASK_PT_REGS);
+    skel->rodata->has_atomics = !(fallbacks & L7_FEATURE_ATOMICS);
+
+    bool save_reads = fallbacks & L7_FEATURE_TASK_PT_REGS;
+    struct bpf_program *read_entries[] = {
+        skel->progs.enter_read, skel->progs.enter_readv, skel->progs.enter_recvfrom, skel->progs.enter_recvmsg,
+    };
+    for (size_t i = 0; i < sizeof(read_entries) / sizeof(read_entries[0]); i++) {
+        int err = bpf_program__set_autoload(read_entries[i], save_reads);
+        if (err)
+            return err;
+    }
+    /* The programs still name both thread maps (one in code the verifier
+     * skips): the one not used is made as small as the kernel allows. */
+    if (fallbacks & L7_FEATURE_TASK_STORAGE) {
+        int err = bpf_map__set_type(skel->maps.threads, BPF_MAP_TYPE_HASH);
+        if (!err)
+            err = bpf_map__set_max_entries(skel->maps.threads, 1);
+        return err;
+    }
+    return bpf_map__set_max_entries(skel->maps.thread_states, 1);
+}
+
+uint32_t l7_probes_fallbacks(const struct l7_probes *p)
+{
+    return p->fallbacks;
+}
+
 int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out,
                    struct l7_probes_error *error)
 {
@@ -149,8 +257,16 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
     libbpf_log.verbose = config->verbose || (env && *env && strcmp(env, "0") != 0);
     libbpf_log.last[0] = 0;
     libbpf_log.program[0] = 0;
+    libbpf_log.map[0] = 0;
     libbpf_set_print(on_libbpf_print);
     *out = NULL;
+
+    /* The one feature with no fallback: the ring buffer (5.8). */
+    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) <= 0) {
+        snprintf(libbpf_log.map, sizeof(libbpf_log.map), "events");
+        snprintf(libbpf_log.last, sizeof(libbpf_log.last), "this kernel has no BPF ring buffer (Linux 5.8 or later)");
+        return fail(error, "kernel", EOPNOTSUPP, NULL);
+    }
 
     struct l7_probes *p = calloc(1, sizeof(*p));
     if (!p)
@@ -176,6 +292,13 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
     if (capture > L7_MAX_CAPTURE_BYTES)
         capture = L7_MAX_CAPTURE_BYTES;
     uint32_t ring = ring_size(config->ring_bytes ? config->ring_bytes : (8u << 20));
+
+    p->fallbacks = missing_features() | (config->force_fallbacks & L7_ALL_FEATURES) | fallbacks_from_environment();
+    int fallback_err = configure_fallbacks(p, p->fallbacks);
+    if (fallback_err) {
+        l7_probes_destroy(p);
+        return fail(error, "open", fallback_err, "");
+    }
 
     p->skel->rodata->self_tgid = config->self_tgid;
     p->skel->rodata->process_mode = config->process_mode;
@@ -227,7 +350,7 @@ int l7_probes_attach(struct l7_probes *p, struct l7_probes_error *error)
     struct bpf_program *prog;
     bpf_object__for_each_program(prog, p->skel->obj) {
         /* Uprobes are attached per library file, by l7_probes_attach_ssl. */
-        if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+        if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE || !bpf_program__autoload(prog))
             continue;
         if (p->link_count >= L7_MAX_LINKS)
             return fail(error, "attach", E2BIG, bpf_program__name(prog));
@@ -410,6 +533,7 @@ int l7_probes_read_counters(struct l7_probes *p, struct l7_counters *out)
         out->ssl_events += per_cpu[i].ssl_events;
         out->ssl_unattributed += per_cpu[i].ssl_unattributed;
         out->ciphertext_calls += per_cpu[i].ciphertext_calls;
+        out->thread_states_full += per_cpu[i].thread_states_full;
     }
     free(per_cpu);
     return 0;

@@ -17,6 +17,8 @@ public final class Capture {
     public let options: CaptureOptions
     /// Set by `traceTLS`; fed from `poll`.
     var tlsDiscovery: TLSDiscovery?
+    /// What this kernel lacks and what stands in for it (empty on 5.17+).
+    public private(set) var kernelFallbacks: [KernelFallback] = []
 
     /// Checks privileges, BTF and tracefs, then loads and attaches every
     /// probe. When it returns, events are flowing.
@@ -45,6 +47,7 @@ public final class Capture {
         }
         guard status == 0, let opened else { throw Self.translate(error, options: options) }
         probes = opened
+        kernelFallbacks = KernelFallback.all.filter { l7_probes_fallbacks(opened) & $0.feature.rawValue != 0 }
 
         if l7_probes_attach(opened, &error) != 0 {
             close()
@@ -136,6 +139,7 @@ public final class Capture {
         result.sslEvents = raw.ssl_events
         result.sslUnattributed = raw.ssl_unattributed
         result.ciphertextCalls = raw.ciphertext_calls
+        result.threadStatesFull = raw.thread_states_full
         return result
     }
 
@@ -151,8 +155,13 @@ public final class Capture {
         let program = string(error.program)
         let detail = string(error.message)
         let errno = Int32(error.err)
-        if errno == EPERM && program.isEmpty { return .notPrivileged }
+        let map = string(error.map)
+        if errno == EPERM && program.isEmpty && map.isEmpty { return .notPrivileged }
         switch stage {
+        case "kernel":
+            return .kernelTooOld(detail: detail)
+        case "load" where program.isEmpty && !map.isEmpty:
+            return .mapRejected(map: map, errno: errno, detail: detail)
         case "load":
             return .programRejected(program: program.isEmpty ? "(unknown)" : program, errno: errno, detail: detail)
         case "attach":

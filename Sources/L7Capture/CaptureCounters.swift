@@ -20,6 +20,9 @@ public struct CaptureCounters: Sendable, Equatable {
     public var sslUnattributed: UInt64 = 0
     /// Syscalls on TLS connections whose ciphertext stayed in the kernel.
     public var ciphertextCalls: UInt64 = 0
+    /// Calls of traced threads not followed because the kernel's table of
+    /// thread states was full (kernels without task storage only).
+    public var threadStatesFull: UInt64 = 0
 
     public init() {}
 }

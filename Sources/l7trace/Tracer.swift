@@ -54,6 +54,9 @@ final class Tracer {
         options.ports = configuration.ports
         options.captureBytesPerCall = configuration.captureBytesPerCall
         capture = try Capture(options: options)
+        if let fallbacks = KernelFallback.summary(capture.kernelFallbacks) {
+            FileHandle.standardError.write((fallbacks + "\n").data(using: .utf8)!)
+        }
         telemetry = try SelfTelemetry(capture: capture, processor: processor, configuration: configuration, logger: logger)
         processes.preloadRunningProcesses()
 

@@ -37,16 +37,31 @@ struct l7_probes_config {
     uint32_t port_count;
     /* Pass libbpf's messages (and the verifier log) to stderr. */
     int verbose;
+    /* enum l7_kernel_feature bits to treat as missing even where the kernel
+     * has them, so that the fallbacks can be tested on any kernel. */
+    uint32_t force_fallbacks;
 };
+
+/* Kernel features used where the kernel has them, each with a fallback
+ * where it does not (bpf/compat.h says which). */
+enum l7_kernel_feature {
+    L7_FEATURE_TASK_STORAGE = 1, /* task storage maps: Linux 5.11 */
+    L7_FEATURE_TASK_BTF = 2,     /* bpf_get_current_task_btf: 5.11 */
+    L7_FEATURE_TASK_PT_REGS = 4, /* bpf_task_pt_regs: 5.15 */
+    L7_FEATURE_ATOMICS = 8,      /* BPF atomic fetch-add and or: 5.12 */
+};
+#define L7_ALL_FEATURES 15
 
 /* Filled when open or attach fails. */
 struct l7_probes_error {
     /* Positive errno. */
     int err;
-    /* "open", "load", "maps" or "attach". */
+    /* "kernel", "open", "load", "maps" or "attach". */
     char stage[16];
     /* The program the kernel refused, when known. */
     char program[64];
+    /* The map the kernel refused, when known. */
+    char map[64];
     /* The last libbpf message, for context. */
     char message[256];
 };
@@ -55,6 +70,9 @@ int l7_probes_open(const struct l7_probes_config *config, struct l7_probes **out
                    struct l7_probes_error *error);
 
 int l7_probes_attach(struct l7_probes *probes, struct l7_probes_error *error);
+
+/* The enum l7_kernel_feature bits whose fallbacks are in use. */
+uint32_t l7_probes_fallbacks(const struct l7_probes *probes);
 
 /* Bits of the functions l7_probes_attach_ssl attached. */
 enum l7_ssl_function {

@@ -24,6 +24,9 @@
  * (and over up to L7_MAX_CHUNKED_IOVECS iovecs; UIO_MAXIOV is 1024). */
 #define L7_MAX_CHUNKED_CALL_BYTES (4 << 20)
 #define L7_MAX_CHUNKED_IOVECS 1024
+/* Threads of traced processes whose state fits, on kernels without task
+ * storage (before 5.11), where it lives in a hash map by thread id. */
+#define L7_MAX_THREAD_STATES 65536
 
 enum l7_event_kind {
     L7_EVENT_OPEN = 1,
@@ -217,6 +220,9 @@ struct l7_counters {
     __u64 ssl_unattributed;
     /* Syscalls on TLS connections whose bytes (ciphertext) were not copied. */
     __u64 ciphertext_calls;
+    /* Calls of traced threads not followed because the thread-state hash
+     * (kernels without task storage) was full. */
+    __u64 thread_states_full;
 };
 
 #endif /* L7TRACE_ABI_H */
