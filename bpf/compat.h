@@ -10,8 +10,6 @@
  *   bpf_get_current_task_btf (5.11) bpf_get_current_task and CO-RE reads
  *   bpf_task_pt_regs (5.15)         reads' arguments saved at sys_enter
  *                                   (the enter_read* programs, loaded only then)
- *   atomic fetch/or (5.12)          no verdict bitmap: every call looks up
- *                                   `proc_verdict` (see may_have_verdict)
  *
  * Loops are bounded loops over global functions on every kernel (bpf_loop
  * needs 5.17); their caps are L7_MAX_IOVECS and the chunk walk's.
@@ -171,31 +169,24 @@ static __always_inline __u64 new_conn_id(void)
     return ++cpu->conns_numbered << 13 | (bpf_get_smp_processor_id() & 0x1fff);
 }
 
-/* *counter += 1, atomically, in the one atomic every kernel has (BPF_XADD):
+/* *counter += 1, atomically, in the one atomic every kernel has (BPF_XADD).
  * clang emits the fetching form (5.12) for __sync_fetch_and_add even when
- * the result is unused. */
+ * the result is unused, and 5.10 rejects it even in code it never runs;
+ * for the same reason no other atomic appears here. */
 static __always_inline void atomic_increment(__u64 *counter)
 {
     __u64 one = 1;
     asm volatile("lock *(u64 *)(%[p] + 0) += %[v]" : : [p] "r"(counter), [v] "r"(one) : "memory");
 }
 
-/* Without atomic or, the bitmap could lose a bit that user space and a fork
- * set at once: every tgid may then have a verdict. */
 static __always_inline bool may_have_verdict(__u32 tgid)
 {
-    if (!has_atomics)
-        return true;
-    __u32 bit = tgid % L7_VERDICT_BITS;
-    return verdict_bits[bit / 64] & (1ULL << (bit % 64));
+    return verdict_marks[tgid % L7_VERDICT_SLOTS];
 }
 
 static __always_inline void note_verdict(__u32 tgid)
 {
-    if (!has_atomics)
-        return;
-    __u32 bit = tgid % L7_VERDICT_BITS;
-    __sync_fetch_and_or(&verdict_bits[bit / 64], 1ULL << (bit % 64));
+    verdict_marks[tgid % L7_VERDICT_SLOTS] = 1;
 }
 
 #endif

@@ -27,7 +27,6 @@ const volatile __u64 wakeup_check_bytes = 1 << 16;
 const volatile bool has_task_storage = true;  /* task storage maps and helpers: 5.11 */
 const volatile bool has_task_btf = true;      /* bpf_get_current_task_btf: 5.11 */
 const volatile bool has_task_pt_regs = true;  /* bpf_task_pt_regs: 5.15 */
-const volatile bool has_atomics = true;       /* atomic fetch-add, or, …: 5.12 */
 
 /* Bumped after every change to a `conns` entry that the exit of a syscall in
  * flight must not miss: a verdict or HTTP/2 mark from user space (which
@@ -41,11 +40,12 @@ __u64 conn_changes = 0;
  * keeps its process's selection until this moves. */
 __u64 verdict_changes = 0;
 
-/* Which tgids may have an entry in `proc_verdict`: one bit per tgid modulo
- * L7_VERDICT_BITS, set (by user space through the mmapped .bss, or by
+/* Which tgids may have an entry in `proc_verdict`: one byte per tgid modulo
+ * L7_VERDICT_SLOTS, set to 1 (by user space through the mmapped .bss, or by
  * on_fork) before an entry is added, never cleared. Most syscalls on a host
  * come from processes with no entry, and this spares them the hash lookup.
- * Used only where the kernel has atomic or (see may_have_verdict). */
-__u64 verdict_bits[L7_VERDICT_BITS / 64];
+ * Bytes, not bits: a byte is set by a plain store, where a bit needs an
+ * atomic or, which 5.10 lacks (and rejects even in code it never runs). */
+__u8 verdict_marks[L7_VERDICT_SLOTS];
 
 #endif

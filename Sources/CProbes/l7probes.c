@@ -134,8 +134,7 @@ static int on_record(void *context, void *data, size_t size)
 /* Tells the kernel that tgid may have a verdict (before it is written). */
 static void note_verdict(struct l7_probes *p, uint32_t tgid)
 {
-    uint32_t bit = tgid % L7_VERDICT_BITS;
-    __atomic_fetch_or(&p->skel->bss->verdict_bits[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&p->skel->bss->verdict_marks[tgid % L7_VERDICT_SLOTS], 1, __ATOMIC_SEQ_CST);
 }
 
 static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
@@ -156,25 +155,6 @@ static int fill_maps(struct l7_probes *p, const struct l7_probes_config *config)
     return 0;
 }
 
-/* BPF atomic fetch-add (and with it or, and, xchg…): no libbpf probe names
- * it, so load the smallest program that uses one. */
-static bool kernel_has_atomics(void)
-{
-    struct bpf_insn insns[] = {
-        { .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
-        { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
-        { .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
-          .imm = BPF_ADD | BPF_FETCH },
-        { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-        { .code = BPF_JMP | BPF_EXIT },
-    };
-    int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns, sizeof(insns) / sizeof(insns[0]), NULL);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
-}
-
 static bool helper_available(enum bpf_func_id helper)
 {
     return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, NULL) > 0;
@@ -190,8 +170,6 @@ static uint32_t missing_features(void)
         missing |= L7_FEATURE_TASK_BTF;
     if (!helper_available(BPF_FUNC_task_pt_regs))
         missing |= L7_FEATURE_TASK_PT_REGS;
-    if (!kernel_has_atomics())
-        missing |= L7_FEATURE_ATOMICS;
     return missing;
 }
 
@@ -210,8 +188,6 @@ static uint32_t fallbacks_from_environment(void)
         bits |= L7_FEATURE_TASK_BTF;
     if (strstr(env, "task-pt-regs"))
         bits |= L7_FEATURE_TASK_PT_REGS;
-    if (strstr(env, "atomics"))
-        bits |= L7_FEATURE_ATOMICS;
     return bits;
 }
 
@@ -223,7 +199,6 @@ static int configure_fallbacks(struct l7_probes *p, uint32_t fallbacks)
     skel->rodata->has_task_storage = !(fallbacks & L7_FEATURE_TASK_STORAGE);
     skel->rodata->has_task_btf = !(fallbacks & L7_FEATURE_TASK_BTF);
     skel->rodata->has_task_pt_regs = !(fallbacks & L7_FEATURE_TASK_PT_REGS);
-    skel->rodata->has_atomics = !(fallbacks & L7_FEATURE_ATOMICS);
 
     bool save_reads = fallbacks & L7_FEATURE_TASK_PT_REGS;
     struct bpf_program *read_entries[] = {

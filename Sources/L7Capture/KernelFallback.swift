@@ -25,8 +25,6 @@ public struct KernelFallback: Sendable, Equatable {
                        instead: "task fields read with probes"),
         KernelFallback(feature: L7_FEATURE_TASK_PT_REGS, name: "task-pt-regs", since: "5.15",
                        instead: "read arguments saved at syscall entry (two programs per read)"),
-        KernelFallback(feature: L7_FEATURE_ATOMICS, name: "atomics", since: "5.12",
-                       instead: "a verdict lookup on every call of every process"),
     ]
 
     /// The one line said at start when any fallback is in use.

@@ -48,9 +48,8 @@ enum l7_kernel_feature {
     L7_FEATURE_TASK_STORAGE = 1, /* task storage maps: Linux 5.11 */
     L7_FEATURE_TASK_BTF = 2,     /* bpf_get_current_task_btf: 5.11 */
     L7_FEATURE_TASK_PT_REGS = 4, /* bpf_task_pt_regs: 5.15 */
-    L7_FEATURE_ATOMICS = 8,      /* BPF atomic fetch-add and or: 5.12 */
 };
-#define L7_ALL_FEATURES 15
+#define L7_ALL_FEATURES 7
 
 /* Filled when open or attach fails. */
 struct l7_probes_error {

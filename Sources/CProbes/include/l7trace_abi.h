@@ -67,9 +67,10 @@ enum l7_process_mode {
 };
 
 /* Size of the kernel's bitmap of tgids that may have a `proc_verdict` entry
- * (`verdict_bits` in .bss): whoever adds an entry for tgid T first sets bit
- * T % L7_VERDICT_BITS. */
-#define L7_VERDICT_BITS 65536
+ * (`verdict_marks` in .bss, one byte per slot so that marking is a plain
+ * store on every kernel): whoever adds an entry for tgid T first sets byte
+ * T % L7_VERDICT_SLOTS to 1. */
+#define L7_VERDICT_SLOTS 65536
 
 /* Values in the `proc_verdict` map. */
 enum l7_verdict {
