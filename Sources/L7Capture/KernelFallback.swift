@@ -18,6 +18,9 @@ public struct KernelFallback: Sendable, Equatable {
     /// What is done instead, and what that costs.
     public let instead: String
 
+    /// Threads of traced processes the kernel can follow without task storage.
+    public static let maxThreadStates = Int(L7_MAX_THREAD_STATES)
+
     public static let all: [KernelFallback] = [
         KernelFallback(feature: L7_FEATURE_TASK_STORAGE, name: "task-storage", since: "5.11",
                        instead: "thread states in a hash map of \(L7_MAX_THREAD_STATES) threads, freed at thread exit"),

@@ -152,6 +152,9 @@ final class Tracer {
         if counters.lostEvents > 0 {
             logger.warning("l7trace: the kernel lost \(counters.lostEvents) events (\(counters.lostBytes) bytes): the ring buffer was full")
         }
+        if counters.threadStatesFull > 0 {
+            logger.warning("l7trace: \(counters.threadStatesFull) calls of traced threads were not followed: the kernel's table of \(KernelFallback.maxThreadStates) thread states was full")
+        }
         if counters.sslUnattributed > 0 {
             logger.warning("l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced")
         }
