@@ -4,6 +4,7 @@ spans as curl completed requests, with the right name, status, protocol
 version and scheme."""
 import json
 import re
+import signal
 
 SERVER, CLIENT = 2, 3
 # path segment -> (label, network.protocol.version, url.scheme)
@@ -74,13 +75,31 @@ class Result:
                 notes.append(line)
         return notes
 
+    def exit_status(self):
+        code = self.facts.get("tracer-exit", "?")
+        if code.isdigit() and int(code) > 128:   # the shell's way of saying "killed by a signal"
+            number = int(code) - 128
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {number}"
+            return f"{code}, killed by {name}"
+        return code
+
     def error(self):
-        """Why the tracer did not start: its own lines, else its whole stderr."""
-        lines = [l for l in self.stderr if l.startswith("l7trace:")] or self.stderr[-20:]
-        return "\n".join(lines) or "(no stderr)"
+        """Why the tracer did not start: its own lines, else its last stderr lines and exit status."""
+        own = [l for l in self.stderr if l.startswith("l7trace:")]
+        if own:
+            return "\n".join(own)
+        status = f"(exit status {self.exit_status()})" if "tracer-exit" in self.facts else "(it never exited)"
+        return "\n".join(self.stderr[-20:] + [status])
 
     def _check(self):
         fail = self.failures.append
+        crash = re.search(r"^\[[ \d.]+\] (Kernel panic.*|Oops.*|.*PANIC.*)$", self.output, re.M)
+        self.crashed = crash.group(1) if crash else None
+        if self.crashed:
+            fail(f"the kernel crashed: {self.crashed}")
         if "done" not in self.facts:
             fail("the scenario did not finish" + (" (timed out)" if self.timed_out else "")
                  + (f": {self.facts['result']}" if "result" in self.facts else ""))
@@ -88,7 +107,7 @@ class Result:
             fail("l7trace did not start: " + self.error())
             return
         if self.facts.get("tracer-exit") != "0":
-            fail(f"l7trace exited {self.facts.get('tracer-exit')} after SIGTERM")
+            fail(f"l7trace exited {self.exit_status()} after SIGTERM")
         if self.span_error:
             fail(self.span_error)
         seen = set()
@@ -123,10 +142,12 @@ class Result:
     def summary(self):
         """One line: kernel, probes, spans per protocol, start notes, verdict."""
         head = f"{self.label:5} {self.kernel:30}"
+        if self.crashed:
+            return f"{head} FAIL  the kernel crashed: {self.crashed}"
         if not self.ready:
             first = self.error().splitlines()[0]
             return f"{head} probes no   FAIL  {first}"
-        spans = "  ".join(f"{label} {s}s/{c}c" for label, (s, c) in self.counts.items())
+        spans = ", ".join(f"{label} {s} server {c} client" for label, (s, c) in self.counts.items())
         notes = "; ".join(self.start_notes()) or "no fallback"
         verdict = "PASS" if self.passed else "FAIL  " + self.failures[0]
         took = f" {self.seconds:.0f}s" if self.seconds is not None else ""
@@ -139,7 +160,7 @@ class Result:
             out.append("--- l7trace stderr ---")
             out += self.stderr or ["(empty)"]
             out += [f"--- {f}" for f in self.failures]
-        if (self.timed_out or "kernel" not in self.facts) and self.output:
+        if (self.timed_out or self.crashed or "done" not in self.facts) and self.output:
             out.append("--- console (last 40 lines) ---")
             out += self.output.splitlines()[-40:]
         return "\n".join(out)
