@@ -26,6 +26,11 @@ KERNELS = {
 }
 
 
+# What the scenario needs built into the kernel: the VMs load no modules.
+REQUIRED_CONFIG = ["BPF_SYSCALL", "BPF_EVENTS", "DEBUG_INFO_BTF", "FTRACE_SYSCALLS", "UPROBES", "UPROBE_EVENTS",
+                   "DEBUG_FS", "DEVTMPFS", "TMPFS", "BLK_DEV_INITRD", "RD_GZIP", "SERIAL_8250_CONSOLE"]
+
+
 class KernelUnavailable(Exception):
     """A kernel that cannot be fetched from here; the message says why."""
 
@@ -131,7 +136,7 @@ def fetch(name, log=print):
     target = CACHE / "kernels" / image
     vmlinuz = next(target.glob("boot/vmlinuz-*"), None) if target.exists() else None
     if vmlinuz:
-        return vmlinuz, image
+        return _checked(vmlinuz, image)
     debs = CACHE / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     deb = next(debs.glob(f"{image}_*.deb"), None)
@@ -147,4 +152,13 @@ def fetch(name, log=print):
     subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
     subprocess.run(["rm", "-rf", str(partial / "lib"), str(partial / "usr")], check=True)
     partial.rename(target)
-    return next(target.glob("boot/vmlinuz-*")), image
+    return _checked(next(target.glob("boot/vmlinuz-*")), image)
+
+
+def _checked(vmlinuz, image):
+    config = next(vmlinuz.parent.glob("config-*"), None)
+    text = config.read_text() if config else ""
+    missing = [o for o in REQUIRED_CONFIG if f"\nCONFIG_{o}=y\n" not in text]
+    if missing:
+        raise KernelUnavailable(f"{image} does not have built in: " + ", ".join(f"CONFIG_{o}" for o in missing))
+    return vmlinuz, image
