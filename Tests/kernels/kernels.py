@@ -4,6 +4,7 @@ status file under CACHE), so the host's apt configuration and package state
 are never touched. apt checks every .deb against the Packages index, and the
 index against the signed InRelease (Debian's archive keyring), as it does for
 any install. The mirror is the one this machine is already configured with."""
+import fcntl
 import glob
 import os
 import re
@@ -100,8 +101,9 @@ class AptState:
         r = self.apt("apt-get", "-q", "update", timeout=600)
         failed = r.returncode != 0 or re.search(r"^(E:|W: Failed|Err:)", r.stdout + r.stderr, re.M)
         if failed or not self.lists():
-            if self.lists():   # offline: the lists of an earlier run still name a kernel we may have
-                log(f"kernels: could not refresh {self.suite}; using the lists of an earlier run")
+            if self.lists():   # offline, or one suite gone: the lists we have may still name a kernel
+                errors = "; ".join(l.strip() for l in (r.stdout + r.stderr).splitlines() if l.startswith(("E:", "Err:")))
+                log(f"kernels: apt-get update for {self.suite} failed ({errors}); using the lists it has")
                 return
             raise KernelUnavailable(f"{self.suite} is not available from {self.mirror} "
                                     f"(apt-get update failed):\n{(r.stdout + r.stderr).strip()}")
@@ -126,6 +128,14 @@ def fetch(name, log=print):
     downloading and extracting it into CACHE when it is not there yet."""
     if name not in KERNELS:
         raise KernelUnavailable(f"unknown kernel {name!r}; known: {', '.join(KERNELS)}")
+    # The cache is shared by everyone on the machine: one fetch of a kernel at a time.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch(name, log)
+
+
+def _fetch(name, log):
     suites, meta = KERNELS[name]
     state = AptState(name, suites)
     suite = state.suite
