@@ -104,7 +104,8 @@ class Result:
             fail("the scenario did not finish" + (" (timed out)" if self.timed_out else "")
                  + (f": {self.facts['result']}" if "result" in self.facts else ""))
         if not self.ready:
-            fail("l7trace did not start: " + self.error())
+            fail("l7trace did not start: " + (self.facts.get("result", "") + "\n" if "result" in self.facts else "")
+                 + self.error())
             return
         if self.facts.get("tracer-exit") != "0":
             fail(f"l7trace exited {self.exit_status()} after SIGTERM")
@@ -145,12 +146,13 @@ class Result:
         if self.crashed:
             return f"{head} FAIL  the kernel crashed: {self.crashed}"
         if not self.ready:
-            first = self.error().splitlines()[0]
+            lines = self.error().splitlines()
+            first = lines[0] if lines[0].startswith("l7trace:") else " ".join(lines[-2:])   # last words and exit status
             return f"{head} probes no   FAIL  {first}"
         spans = ", ".join(f"{label} {s} server {c} client" for label, (s, c) in self.counts.items())
         notes = "; ".join(self.start_notes()) or "no fallback"
         verdict = "PASS" if self.passed else "FAIL  " + self.failures[0]
-        took = f" {self.seconds:.0f}s" if self.seconds is not None else ""
+        took = f" ready after {self.facts['ready']}s" + (f" of {self.seconds:.0f}s" if self.seconds is not None else "")
         return f"{head} probes yes  {spans}  ({notes}){took}  {verdict}"
 
     def report(self, verbose=False):

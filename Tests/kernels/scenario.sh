@@ -81,7 +81,8 @@ if grep -q '^l7trace: ready' "$DIR/stderr"; then
     wait $TRACER; say tracer-exit $?
     for p in h1 h2c https; do section "curl-$p" "$DIR/curl-$p"; done
 else
-    kill -KILL $TRACER 2>/dev/null   # still not ready: its stderr says how far it got
+    # Still running but not ready: its stderr says how far it got.
+    kill -0 $TRACER 2>/dev/null && say result "l7trace was not ready after 90 s" && kill -KILL $TRACER
     wait $TRACER; say tracer-exit $?
 fi
 kill $NGINX; wait $NGINX
