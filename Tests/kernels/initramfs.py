@@ -43,7 +43,12 @@ def self_signed_cert(directory):
 
 def libraries(binary):
     """The files the loader maps for `binary`: ldd's list and the loader itself."""
-    out = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
+    r = subprocess.run(["ldd", binary], capture_output=True, text=True)
+    if "not a dynamic executable" in r.stdout + r.stderr:   # static, or a script
+        return []
+    if r.returncode != 0:
+        raise RuntimeError(f"ldd {binary}: {r.stderr.strip()}")
+    out = r.stdout
     found = []
     for line in out.splitlines():
         m = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
