@@ -17,7 +17,7 @@ PROTOS     := $(shell find proto -name '*.proto' 2>/dev/null | sort)
 OTLP_STAMP := $(GEN_OTLP)/.stamp
 BIN        := .build/$(CONFIG)/l7trace
 
-.PHONY: all deps test-deps generate build run test unit-test e2e-test bench bench-memory clean
+.PHONY: all deps test-deps generate build run test unit-test e2e-test test-kernels bench bench-memory clean
 
 all: build
 
@@ -67,9 +67,17 @@ unit-test: deps generate
 e2e-test: build test-deps
 	L7TRACE_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q Tests/e2e
 
+# The same HTTP/1.1, h2c and HTTPS scenario on this host's kernel and on Debian's
+# 6.1, 6.12 and 5.10 under qemu (kernels cached in /var/cache/l7trace-kernels).
+# KERNEL_BIN: the tracer under test; ARGS: pytest's, e.g. ARGS='-k 5.10'.
+KERNEL_BIN ?= $(abspath $(BIN))
+test-kernels: build test-deps
+	L7TRACE_BIN=$(KERNEL_BIN) $(PYTHON) -m pytest -q Tests/kernels $(ARGS)
+
 test: deps test-deps generate
 	$(SWIFT) test --disable-swift-testing
 	$(MAKE) --no-print-directory e2e-test
+	$(MAKE) --no-print-directory test-kernels
 
 # The performance figures of issue 6 as one table (root: it loads the probes); see BENCHMARKS.md.
 bench: build test-deps
