@@ -100,6 +100,14 @@ public final class ConnectionTracker {
     }
 
     /// What a connection was found to carry, if it is tracked.
+    /// What one connection holds of messages waiting for their partners
+    /// (tests: memory that a hostile peer must not be able to grow).
+    func heldMessages(of key: ConnectionKey) -> (requestHeads: Int, queueEntries: Int, http2HeaderBytes: Int)? {
+        guard let connection = table.peek(key) else { return nil }
+        return (connection.stitcher.pendingHeads, connection.stitcher.pendingEntries,
+                connection.http2?.stitcher.heldHeaderBytes ?? 0)
+    }
+
     public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {
         table.lookup(key)?.detected
     }

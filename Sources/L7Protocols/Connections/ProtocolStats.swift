@@ -14,6 +14,12 @@ public struct ProtocolStats: Sendable, Equatable {
     public var malformedMessages = 0
     /// Messages dropped because their head exceeded `TrackerLimits.maxHeadBytes`.
     public var oversizedHeads = 0
+    /// Requests dropped on arrival because `TrackerLimits.maxPendingRequests`
+    /// requests were already waiting for responses (pipelining).
+    public var pipelineOverflows = 0
+    /// HTTP/2 header fields decoded but not kept: the header list of a
+    /// stream or connection was full (a hostile or broken peer).
+    public var headerFieldsOmitted = 0
     /// Responses with no request to pair with (the request was never seen).
     public var orphanResponses = 0
     /// Connections that got state in the tracker.
@@ -37,7 +43,9 @@ public struct ProtocolStats: Sendable, Equatable {
     mutating func add(_ o: ProtocolStats) {
         exchanges += o.exchanges; droppedExchanges += o.droppedExchanges
         holesInHeaders += o.holesInHeaders; malformedMessages += o.malformedMessages
-        oversizedHeads += o.oversizedHeads; orphanResponses += o.orphanResponses
+        oversizedHeads += o.oversizedHeads; headerFieldsOmitted += o.headerFieldsOmitted
+        pipelineOverflows += o.pipelineOverflows
+        orphanResponses += o.orphanResponses
         connectionsTracked += o.connectionsTracked; connectionsEvicted += o.connectionsEvicted
         connectionsIgnored += o.connectionsIgnored; tunnels += o.tunnels
         http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped

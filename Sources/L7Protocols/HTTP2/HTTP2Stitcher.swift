@@ -24,6 +24,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// Blocks decoded only for their table updates (pushed streams).
     private var scratch = HPACKHeaderList()
     private let maxStreams: Int
+    /// Bytes the open streams' header lists hold (see `HPACKHeaderList.heldBytes`).
+    private(set) var heldHeaderBytes = 0
     /// Exchanges completed since the owner last drained them.
     var ready: [Exchange] = []
     var stats = ProtocolStats()
@@ -51,7 +53,10 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             var discarded = HPACKHeaderList()
             swap(&discarded, &scratch)
             discarded.removeAll()
+            // Nothing is kept: the block matters for its table insertions only.
+            (discarded.keepLimit, discarded.spanFieldLimit) = (0, 0)
             let decoded = decode(block, into: &discarded, from: direction)
+            discarded.omittedFields = 0
             swap(&discarded, &scratch)
             if !decoded { markLost(id, endStream: endStream, from: direction) }
             return
@@ -60,6 +65,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         var fields = streams[i].takeFields()
         let mark = fields.mark
         let start = fields.count
+        let heldBefore = fields.heldBytes
+        limitKeptBytes(of: &fields)
         let decoded = decode(block, into: &fields, from: direction)
         let range = start..<fields.count
         if decoded { inferRole(from: fields, range, direction: direction) }
@@ -68,6 +75,12 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             informational = !endStream && fields.withField(status) { _, value in value?.first == UInt8(ascii: "1") }
         }
         if informational { fields.rollBack(to: mark) }
+        heldHeaderBytes += fields.heldBytes - heldBefore
+        if fields.omittedFields > 0 {
+            stats.headerFieldsOmitted += fields.omittedFields
+            fields.omittedFields = 0
+            streams[i][direction].fieldsOmitted = true
+        }
         streams[i].fields = fields
         guard decoded else {
             markLost(id, endStream: endStream, from: direction)
@@ -161,6 +174,26 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     // MARK: - Decoding
 
+    /// A stream's header list keeps at most this many bytes of fields, and
+    /// `spanFieldReserve` more of the fields a span reads; the open streams
+    /// of a connection together keep at most `connectionHeaderLimit`, and
+    /// `connectionSpanFieldReserve` more. Honest heads are far smaller;
+    /// what does not fit is counted (`headerFieldsOmitted`).
+    static let streamHeaderLimit = 64 * 1024
+    static let spanFieldReserve = 8 * 1024
+    static let connectionHeaderLimit = 1024 * 1024
+    static let connectionSpanFieldReserve = 256 * 1024
+
+    /// Sets the list's limits from what it and the other open streams hold.
+    private func limitKeptBytes(of list: inout HPACKHeaderList) {
+        let held = list.heldBytes
+        let room = min(Self.streamHeaderLimit - held, Self.connectionHeaderLimit - heldHeaderBytes)
+        let spanRoom = min(Self.streamHeaderLimit + Self.spanFieldReserve - held,
+                           Self.connectionHeaderLimit + Self.connectionSpanFieldReserve - heldHeaderBytes)
+        list.keepLimit = held + max(0, room)
+        list.spanFieldLimit = held + max(0, spanRoom)
+    }
+
     /// Decodes a block with the direction's context; false when it is malformed (counted).
     private mutating func decode(_ block: UnsafeRawBufferPointer, into list: inout HPACKHeaderList,
                                  from direction: Direction) -> Bool {
@@ -224,6 +257,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// place), keeping its header list for the next stream.
     private mutating func dropStream(at i: Int) {
         var fields = streams[i].takeFields()
+        heldHeaderBytes -= fields.heldBytes
         recycle(&fields)
         let last = streams.count - 1
         if i != last {
@@ -266,6 +300,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         stats.droppedExchanges += streams.count
         streams.removeAll()
         streamIDs.removeAll()
+        heldHeaderBytes = 0
     }
 
     // MARK: - Exchanges
