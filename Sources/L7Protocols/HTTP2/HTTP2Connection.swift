@@ -46,7 +46,7 @@ final class HTTP2Connection {
     func discard() { stitcher.discard() }
 
     /// Hands over the exchanges and counters gathered since the last call.
-    func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // By index: each exchange is lent to `emit` where it lies, not copied out.
             for i in stitcher.ready.indices { emit(stitcher.ready[i]) }
@@ -54,6 +54,7 @@ final class HTTP2Connection {
         }
         if stitcher.stats != ProtocolStats() {
             stats.add(stitcher.stats)
+            http2Stats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
     }

@@ -24,6 +24,9 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// Blocks decoded only for their table updates (pushed streams).
     private var scratch = HPACKHeaderList()
     private let maxStreams: Int
+    /// The last stream id of the server's GOAWAY: streams above it (even
+    /// ones opened after it, in flight) were never processed by the server.
+    private var serverGoawayLastStream: UInt32?
     /// Bytes the open streams' header lists hold (see `HPACKHeaderList.heldBytes`).
     private(set) var heldHeaderBytes = 0
     /// Exchanges completed since the owner last drained them.
@@ -155,7 +158,17 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     }
 
     mutating func goaway(lastStream: UInt32, errorCode: UInt32, timing: CallTiming, from direction: Direction) {
-        // Streams above the last one the sender processed never ran.
+        // Streams above the last one the sender processed never ran. The
+        // requests' streams (odd) are the client's: only the server's GOAWAY
+        // speaks of them (a client's names the server's pushed streams).
+        let sentByServer: Bool
+        switch connection.role {
+        case .server: sentByServer = direction == .egress
+        case .client: sentByServer = direction == .ingress
+        case .unknown: sentByServer = true
+        }
+        guard sentByServer else { return }
+        serverGoawayLastStream = min(serverGoawayLastStream ?? .max, lastStream)
         for id in streamIDs.sorted() where id > lastStream {
             guard let i = index(of: id) else { continue }
             streams[i].refused = true
@@ -241,6 +254,13 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     /// Reports a finished stream where it lies, then drops it.
     private mutating func finishStream(at i: Int) {
+        if let last = serverGoawayLastStream, streams[i].id > last { streams[i].refused = true }
+        if streams[i].refused && connection.role == .server {
+            // The server never processed it: no server span (RFC 9113 §6.8), a counted loss.
+            stats.refusedStreams += 1
+            dropStream(at: i)
+            return
+        }
         switch Self.exchange(of: streams[i], connection: connection) {
         case .built(let exchange):
             ready.append(exchange)
