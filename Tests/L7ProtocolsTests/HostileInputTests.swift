@@ -145,4 +145,43 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(h.exchanges.count, limit)
         XCTAssertEqual(h.stats.orphanResponses, 0)
     }
+
+    /// A 6,000-byte URL on a keep-alive connection, of which the capture
+    /// kept 4,096 bytes: the request is counted lost, and the next one pairs right.
+    func testARequestLineLongerThanTheCaptureIsCounted() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server)
+        let line = "GET /" + String(repeating: "u", count: 6000) + " HTTP/1.1\r\nHost: h\r\n\r\n"
+        h.call(key, .ingress, Array(line.utf8.prefix(4096)), hole: line.utf8.count - 4096)
+        h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        h.call(key, .ingress, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        h.call(key, .egress, "HTTP/1.1 204 No Content\r\n\r\n")
+        XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/next", 204)])
+        XCTAssertEqual(h.stats.holesInHeaders, 1)
+        XCTAssertEqual(h.stats.droppedExchanges + h.stats.orphanResponses, 0)
+    }
+
+    /// HEADERS then 10,000 CONTINUATION frames (600 KB): counted once as
+    /// too large, whether the block ends or the connection closes first.
+    func testEndlessContinuationIsCountedOnceAsTooLarge() {
+        for ends in [true, false] {
+            let h = TrackerHarness()
+            let key = TrackerHarness.key(1)
+            h.open(key, role: .server)
+            let head = HPACKEncoder().encode(H2.request("GET", "/flood"))
+            var wire = H2.preface + H2.settings() + H2.frame(.headers, flags: 0x1, stream: 1, head)
+            let filler = [UInt8](repeating: 0x82, count: 60)
+            for n in 0..<10_000 {
+                wire += H2.frame(.continuation, flags: ends && n == 9_999 ? 0x4 : 0, stream: 1, filler)
+            }
+            h.call(key, .ingress, wire)
+            if ends { h.call(key, .egress, H2.headers(HPACKEncoder().encode([(":status", "431")]), stream: 1, endStream: true)) }
+            h.close(key)
+            XCTAssertEqual(h.exchanges.count, 0, "ends: \(ends)")
+            XCTAssertEqual(h.stats.oversizedHeads, 1, "ends: \(ends)")
+            XCTAssertEqual(h.tracker.http2Stats.oversizedHeads, 1, "under HTTP/2, not HTTP/1")
+            XCTAssertEqual(h.stats.orphanResponses + h.stats.droppedExchanges + h.stats.holesInHeaders, 0, "ends: \(ends)")
+        }
+    }
 }

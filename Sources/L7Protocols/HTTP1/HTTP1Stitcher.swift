@@ -17,7 +17,8 @@
 ///    one exchange wrongly rather than shift every later pair.
 struct HTTP1Stitcher: HTTP1ParserSink {
     struct PendingRequest {
-        /// nil: a placeholder for a request that was seen but dropped.
+        /// nil: a placeholder for a request that was seen but dropped (its
+        /// loss counted then, under its reason: each lost exchange counts once).
         var head: HTTPRequestHead?
         var timing: MessageTiming
         var bodySize = 0
@@ -123,10 +124,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         }
     }
 
-    /// Requests in `range` not yet counted as lost (overflow runs were counted on arrival).
+    /// Requests in `range` not yet counted as lost (placeholders were counted when dropped).
     private func uncountedRequests(_ range: Range<Int>) -> Int {
         var n = 0
-        for i in range where pending[i].overflowRun == 0 { n += 1 }
+        for i in range where pending[i].head != nil { n += 1 }
         return n
     }
 
@@ -191,10 +192,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         swap(&taken, &response)
         guard var bound = taken.take() else { return }
         guard var request = bound.request.take() else { return }  // orphan, already counted
-        guard let requestHead = request.head.take() else {
-            if request.overflowRun == 0 { stats.droppedExchanges += 1 }
-            return
-        }
+        guard let requestHead = request.head.take() else { return }  // a placeholder, counted when dropped
         if requestInProgress == request.sequence { requestInProgress = nil }
         let exchange = Exchange(connection: connection, request: requestHead, response: bound.head,
                                 requestBodySize: request.bodySize, responseBodySize: bodySize,
@@ -242,13 +240,11 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         case (.request, false):
             _ = enqueue(nil, timing: timing)
         case (.response, true):
-            if let bound = response {
-                response = nil
-                if bound.request != nil { stats.droppedExchanges += 1 }
-            }
+            // The exchange is lost, counted above under the response's reason.
+            response = nil
         case (.response, false):
             // A response we could not read still answers a request.
-            if let partner = takePartner(for: timing), partner.overflowRun == 0 { stats.droppedExchanges += 1 }
+            _ = takePartner(for: timing)
         }
     }
 
@@ -270,13 +266,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     mutating func flush() {
         if let bound = response {
             response = nil
-            if bound.request != nil { stats.droppedExchanges += 1 }
+            if bound.request?.head != nil { stats.droppedExchanges += 1 }
         }
         for request in pending[pendingStart...] {
-            guard let head = request.head else {
-                if request.overflowRun == 0 { stats.droppedExchanges += 1 }
-                continue
-            }
+            guard let head = request.head else { continue }  // counted when dropped
             ready.append(Exchange(connection: connection, request: head, response: nil,
                                   requestBodySize: request.bodySize, responseBodySize: 0,
                                   requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed))
@@ -298,7 +291,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     /// The connection is forgotten (evicted): nothing more is emitted.
     mutating func discard() {
-        stats.droppedExchanges += uncountedRequests(pendingStart..<pending.count) + (response?.request != nil ? 1 : 0)
+        stats.droppedExchanges += uncountedRequests(pendingStart..<pending.count) + (response?.request?.head != nil ? 1 : 0)
         pending.removeAll()
         pendingStart = 0
         response = nil

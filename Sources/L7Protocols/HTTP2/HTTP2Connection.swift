@@ -42,7 +42,11 @@ final class HTTP2Connection {
         }
     }
 
-    func close() { stitcher.flush() }
+    func close() {
+        egress.finish(sink: &stitcher)
+        ingress.finish(sink: &stitcher)
+        stitcher.flush()
+    }
     func discard() { stitcher.discard() }
 
     /// Hands over the exchanges and counters gathered since the last call.

@@ -105,8 +105,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         }
     }
 
-    mutating func headerBlockLost(stream id: UInt32?, endStream: Bool, from direction: Direction) {
-        stats.holesInHeaders += 1
+    mutating func headerBlockLost(stream id: UInt32?, endStream: Bool, tooLarge: Bool, from direction: Direction) {
+        if tooLarge { stats.oversizedHeads += 1 } else { stats.holesInHeaders += 1 }
         forgetTable(direction)
         if let id { markLost(id, endStream: endStream, from: direction) }
     }
@@ -348,6 +348,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             else { return .noRequestSide }
         }
         let requestSide = stream[requestDirection]
+        // A request whose head was lost was counted then (each loss counts once).
+        if requestSide.head == nil && requestSide.headerBlockLost { return .nothing }
         guard requestSide.seen, let requestFirst = requestSide.first else {
             return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
         }
