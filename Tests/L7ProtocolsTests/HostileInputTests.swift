@@ -104,10 +104,12 @@ final class HostileInputTests: XCTestCase {
         let reply = HPACKEncoder().encode([(":status", "200")])
         // The client (ingress here) says 1 MiB: that binds the server's encoder, not the client's.
         let (h, key) = attackedServer()
-        h.call(key, .ingress, H2.settings([(1, 1 << 20)]) + H2.headers(block, stream: 1, endStream: true))
+        h.call(key, .ingress, H2.settings([(1, 1 << 20)]) + H2.headers(block, stream: 1)
+               + H2.headers([0xBE, 0xBE], stream: 1, endStream: true))  // then "trailers" the table cannot tell
         h.call(key, .egress, H2.headers(reply, stream: 1, endStream: true))
-        XCTAssertEqual(h.exchanges.count, 0)
+        XCTAssertEqual(h.exchanges.count, 0, "a request whose head was refused is a counted loss, not a span")
         XCTAssertEqual(h.stats.malformedMessages, 1)
+        XCTAssertEqual(h.stats.orphanResponses + h.stats.droppedExchanges, 0)
 
         // The server (egress) says 1 MiB: the client may grow its table to that.
         let h2 = TrackerHarness()

@@ -95,7 +95,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             return
         }
         modifyStream(at: i) { stream in
-            if stream[direction].head == nil {
+            // After a lost head, a later block is its trailers: never taken for the head.
+            if stream[direction].head == nil && !stream[direction].headerBlockLost {
                 stream[direction].head = range
             } else {
                 stream[direction].trailers = range
