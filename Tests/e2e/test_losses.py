@@ -3,7 +3,9 @@ protocol and reason (issue 21 item 1), checked against what the client sent."""
 import socket
 import time
 
-from conftest import CLIENT, SERVER, attrs, curl, free_port, of_kind, traced, wait_until
+import sys
+
+from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, traced, wait_for_port, wait_until
 from test_hostile import CONTINUATION, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, counter, frame, h2c_get, metrics
 
 
@@ -120,3 +122,33 @@ def test_endless_continuation_is_counted_under_http2(processes, receiver, tracer
     assert losses(values, "http1") == 0, reasons(values)
     assert sorted(s["kind"] for s in spans) == [SERVER, CLIENT], [s["name"] for s in spans]
     assert all(s["name"] == "GET /after" for s in spans)
+
+
+def test_streams_above_the_servers_goaway_give_no_server_span(processes, receiver, tracers):
+    port = free_port()
+    processes.start([sys.executable, str(SERVERS / "goaway_server.py"), str(port)])
+    wait_for_port(port)
+    metrics_port = free_port()
+    tracer = traced(tracers, receiver, "--port", str(port), "--metrics-port", str(metrics_port))
+    # GET /a on stream 1 and GET /b on stream 3 (:authority h), in one write.
+    request = lambda path: bytes([0x82, 0x86, 0x41, 0x01, 0x68, 0x04, len(path)]) + path.encode()
+    wire = PREFACE + frame(SETTINGS, 0, 0, b"")
+    wire += frame(HEADERS, END_STREAM | END_HEADERS, 1, request("/a")) + frame(HEADERS, END_STREAM | END_HEADERS, 3, request("/b"))
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(wire)
+        while s.recv(65536):
+            pass
+    assert wait_until(lambda: len(receiver.spans()) >= 3)
+    assert wait_until(lambda: counter(metrics(metrics_port), "l7trace_exchanges_lost_total", protocol="http2", reason="refused") >= 1)
+    time.sleep(0.5)
+    values = metrics(metrics_port)
+    tracer.stop()
+    spans = receiver.spans()
+    print(f"GOAWAY: {[(s['name'], s['kind'], attrs(s).get('error.type')) for s in spans]}, losses {reasons(values)}")
+    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
+    # The server processed stream 1 only: one server span; the client sees /b refused.
+    assert [s["name"] for s in servers] == ["GET /a"], servers
+    assert sorted(s["name"] for s in clients) == ["GET /a", "GET /b"], clients
+    refused = next(s for s in clients if s["name"] == "GET /b")
+    assert "http.response.status_code" not in attrs(refused) and attrs(refused).get("error.type")
+    assert counter(values, "l7trace_exchanges_lost_total", protocol="http2", reason="refused") == 1
