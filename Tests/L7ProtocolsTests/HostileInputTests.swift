@@ -122,6 +122,40 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(h2.stats.malformedMessages, 0)
     }
 
+    /// A new limit binds from the encoder's ACK: before it, the old limit or
+    /// the new one may be in force, so either is accepted; after it, only the new.
+    func testTheLimitChangesWhenTheEncodersSideAcknowledgesIt() throws {
+        var decoder = HPACKDecoder(startsEmpty: true)
+        let to4096: [UInt8] = [0x3F, 0xE1, 0x1F, 0x82], to8192: [UInt8] = [0x3F, 0xE1, 0x3F, 0x82]
+        decoder.settingsSent(headerTableSize: 0)
+        XCTAssertNoThrow(try to4096.withUnsafeBytes { try decoder.decode($0) }, "not acknowledged: 4096 still binds")
+        decoder.settingsAcknowledged()
+        XCTAssertThrowsError(try to4096.withUnsafeBytes { try decoder.decode($0) }, "acknowledged: 0 binds")
+        decoder.settingsSent(headerTableSize: nil)
+        decoder.settingsSent(headerTableSize: 8192)
+        XCTAssertNoThrow(try to8192.withUnsafeBytes { try decoder.decode($0) }, "8192 in flight")
+        decoder.settingsAcknowledged()
+        decoder.settingsAcknowledged()
+        XCTAssertEqual(decoder.settingsLimit, 8192)
+    }
+
+    /// Through the tracker: the server lowers its limit to 0; the client's
+    /// size update to 4,096 before its ACK is valid, after it is refused.
+    func testALoweredLimitBindsAfterTheClientsAck() {
+        let enc = HPACKEncoder()
+        let (h, key) = attackedServer()
+        let request = { (path: String) in [0x3F, 0xE1, 0x1F] + enc.encode(H2.request("GET", path)) }
+        let reply = { HPACKEncoder().encode([(":status", "200")]) }
+        h.call(key, .ingress, H2.settings(ack: true))  // of the server's first SETTINGS
+        h.call(key, .egress, H2.settings([(1, 0)]))
+        h.call(key, .ingress, H2.headers(request("/before-ack"), stream: 1, endStream: true))
+        h.call(key, .egress, H2.headers(reply(), stream: 1, endStream: true))
+        h.call(key, .ingress, H2.settings(ack: true) + H2.headers(request("/after-ack"), stream: 3, endStream: true))
+        h.call(key, .egress, H2.headers(reply(), stream: 3, endStream: true))
+        XCTAssertEqual(h.exchanges.map(\.request.target), ["/before-ack"])
+        XCTAssertEqual(h.stats.malformedMessages, 1)
+    }
+
     /// 12 MiB of pipelined requests and no response: the queue keeps at most
     /// `maxPendingRequests` heads, the others are counted as they arrive.
     func testPipelinedRequestsWithNoResponseKeepBoundedMemory() {

@@ -32,6 +32,10 @@ struct HPACKDecoder {
     /// starts mid-connection the SETTINGS were missed: a browser's 64 KiB is
     /// assumed rather than failing honest blocks.
     private(set) var settingsLimit: Int
+    /// Limits the decoding endpoint sent that the encoder has not
+    /// acknowledged yet, oldest first (nil: a SETTINGS without one). Until
+    /// acknowledged, either the old limit or the new one may bind.
+    private var unacknowledgedLimits: [Int?] = []
     /// The model holds the whole table: the connection was seen from its
     /// start, or enough was inserted since to evict everything older.
     private(set) var isExact: Bool
@@ -71,7 +75,7 @@ struct HPACKDecoder {
                     // never above what the decoder advertised (§4.2, §6.3).
                     guard atStart else { throw Failure.malformed }
                     let newMax = try reader.integer(prefixBits: 5)
-                    guard newMax <= settingsLimit else { throw Failure.sizeUpdateAboveLimit }
+                    guard newMax <= sizeUpdateLimit else { throw Failure.sizeUpdateAboveLimit }
                     setMaxSize(newMax)
                     continue
                 } else {
@@ -93,7 +97,32 @@ struct HPACKDecoder {
         return list.decodedFields(in: 0..<list.count)
     }
 
-    /// The decoding endpoint advertised a new SETTINGS_HEADER_TABLE_SIZE. A
+    /// The largest size update the encoder may send now: the acknowledged
+    /// limit, or one still in flight.
+    var sizeUpdateLimit: Int {
+        var limit = settingsLimit
+        for case let pending? in unacknowledgedLimits { limit = max(limit, pending) }
+        return limit
+    }
+
+    /// The decoding endpoint sent a SETTINGS frame (with its
+    /// SETTINGS_HEADER_TABLE_SIZE, if any); it binds once the encoder's side acknowledges it.
+    mutating func settingsSent(headerTableSize: Int?) {
+        if unacknowledgedLimits.count >= 16 {
+            // A peer that never acknowledges: the oldest is taken as acknowledged (bounded state).
+            settingsAcknowledged()
+        }
+        unacknowledgedLimits.append(headerTableSize)
+    }
+
+    /// The encoder's side acknowledged the oldest SETTINGS it had not (its
+    /// ACK comes before any block that relies on the new limit).
+    mutating func settingsAcknowledged() {
+        guard !unacknowledgedLimits.isEmpty else { return }
+        if let limit = unacknowledgedLimits.removeFirst() { settingsChanged(headerTableSize: limit) }
+    }
+
+    /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE now binds. A
     /// smaller limit shrinks the table now (the encoder must follow with a
     /// size update); a larger one takes effect through a size update.
     mutating func settingsChanged(headerTableSize: Int) {

@@ -145,16 +145,19 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     }
 
     mutating func settings(_ values: [(id: UInt16, value: UInt32)], ack: Bool, from direction: Direction) {
-        // The sender of SETTINGS decodes the blocks of the other direction.
-        // Applied on receipt rather than on ACK: a smaller limit only makes
-        // more references unknown, never wrong (see HPACKDecoder).
-        for setting in values where setting.id == 0x1 {
-            let size = Int(min(setting.value, 1 << 30))
-            if direction == .egress {
-                ingressDecoder.settingsChanged(headerTableSize: size)
-            } else {
-                egressDecoder.settingsChanged(headerTableSize: size)
-            }
+        // The sender of SETTINGS decodes the blocks of the other direction;
+        // its SETTINGS_HEADER_TABLE_SIZE binds that direction's encoder from
+        // the ACK the encoder's side sends, which travels with its blocks and
+        // so marks exactly where the new limit starts (RFC 7541 §4.2).
+        if ack {
+            if direction == .egress { egressDecoder.settingsAcknowledged() } else { ingressDecoder.settingsAcknowledged() }
+            return
+        }
+        let size = values.last { $0.id == 0x1 }.map { Int(min($0.value, 1 << 30)) }
+        if direction == .egress {
+            ingressDecoder.settingsSent(headerTableSize: size)
+        } else {
+            egressDecoder.settingsSent(headerTableSize: size)
         }
     }
 
