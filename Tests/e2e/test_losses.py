@@ -65,6 +65,10 @@ def test_300_pipelined_requests_are_spans_or_counted(processes, receiver, tracer
     assert len(of_kind(spans, CLIENT)) == 128
     assert counter(values, "l7trace_exchanges_lost_total", protocol="http1", reason="pipeline_overflow") >= 172
     assert all(attrs(s)["http.request.method"] == "GET" and attrs(s)["http.response.status_code"] == 200 for s in spans)
+    # The stats line at exit says the same.
+    final = [line for line in tracer.stderr_lines if "l7trace: stats: " in line][-1]
+    overflow = counter(values, "l7trace_exchanges_lost_total", protocol="http1", reason="pipeline_overflow")
+    assert f"exchanges lost http1/pipeline_overflow {overflow:.0f}" in final, final
 
 
 def test_a_url_longer_than_the_capture_on_keep_alive_is_counted(processes, receiver, tracers, tmp_path):
