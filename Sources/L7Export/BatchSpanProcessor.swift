@@ -66,17 +66,28 @@ public final class BatchSpanProcessor: @unchecked Sendable {
         } else if queue.count + inFlight >= configuration.maxQueueSize {
             totals.spansDroppedQueueFull += 1
             droppedSinceWarning += 1
-            if queueFullWarnings.allow() {
-                warning = "l7trace: the span queue is full (\(configuration.maxQueueSize) spans; OTEL_BSP_MAX_QUEUE_SIZE): "
-                    + "dropped \(droppedSinceWarning) span\(droppedSinceWarning == 1 ? "" : "s") since the last warning"
-                droppedSinceWarning = 0
-            }
+            warning = queueFullWarning(stillFull: true)
         } else {
             queue.append(span, resource: resource)
             if queue.count == configuration.maxExportBatchSize { condition.signal() }
+            // A burst of drops ended: say how many it dropped in all.
+            if droppedSinceWarning > 0 { warning = queueFullWarning(stillFull: false) }
         }
         condition.unlock()
         if let warning { logger.warning("\(warning)") }
+    }
+
+    /// The queue-full warning, when one may be logged now (lock held): every
+    /// span dropped since the last one is in it, those dropped while
+    /// warnings were held back included.
+    private func queueFullWarning(stillFull: Bool) -> String? {
+        guard queueFullWarnings.allow() else { return nil }
+        let dropped = droppedSinceWarning
+        droppedSinceWarning = 0
+        let state = stillFull ? "is full" : "has room again"
+        return "l7trace: the span queue \(state) (\(configuration.maxQueueSize) spans; OTEL_BSP_MAX_QUEUE_SIZE): "
+            + "dropped \(dropped) span\(dropped == 1 ? "" : "s") since the last warning, "
+            + "\(totals.spansDroppedQueueFull) in all"
     }
 
     /// Exports everything queued now; returns false when `timeout` (seconds) ran out first.
@@ -166,6 +177,10 @@ public final class BatchSpanProcessor: @unchecked Sendable {
             }
 
             nextExport = MonotonicSeconds.now() + configuration.scheduleDelay
+            if droppedSinceWarning > 0, let warning = queueFullWarning(stillFull: false) {
+                // No span may come to tell of the burst's end: the export does.
+                logger.warning("\(warning)")
+            }
             if flushCompleted < flushTarget { flushCompleted = flushTarget }
             condition.broadcast()
             if draining {

@@ -38,6 +38,15 @@ public final class PrometheusTelemetry: @unchecked Sendable {
             add("parse_errors", "Messages dropped because they could not be parsed", count.count, before,
                 labels: [("protocol", count.protocolName), ("reason", count.reason)])
         }
+        for count in now.exchangesLost {
+            let before = last.exchangesLost.first { $0.protocolName == count.protocolName && $0.reason == count.reason }?.count ?? 0
+            add("exchanges_lost", "Requests seen that gave no span, by reason", count.count, before,
+                labels: [("protocol", count.protocolName), ("reason", count.reason)])
+        }
+        add("header_fields_omitted", "HTTP/2 header fields left out because a header list was full",
+            now.headerFieldsOmitted, last.headerFieldsOmitted)
+        add("connections_evicted", "Connections forgotten to respect the connection limit",
+            now.connectionsEvicted, last.connectionsEvicted)
         let export = now.export, was = last.export
         add("spans_exported", "Spans the exporter delivered", export.spansExported, was.spansExported)
         let dropHelp = "Spans dropped, by cause"

@@ -20,6 +20,13 @@ public struct TelemetrySnapshot: Equatable, Sendable {
     public var bytesLost: UInt64 = 0
     public var exchanges: [ProtocolCount] = []
     public var parseErrors: [ProtocolCount] = []
+    /// Requests seen (at least in part) that gave no span, by protocol and
+    /// reason; with `exchanges` and `parseErrors` they account for every request.
+    public var exchangesLost: [ProtocolCount] = []
+    /// HTTP/2 header fields left out of a span because a header list was full.
+    public var headerFieldsOmitted: UInt64 = 0
+    /// Connections forgotten to respect the connection limit.
+    public var connectionsEvicted: UInt64 = 0
     public var export = ExportCounters()
 
     public init() {}
@@ -29,6 +36,9 @@ public struct TelemetrySnapshot: Equatable, Sendable {
         var line = "l7trace: stats: events \(eventsReceived), lost \(eventsLost) events (\(bytesLost) bytes)"
         line += "; exchanges " + Self.list(exchanges)
         line += "; parse errors " + Self.list(parseErrors)
+        line += "; exchanges lost " + Self.list(exchangesLost)
+        if headerFieldsOmitted > 0 { line += "; header fields omitted \(headerFieldsOmitted)" }
+        if connectionsEvicted > 0 { line += "; connections evicted \(connectionsEvicted)" }
         line += "; spans exported \(export.spansExported), dropped \(export.spansDropped)"
         if export.spansDropped > 0 {
             line += " (queue full \(export.spansDroppedQueueFull), export failed \(export.spansDroppedExportFailed), "

@@ -23,6 +23,7 @@ final class SelfTelemetry: @unchecked Sendable {
 
     private let lock = NSLock()
     private var stats = ProtocolStats()
+    private var http2Stats = ProtocolStats()
     /// Exchanges by protocol (HTTP/1, HTTP/2, gRPC): counted on the capture
     /// thread without the lock, published under it by `tick`.
     private var exchangeCounts: [UInt64] = [0, 0, 0]
@@ -55,9 +56,10 @@ final class SelfTelemetry: @unchecked Sendable {
     }
 
     /// The tracker's latest figures (capture thread, once per poll); logs the stats line when it is due.
-    func tick(_ protocolStats: ProtocolStats) {
+    func tick(_ protocolStats: ProtocolStats, http2: ProtocolStats) {
         lock.lock()
         stats = protocolStats
+        http2Stats = http2
         publishedExchangeCounts = exchangeCounts
         lock.unlock()
         guard interval > 0 else { return }
@@ -84,7 +86,7 @@ final class SelfTelemetry: @unchecked Sendable {
 
     func snapshot() -> TelemetrySnapshot {
         lock.lock()
-        let stats = self.stats, exchanges = publishedExchangeCounts, closed = finalCapture
+        let stats = self.stats, http2 = http2Stats, exchanges = publishedExchangeCounts, closed = finalCapture
         lock.unlock()
         let kernel = closed ?? capture.counters()
         var snapshot = TelemetrySnapshot()
@@ -94,11 +96,22 @@ final class SelfTelemetry: @unchecked Sendable {
         snapshot.exchanges = ["http1", "http2", "grpc"].enumerated().map {
             TelemetrySnapshot.ProtocolCount(protocolName: $0.element, count: exchanges[$0.offset])
         }
-        snapshot.parseErrors = [
-            .init(protocolName: "http1", reason: "malformed", count: UInt64(stats.malformedMessages)),
-            .init(protocolName: "http1", reason: "oversized", count: UInt64(stats.oversizedHeads)),
-            .init(protocolName: "http1", reason: "hole", count: UInt64(stats.holesInHeaders)),
+        let http1 = stats.excluding(http2)
+        snapshot.parseErrors = [("http1", http1), ("http2", http2)].flatMap { name, s in
+            [TelemetrySnapshot.ProtocolCount(protocolName: name, reason: "malformed", count: UInt64(s.malformedMessages)),
+             .init(protocolName: name, reason: "oversized", count: UInt64(s.oversizedHeads)),
+             .init(protocolName: name, reason: "hole", count: UInt64(s.holesInHeaders))]
+        }
+        snapshot.exchangesLost = [
+            .init(protocolName: "http1", reason: "pipeline_overflow", count: UInt64(http1.pipelineOverflows)),
+            .init(protocolName: "http1", reason: "dropped", count: UInt64(http1.droppedExchanges)),
+            .init(protocolName: "http1", reason: "orphan_response", count: UInt64(http1.orphanResponses)),
+            .init(protocolName: "http2", reason: "dropped", count: UInt64(http2.droppedExchanges)),
+            .init(protocolName: "http2", reason: "orphan_response", count: UInt64(http2.orphanResponses)),
+            .init(protocolName: "http2", reason: "refused", count: UInt64(http2.refusedStreams)),
         ]
+        snapshot.headerFieldsOmitted = UInt64(stats.headerFieldsOmitted)
+        snapshot.connectionsEvicted = UInt64(stats.connectionsEvicted)
         snapshot.export = processor.counters
         return snapshot
     }

@@ -91,7 +91,7 @@ final class Tracer {
                 timeoutMs = Int32(min(UInt64(timeoutMs), (deadline - now) / 1_000_000 + 1))
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
-            telemetry.tick(tracker.stats)
+            telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             if configuration.dumpEvents { fflush(stdout) }
         }
         telemetry.captureClosing()
@@ -99,7 +99,7 @@ final class Tracer {
         capture.close()
         tracker.flushAll { exchange in self.export(exchange) }
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
-        telemetry.tick(tracker.stats)
+        telemetry.tick(tracker.stats, http2: tracker.http2Stats)
         telemetry.finish()
         reportLosses(lastCounters)
     }

@@ -97,6 +97,28 @@ final class BatchSpanProcessorTests: XCTestCase {
         XCTAssertEqual(log.messages(containing: "5 spans were not exported (queue full: 5").count, 1, "\(log.messages)")
     }
 
+    /// A burst of drops right after a warning is not left untold: once
+    /// warnings may be logged again, one says how many were dropped since.
+    func testTheNextQueueFullWarningTellsEveryDropSinceTheLast() {
+        let exporter = RecordingExporter()
+        exporter.gate = DispatchSemaphore(value: 0)
+        let log = CapturedLog()
+        var configuration = settings(queue: 10, batch: 5)
+        configuration.warningInterval = 0.3
+        let processor = BatchSpanProcessor(exporter: exporter, configuration: configuration, logger: log.logger())
+        for id in 1...1010 { processor.add(Samples.span(id: UInt64(id)), resource: Samples.resource()) }
+        XCTAssertEqual(log.messages(containing: "queue is full").count, 1, "\(log.messages)")
+        XCTAssertTrue(log.messages[0].contains("dropped 1 span since the last warning, 1 in all"), log.messages[0])
+        Thread.sleep(forTimeInterval: 0.4)
+        for _ in 0..<2 { exporter.gate?.signal() }  // the exporter takes the queue: room again
+        XCTAssertTrue(eventually(timeout: 5) { log.messages(containing: "has room again").count == 1 }, "\(log.messages)")
+        XCTAssertTrue(log.messages(containing: "has room again")[0].contains("dropped 999 spans since the last warning, 1000 in all"),
+                      "\(log.messages)")
+        for _ in 0..<4 { exporter.gate?.signal() }
+        processor.shutdown(timeout: 5)
+        XCTAssertEqual(processor.counters.spansDroppedQueueFull, 1000)
+    }
+
     func testARetriedBatchKeepsItsPlaceAndWaitsForTheBackoff() {
         let down = ExportResult.retryableFailure("cannot export to http://x/v1/traces: connection refused")
         let exporter = RecordingExporter(answers: [down, down])

@@ -21,6 +21,7 @@ final class TelemetryTests: XCTestCase {
     func testTheLogLineSaysEverythingOnOneLine() {
         XCTAssertEqual(snapshot(exported: 38, queueFull: 2).logLine,
                        "l7trace: stats: events 120, lost 2 events (4096 bytes); exchanges http1 40; parse errors http1/malformed 1; "
+                       + "exchanges lost 0; "
                        + "spans exported 38, dropped 2 (queue full 2, export failed 0, at shutdown 0); export failures 3; queued 7")
     }
 

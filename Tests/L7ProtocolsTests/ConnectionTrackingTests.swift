@@ -254,13 +254,23 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertEqual(h.exchanges.map(\.request.target), ["/a"])
     }
 
-    func testPipelinedRequestsBeyondTheLimitDropTheOldest() {
+    /// The newest requests are dropped (counted), not the oldest: responses
+    /// then still pair with the requests they answer.
+    func testPipelinedRequestsBeyondTheLimitAreCountedAndResponsesStayPaired() {
         let h = TrackerHarness(limits: TrackerLimits(maxPendingRequests: 2))
         let key = TrackerHarness.key(1)
         h.open(key, role: .client)
-        h.call(key, .egress, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n")
+        h.call(key, .egress, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n\r\n")
+        h.call(key, .ingress, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 201 OK\r\nContent-Length: 1\r\n\r\n2"
+               + "HTTP/1.1 202 OK\r\nContent-Length: 1\r\n\r\n3HTTP/1.1 203 OK\r\nContent-Length: 1\r\n\r\n4")
+        h.call(key, .egress, "GET /5 HTTP/1.1\r\n\r\n")
+        h.call(key, .ingress, "HTTP/1.1 205 OK\r\nContent-Length: 1\r\n\r\n5")
         h.close(key)
-        XCTAssertEqual(h.exchanges.map(\.request.target), ["/2", "/3"])
-        XCTAssertEqual(h.stats.droppedExchanges, 1)
+        XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/1", 200, responseBody: 1),
+                                               ExchangeSummary("GET", "/2", 201, responseBody: 1),
+                                               ExchangeSummary("GET", "/5", 205, responseBody: 1)])
+        XCTAssertEqual(h.stats.pipelineOverflows, 2)
+        XCTAssertEqual(h.stats.droppedExchanges, 0, "each lost request is counted once, under its reason")
+        XCTAssertEqual(h.stats.orphanResponses, 0)
     }
 }

@@ -119,6 +119,27 @@ final class HTTP2ExchangeTests: XCTestCase {
         XCTAssertEqual(h.exchanges.summaries.last, ExchangeSummary("GET", "/a", nil, failure: .connectionClosed))
     }
 
+    /// The server's side of the same: a stream it never processed is no
+    /// server span but a counted loss, even one whose HEADERS it read after
+    /// sending GOAWAY; a GOAWAY the client sends says nothing of its own streams.
+    func testStreamsAboveTheServersGoawayGiveNoServerSpan() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server)
+        let enc = HPACKEncoder(), dec = HPACKEncoder()
+        h.call(key, .ingress, H2.preface + H2.settings()
+               + H2.headers(enc.encode(H2.request("GET", "/a")), stream: 1, endStream: true)
+               + H2.headers(enc.encode(H2.request("GET", "/b")), stream: 3, endStream: true))
+        h.call(key, .egress, H2.settings() + H2.goaway(last: 1, code: 0))
+        h.call(key, .ingress, H2.headers(enc.encode(H2.request("GET", "/c")), stream: 5, endStream: true)
+               + H2.goaway(last: 0, code: 0))
+        h.call(key, .egress, H2.headers(dec.encode([(":status", "200")]), stream: 1, endStream: true))
+        h.close(key)
+        XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/a", 200)])
+        XCTAssertEqual(h.stats.refusedStreams, 2)
+        XCTAssertEqual(h.tracker.http2Stats.refusedStreams, 2)
+    }
+
     func testPushedStreamsAreIgnoredButTheirBlocksDecoded() {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)

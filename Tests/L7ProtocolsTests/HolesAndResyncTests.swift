@@ -41,7 +41,7 @@ final class HolesAndResyncTests: XCTestCase {
         h.call(key, .egress, "HTTP/1.1 404 Not Found\r\nContent-Length: 6\r\n\r\nsecond")
         XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/second", 404, responseBody: 6)])
         XCTAssertEqual(h.stats.holesInHeaders, 1)
-        XCTAssertEqual(h.stats.droppedExchanges, 1)
+        XCTAssertEqual(h.stats.droppedExchanges, 0, "the lost exchange is counted once, under its reason")
         XCTAssertEqual(h.stats.orphanResponses, 0)
     }
 
@@ -52,7 +52,7 @@ final class HolesAndResyncTests: XCTestCase {
         h.call(key, .egress, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
         XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/b", 201), ExchangeSummary("GET", "/c", 202)])
         XCTAssertEqual(h.stats.holesInHeaders, 1)
-        XCTAssertEqual(h.stats.droppedExchanges, 1)
+        XCTAssertEqual(h.stats.droppedExchanges, 0, "the lost exchange is counted once, under its reason")
     }
 
     func testHoleInChunkFramingDropsTheExchangeAndResynchronises() {
@@ -63,7 +63,7 @@ final class HolesAndResyncTests: XCTestCase {
         h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb")
         XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/b", 200, responseBody: 1)])
         XCTAssertEqual(h.stats.holesInHeaders, 1)
-        XCTAssertEqual(h.stats.droppedExchanges, 1)
+        XCTAssertEqual(h.stats.droppedExchanges, 0, "the lost exchange is counted once, under its reason")
     }
 
     func testAResponseLostInAHoleDoesNotShiftLaterPairs() {
@@ -133,7 +133,7 @@ final class HolesAndResyncTests: XCTestCase {
         h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
         XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/small", 200)])
         XCTAssertEqual(h.stats.oversizedHeads, 1)
-        XCTAssertEqual(h.stats.droppedExchanges, 1)
+        XCTAssertEqual(h.stats.droppedExchanges, 0, "the lost exchange is counted once, under its reason")
         XCTAssertEqual(h.tracker.bufferedBytes, 0)
     }
 

@@ -20,7 +20,10 @@ public final class ConnectionTracker {
     /// should send its large calls whole, so that the frame headers after a
     /// large DATA run are not lost in a hole.
     public var onHTTP2: ((ConnectionKey, Int32) -> Void)?
+    /// Counters of every protocol (HTTP/2's included).
     public private(set) var stats = ProtocolStats()
+    /// The HTTP/2 part of `stats` (what remains is HTTP/1's and the connections').
+    public private(set) var http2Stats = ProtocolStats()
 
     private var table: ConnectionTable
     /// Queue buffers lent to the connection being fed (see `HTTP1SpareBuffers`).
@@ -39,11 +42,11 @@ public final class ConnectionTracker {
         case .open(let opened):
             if let previous = table.remove(opened.key) {
                 previous.close()
-                previous.drain(into: &stats, emit: emit)
+                previous.drain(into: &stats, http2: &http2Stats, emit: emit)
             }
             let connection = track(opened.key, fd: opened.fd, role: opened.role, local: opened.local,
                                    remote: opened.remote, seenFromStart: opened.role != .unknown)
-            connection.drain(into: &stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
 
         case .data(let chunk):
             if chunk.bytes.isEmpty && chunk.returnedLength <= chunk.offset { return }
@@ -52,7 +55,7 @@ public final class ConnectionTracker {
             connection.fd = chunk.fd
             connection.borrow(&spares)
             let verdict = connection.handle(chunk)
-            connection.drain(into: &stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
             connection.giveBack(&spares)
             switch verdict {
             case .none: break
@@ -64,7 +67,7 @@ public final class ConnectionTracker {
         case .close(let closed):
             guard let connection = table.remove(closed.key) else { return }
             connection.close()
-            connection.drain(into: &stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
 
         case .processExited(let exited):
             processExited(exited.tgid, emit: emit)
@@ -80,7 +83,7 @@ public final class ConnectionTracker {
         for key in table.keys(ofProcess: tgid) {
             guard let connection = table.remove(key) else { continue }
             connection.close()
-            connection.drain(into: &stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
         }
     }
 
@@ -100,6 +103,14 @@ public final class ConnectionTracker {
     }
 
     /// What a connection was found to carry, if it is tracked.
+    /// What one connection holds of messages waiting for their partners
+    /// (tests: memory that a hostile peer must not be able to grow).
+    func heldMessages(of key: ConnectionKey) -> (requestHeads: Int, queueEntries: Int, http2HeaderBytes: Int)? {
+        guard let connection = table.peek(key) else { return nil }
+        return (connection.stitcher.pendingHeads, connection.stitcher.pendingEntries,
+                connection.http2?.stitcher.heldHeaderBytes ?? 0)
+    }
+
     public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {
         table.lookup(key)?.detected
     }
@@ -115,7 +126,7 @@ public final class ConnectionTracker {
         for key in table.allKeys {
             guard let connection = table.remove(key) else { continue }
             connection.close()
-            connection.drain(into: &stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
         }
     }
 
@@ -135,7 +146,7 @@ public final class ConnectionTracker {
         if let evicted = table.insert(connection) {
             evicted.discard()
             stats.connectionsEvicted += 1
-            evicted.drain(into: &stats, emit: { _ in })
+            evicted.drain(into: &stats, http2: &http2Stats, emit: { _ in })
         }
         return connection
     }

@@ -14,6 +14,15 @@ public struct ProtocolStats: Sendable, Equatable {
     public var malformedMessages = 0
     /// Messages dropped because their head exceeded `TrackerLimits.maxHeadBytes`.
     public var oversizedHeads = 0
+    /// Requests dropped on arrival because `TrackerLimits.maxPendingRequests`
+    /// requests were already waiting for responses (pipelining).
+    public var pipelineOverflows = 0
+    /// HTTP/2 streams the server never processed (above a GOAWAY's last
+    /// stream id): no server span, since the server did not handle them.
+    public var refusedStreams = 0
+    /// HTTP/2 header fields decoded but not kept: the header list of a
+    /// stream or connection was full (a hostile or broken peer).
+    public var headerFieldsOmitted = 0
     /// Responses with no request to pair with (the request was never seen).
     public var orphanResponses = 0
     /// Connections that got state in the tracker.
@@ -34,10 +43,27 @@ public struct ProtocolStats: Sendable, Equatable {
 
     public init() {}
 
+    /// These counters without `part`'s (one protocol's share of the total).
+    public func excluding(_ part: ProtocolStats) -> ProtocolStats {
+        var rest = self
+        rest.exchanges -= part.exchanges; rest.droppedExchanges -= part.droppedExchanges
+        rest.holesInHeaders -= part.holesInHeaders; rest.malformedMessages -= part.malformedMessages
+        rest.oversizedHeads -= part.oversizedHeads; rest.headerFieldsOmitted -= part.headerFieldsOmitted
+        rest.pipelineOverflows -= part.pipelineOverflows; rest.refusedStreams -= part.refusedStreams
+        rest.orphanResponses -= part.orphanResponses
+        rest.connectionsTracked -= part.connectionsTracked; rest.connectionsEvicted -= part.connectionsEvicted
+        rest.connectionsIgnored -= part.connectionsIgnored; rest.tunnels -= part.tunnels
+        rest.http2Connections -= part.http2Connections; rest.bytesSkipped -= part.bytesSkipped
+        rest.ciphertextBytesIgnored -= part.ciphertextBytesIgnored
+        return rest
+    }
+
     mutating func add(_ o: ProtocolStats) {
         exchanges += o.exchanges; droppedExchanges += o.droppedExchanges
         holesInHeaders += o.holesInHeaders; malformedMessages += o.malformedMessages
-        oversizedHeads += o.oversizedHeads; orphanResponses += o.orphanResponses
+        oversizedHeads += o.oversizedHeads; headerFieldsOmitted += o.headerFieldsOmitted
+        pipelineOverflows += o.pipelineOverflows; refusedStreams += o.refusedStreams
+        orphanResponses += o.orphanResponses
         connectionsTracked += o.connectionsTracked; connectionsEvicted += o.connectionsEvicted
         connectionsIgnored += o.connectionsIgnored; tunnels += o.tunnels
         http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped

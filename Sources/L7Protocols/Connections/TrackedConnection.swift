@@ -376,7 +376,7 @@ final class TrackedConnection {
     func giveBack(_ spares: inout HTTP1SpareBuffers) { stitcher.giveBack(&spares) }
 
     /// Hands over the exchanges and counters gathered since the last call.
-    func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // Taken out of the stitcher and popped one by one (reversed
             // first, to keep their order), so each exchange is moved to
@@ -394,6 +394,6 @@ final class TrackedConnection {
             stats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
-        http2?.drain(into: &stats, emit: emit)
+        http2?.drain(into: &stats, http2: &http2Stats, emit: emit)
     }
 }

@@ -164,7 +164,14 @@ struct HTTP1Parser {
         case .stopped:
             return
         case .seeking(let mode):
-            if candidateOpen { discardCandidate() }
+            if candidateOpen {
+                // A start line cut by the capture (longer than what the
+                // kernel copied): a message was seen, and is lost.
+                let timing = MessageTiming(firstEnterNs: candidateTiming.enterNs, firstExitNs: candidateTiming.exitNs,
+                                           lastEnterNs: timing.enterNs, lastExitNs: timing.exitNs)
+                sink.messageDropped(kind ?? .request, reason: .hole, headReported: false, timing: timing)
+                discardCandidate()
+            }
             atLineStart = true
             if mode != .resync { state = .seeking(.resync) }
             sink.lostSync(kind, unexpectedBytes: false)

@@ -17,11 +17,16 @@
 ///    one exchange wrongly rather than shift every later pair.
 struct HTTP1Stitcher: HTTP1ParserSink {
     struct PendingRequest {
-        /// nil: a placeholder for a request that was seen but dropped.
+        /// nil: a placeholder for a request that was seen but dropped (its
+        /// loss counted then, under its reason: each lost exchange counts once).
         var head: HTTPRequestHead?
         var timing: MessageTiming
         var bodySize = 0
         var sequence: UInt64
+        /// More than 0: a placeholder for that many requests that came while
+        /// the queue was full, dropped on arrival (and counted then). Only
+        /// their number is kept, so responses still pair in order.
+        var overflowRun = 0
     }
 
     struct BoundResponse {
@@ -54,6 +59,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     }
 
     var pendingCount: Int { pending.count - pendingStart }
+    /// Request heads held while waiting for responses (bounded by `maxPending`).
+    var pendingHeads: Int { pending[pendingStart...].reduce(0) { $0 + ($1.head == nil ? 0 : 1) } }
+    /// Entries of the queue's buffer, waiting or not yet compacted away.
+    var pendingEntries: Int { pending.count }
 
     // MARK: - Buffers
 
@@ -79,26 +88,47 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         requestInProgress = enqueue(head, timing: timing)
     }
 
-    private mutating func enqueue(_ head: consuming HTTPRequestHead?, timing: MessageTiming) -> UInt64 {
-        if pendingCount >= maxPending {
-            pendingStart += 1
-            stats.droppedExchanges += 1
-        }
+    /// Queues a request (nil head: a placeholder); nil when the queue was full and it was dropped.
+    private mutating func enqueue(_ head: consuming HTTPRequestHead?, timing: MessageTiming) -> UInt64? {
         let sequence = nextSequence
         nextSequence += 1
+        guard pendingCount < maxPending else {
+            // Bounded memory: the newest request is dropped, not the oldest,
+            // so the responses on their way still find their requests.
+            stats.pipelineOverflows += 1
+            if pending.count > pendingStart, pending[pending.count - 1].overflowRun > 0 {
+                pending[pending.count - 1].overflowRun += 1
+            } else {
+                pending.append(PendingRequest(head: nil, timing: timing, sequence: sequence, overflowRun: 1))
+            }
+            return nil
+        }
         pending.append(PendingRequest(head: head, timing: timing, sequence: sequence))
         return sequence
     }
 
     /// Applies `change` to the request with `sequence`, waiting or bound to the response in flight.
     private mutating func updateRequest(_ sequence: UInt64, _ change: (inout PendingRequest) -> Void) {
-        // The front's sequence is read in place: `.first` would copy the request out.
-        if pendingStart < pending.count, case let front = pending[pendingStart].sequence, sequence >= front {
-            let index = pendingStart + Int(sequence - front)
-            if index < pending.count { change(&pending[index]) }
-        } else if response?.request?.sequence == sequence {
+        // From the newest: the request being updated is nearly always the last one queued.
+        var index = pending.count - 1
+        while index >= pendingStart {
+            if pending[index].sequence == sequence {
+                change(&pending[index])
+                return
+            }
+            if pending[index].sequence < sequence { break }
+            index -= 1
+        }
+        if response?.request?.sequence == sequence {
             change(&response!.request!)
         }
+    }
+
+    /// Requests in `range` not yet counted as lost (placeholders were counted when dropped).
+    private func uncountedRequests(_ range: Range<Int>) -> Int {
+        var n = 0
+        for i in range where pending[i].head != nil { n += 1 }
+        return n
     }
 
     // MARK: - Responses
@@ -130,7 +160,13 @@ struct HTTP1Stitcher: HTTP1ParserSink {
             return nil
         }
         // Requests older than the partner lost their responses.
-        stats.droppedExchanges += chosen - pendingStart
+        stats.droppedExchanges += uncountedRequests(pendingStart..<chosen)
+        if !responsesUncertain && pending[chosen].overflowRun > 1 {
+            // One of a run of dropped requests: the run stays for the others.
+            pending[chosen].overflowRun -= 1
+            return PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence,
+                                  overflowRun: 1)
+        }
         // Moved out, leaving an empty entry behind, so the head is not copied.
         var partner = PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence)
         swap(&partner, &pending[chosen])
@@ -156,10 +192,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         swap(&taken, &response)
         guard var bound = taken.take() else { return }
         guard var request = bound.request.take() else { return }  // orphan, already counted
-        guard let requestHead = request.head.take() else {
-            stats.droppedExchanges += 1
-            return
-        }
+        guard let requestHead = request.head.take() else { return }  // a placeholder, counted when dropped
         if requestInProgress == request.sequence { requestInProgress = nil }
         let exchange = Exchange(connection: connection, request: requestHead, response: bound.head,
                                 requestBodySize: request.bodySize, responseBodySize: bodySize,
@@ -207,13 +240,11 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         case (.request, false):
             _ = enqueue(nil, timing: timing)
         case (.response, true):
-            if let bound = response {
-                response = nil
-                if bound.request != nil { stats.droppedExchanges += 1 }
-            }
+            // The exchange is lost, counted above under the response's reason.
+            response = nil
         case (.response, false):
             // A response we could not read still answers a request.
-            if takePartner(for: timing) != nil { stats.droppedExchanges += 1 }
+            _ = takePartner(for: timing)
         }
     }
 
@@ -235,13 +266,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     mutating func flush() {
         if let bound = response {
             response = nil
-            if bound.request != nil { stats.droppedExchanges += 1 }
+            if bound.request?.head != nil { stats.droppedExchanges += 1 }
         }
         for request in pending[pendingStart...] {
-            guard let head = request.head else {
-                stats.droppedExchanges += 1
-                continue
-            }
+            guard let head = request.head else { continue }  // counted when dropped
             ready.append(Exchange(connection: connection, request: head, response: nil,
                                   requestBodySize: request.bodySize, responseBodySize: 0,
                                   requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed))
@@ -263,7 +291,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     /// The connection is forgotten (evicted): nothing more is emitted.
     mutating func discard() {
-        stats.droppedExchanges += pendingCount + (response?.request != nil ? 1 : 0)
+        stats.droppedExchanges += uncountedRequests(pendingStart..<pending.count) + (response?.request?.head != nil ? 1 : 0)
         pending.removeAll()
         pendingStart = 0
         response = nil

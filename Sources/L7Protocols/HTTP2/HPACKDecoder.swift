@@ -27,19 +27,33 @@ struct HPACKDecoder {
     private var table = HPACKDynamicTable()
     /// The table's maximum size: 4096 until a size update says otherwise.
     private(set) var maxSize = 4096
-    /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE (the bound of size updates).
-    private(set) var settingsLimit = 4096
+    /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE (the bound of size
+    /// updates): 4096 until its SETTINGS say otherwise. When the capture
+    /// starts mid-connection the SETTINGS were missed: a browser's 64 KiB is
+    /// assumed rather than failing honest blocks.
+    private(set) var settingsLimit: Int
+    /// Limits the decoding endpoint sent that the encoder has not
+    /// acknowledged yet, oldest first (nil: a SETTINGS without one). Until
+    /// acknowledged, either the old limit or the new one may bind.
+    private var unacknowledgedLimits: [Int?] = []
     /// The model holds the whole table: the connection was seen from its
     /// start, or enough was inserted since to evict everything older.
     private(set) var isExact: Bool
     /// Bytes inserted since the model was last emptied (to tell when it is exact again).
     private var insertedSinceForget = 0
 
-    init(startsEmpty: Bool) { isExact = startsEmpty }
+    init(startsEmpty: Bool) {
+        isExact = startsEmpty
+        settingsLimit = startsEmpty ? 4096 : 64 * 1024
+    }
 
     var modelledEntries: Int { table.count }
 
-    enum Failure: Error { case malformed }
+    enum Failure: Error {
+        case malformed
+        /// A dynamic-table size update above the decoder's SETTINGS_HEADER_TABLE_SIZE.
+        case sizeUpdateAboveLimit
+    }
 
     /// Decodes one complete header block, appending its fields to `list`.
     /// Throws when the block is not valid HPACK: the model is then emptied
@@ -55,16 +69,17 @@ struct HPACKDecoder {
                     let index = try reader.integer(prefixBits: 7)
                     try appendIndexed(index, to: &list)
                 } else if first & 0xC0 == 0x40 {
-                    try appendLiteral(&reader, prefixBits: 6, to: &list)
-                    insertLast(of: list)
+                    try appendLiteral(&reader, prefixBits: 6, indexing: true, to: &list)
                 } else if first & 0xE0 == 0x20 {
-                    // Size updates come before the first field only.
+                    // Size updates come before the first field only, and
+                    // never above what the decoder advertised (§4.2, §6.3).
                     guard atStart else { throw Failure.malformed }
                     let newMax = try reader.integer(prefixBits: 5)
+                    guard newMax <= sizeUpdateLimit else { throw Failure.sizeUpdateAboveLimit }
                     setMaxSize(newMax)
                     continue
                 } else {
-                    try appendLiteral(&reader, prefixBits: 4, to: &list)
+                    try appendLiteral(&reader, prefixBits: 4, indexing: false, to: &list)
                 }
                 atStart = false
             }
@@ -82,7 +97,32 @@ struct HPACKDecoder {
         return list.decodedFields(in: 0..<list.count)
     }
 
-    /// The decoding endpoint advertised a new SETTINGS_HEADER_TABLE_SIZE. A
+    /// The largest size update the encoder may send now: the acknowledged
+    /// limit, or one still in flight.
+    var sizeUpdateLimit: Int {
+        var limit = settingsLimit
+        for case let pending? in unacknowledgedLimits { limit = max(limit, pending) }
+        return limit
+    }
+
+    /// The decoding endpoint sent a SETTINGS frame (with its
+    /// SETTINGS_HEADER_TABLE_SIZE, if any); it binds once the encoder's side acknowledges it.
+    mutating func settingsSent(headerTableSize: Int?) {
+        if unacknowledgedLimits.count >= 16 {
+            // A peer that never acknowledges: the oldest is taken as acknowledged (bounded state).
+            settingsAcknowledged()
+        }
+        unacknowledgedLimits.append(headerTableSize)
+    }
+
+    /// The encoder's side acknowledged the oldest SETTINGS it had not (its
+    /// ACK comes before any block that relies on the new limit).
+    mutating func settingsAcknowledged() {
+        guard !unacknowledgedLimits.isEmpty else { return }
+        if let limit = unacknowledgedLimits.removeFirst() { settingsChanged(headerTableSize: limit) }
+    }
+
+    /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE now binds. A
     /// smaller limit shrinks the table now (the encoder must follow with a
     /// size update); a larger one takes effect through a size update.
     mutating func settingsChanged(headerTableSize: Int) {
@@ -100,10 +140,17 @@ struct HPACKDecoder {
 
     // MARK: - Representations
 
+    /// An indexed field. Whether it is kept is decided before copying: one
+    /// input byte may name a table entry of kilobytes.
     private mutating func appendIndexed(_ index: Int, to list: inout HPACKHeaderList) throws {
         if index == 0 { throw Failure.malformed }
         if index <= HPACKStaticTable.count {
             let e = HPACKStaticTable.entry(index)
+            let size = e.name.utf8CodeUnitCount + e.value.utf8CodeUnitCount
+            guard e.name.withUTF8Buffer({ list.admits(name: UnsafeRawBufferPointer($0), size: size) }) else {
+                list.omittedFields += 1
+                return
+            }
             list.append(name: list.appendPart(e.name), value: list.appendPart(e.value))
             return
         }
@@ -112,22 +159,53 @@ struct HPACKDecoder {
             // Older than the model: inserted before the capture, or the
             // table is larger than assumed. Unknown either way.
             isExact = false
+            guard list.admits(name: nil, size: 0) else {
+                list.omittedFields += 1
+                return
+            }
             list.append(name: .unknown, value: .unknown)
+            return
+        }
+        guard table.withEntry(k, { name, valueCount in list.admits(name: name, size: (name?.count ?? 0) + valueCount) }) else {
+            list.omittedFields += 1
             return
         }
         list.append(name: table.copyName(k, into: &list), value: table.copyValue(k, into: &list))
     }
 
-    private mutating func appendLiteral(_ reader: inout Reader, prefixBits: Int, to list: inout HPACKHeaderList) throws {
+    /// A literal field. One inserted into the table is decoded whole (the
+    /// table needs it); one that is not and whose name alone is too much for
+    /// the list is skipped without copying.
+    private mutating func appendLiteral(_ reader: inout Reader, prefixBits: Int, indexing: Bool,
+                                        to list: inout HPACKHeaderList) throws {
+        let mark = list.mark
         let nameIndex = try reader.integer(prefixBits: prefixBits)
         let name: HPACKHeaderList.Part
         if nameIndex == 0 {
             name = try reader.string(into: &list)
         } else {
+            if !indexing && !nameAdmitted(at: nameIndex, by: list) {
+                try reader.skipString()
+                list.omittedFields += 1
+                return
+            }
             name = try namePart(at: nameIndex, into: &list)
         }
         let value = try reader.string(into: &list)
         list.append(name: name, value: value)
+        if indexing { insertLast(of: list) }
+        list.keepLast(orRollBackTo: mark)
+    }
+
+    /// Whether the list would keep a field with this indexed name and an empty value.
+    private func nameAdmitted(at index: Int, by list: HPACKHeaderList) -> Bool {
+        if index <= HPACKStaticTable.count {
+            let name = HPACKStaticTable.entry(index).name
+            return name.withUTF8Buffer { list.admits(name: UnsafeRawBufferPointer($0), size: $0.count) }
+        }
+        let k = index - HPACKStaticTable.count
+        guard k <= table.count else { return list.admits(name: nil, size: 0) }
+        return table.withEntry(k) { name, _ in list.admits(name: name, size: name?.count ?? 0) }
     }
 
     private mutating func namePart(at index: Int, into list: inout HPACKHeaderList) throws -> HPACKHeaderList.Part {
@@ -192,6 +270,14 @@ private struct Reader {
             shift += 7
             if b & 0x80 == 0 { return value }
         }
+    }
+
+    /// Passes over a string literal.
+    mutating func skipString() throws {
+        guard position < bytes.count else { throw HPACKDecoder.Failure.malformed }
+        let length = try integer(prefixBits: 7)
+        guard length <= bytes.count - position else { throw HPACKDecoder.Failure.malformed }
+        position += length
     }
 
     /// A string literal, appended to `list`; unknown when it is Huffman-coded and the code is invalid.

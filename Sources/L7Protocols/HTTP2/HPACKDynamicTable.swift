@@ -49,6 +49,14 @@ struct HPACKDynamicTable {
         compactIfWorthwhile()
     }
 
+    /// Entry `k`'s name (nil when unknown) and its value's length, read in place.
+    func withEntry<R>(_ k: Int, _ body: (_ name: UnsafeRawBufferPointer?, _ valueCount: Int) -> R) -> R {
+        let e = entries[entries.count - k]
+        let valueCount = Int(max(e.valueCount, 0))
+        guard e.nameCount >= 0 else { return body(nil, valueCount) }
+        return storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[e.start..<e.start + Int(e.nameCount)]), valueCount) }
+    }
+
     /// Copies the name of entry `k` (1 = newest) into `list`.
     func copyName(_ k: Int, into list: inout HPACKHeaderList) -> HPACKHeaderList.Part {
         let e = entries[entries.count - k]

@@ -31,8 +31,24 @@ struct HPACKHeaderList {
         fileprivate var bytes: Int
     }
 
+    /// What a kept field costs against the limits: its bytes plus this, as
+    /// in RFC 7541 §4.1, so empty fields are not free.
+    static let fieldOverhead = 32
+
     private(set) var bytes: [UInt8] = []
     private(set) var fields: [Field] = []
+
+    /// Bounds on what the list keeps. A hostile peer makes one input byte
+    /// name a whole dynamic-table entry, so the list holds at most
+    /// `keepLimit` bytes (counting `fieldOverhead` per field) of any fields,
+    /// and up to `spanFieldLimit` of the few fields a span reads
+    /// (`isSpanField`); the others are left out and counted in `omittedFields`.
+    var keepLimit = Int.max
+    var spanFieldLimit = Int.max
+    /// Fields decoded but not kept since the owner last reset this.
+    var omittedFields = 0
+    /// `bytes.count + fields.count * fieldOverhead`: what the limits compare against.
+    var heldBytes: Int { bytes.count + fields.count * Self.fieldOverhead }
 
     init() {}
 
@@ -44,6 +60,37 @@ struct HPACKHeaderList {
 
     var count: Int { fields.count }
     var mark: Mark { Mark(fields: fields.count, bytes: bytes.count) }
+
+    /// Whether a field named `name` (nil: unknown) of `size` bytes in all may be kept.
+    func admits(name: UnsafeRawBufferPointer?, size: Int) -> Bool {
+        let after = heldBytes + size + Self.fieldOverhead
+        if after <= keepLimit { return true }
+        guard after <= spanFieldLimit, let name else { return false }
+        return Self.isSpanField(name)
+    }
+
+    /// Names a span or an exchange reads: pseudo-headers, gRPC's, trace
+    /// context and the other notable ones. All short in honest traffic.
+    static func isSpanField(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first else { return false }
+        if first == UInt8(ascii: ":") { return true }
+        if !HTTPHeaders.NotableFields.of(name).isEmpty { return true }
+        switch name.count {
+        case 11: return name.equalsCaseInsensitive("grpc-status")
+        case 12: return name.equalsCaseInsensitive("content-type") || name.equalsCaseInsensitive("grpc-message")
+        default: return false
+        }
+    }
+
+    /// Keeps the field just appended if the limits allow it; otherwise
+    /// removes it, back to `mark`, and counts it.
+    mutating func keepLast(orRollBackTo mark: Mark) {
+        let held = heldBytes
+        if held <= keepLimit { return }
+        if held <= spanFieldLimit, withField(count - 1, { name, _ in name.map(Self.isSpanField) ?? false }) { return }
+        rollBack(to: mark)
+        omittedFields += 1
+    }
 
     mutating func rollBack(to mark: Mark) {
         fields.removeSubrange(mark.fields...)

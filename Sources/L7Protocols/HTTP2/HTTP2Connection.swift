@@ -42,11 +42,15 @@ final class HTTP2Connection {
         }
     }
 
-    func close() { stitcher.flush() }
+    func close() {
+        egress.finish(sink: &stitcher)
+        ingress.finish(sink: &stitcher)
+        stitcher.flush()
+    }
     func discard() { stitcher.discard() }
 
     /// Hands over the exchanges and counters gathered since the last call.
-    func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // By index: each exchange is lent to `emit` where it lies, not copied out.
             for i in stitcher.ready.indices { emit(stitcher.ready[i]) }
@@ -54,6 +58,7 @@ final class HTTP2Connection {
         }
         if stitcher.stats != ProtocolStats() {
             stats.add(stitcher.stats)
+            http2Stats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
     }

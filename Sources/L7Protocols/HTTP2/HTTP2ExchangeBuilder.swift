@@ -35,7 +35,7 @@ struct HTTP2ExchangeBuilder {
         var undecoded: UndecodedFields = []
         // A request head that was lost, or that has fields we could not
         // decode, may have carried any pseudo-header we did not see.
-        let requestUncertain = request.head == nil || fields.hasUnknown(in: requestFields)
+        let requestUncertain = request.head == nil || request.fieldsOmitted || fields.hasUnknown(in: requestFields)
         let method = known(":method", uncertain: requestUncertain, flag: .method, &undecoded)
         let path = known(":path", uncertain: requestUncertain, flag: .target, &undecoded)
         _ = known(":authority", uncertain: requestUncertain, flag: .authority, &undecoded)
@@ -55,7 +55,7 @@ struct HTTP2ExchangeBuilder {
             } else {
                 return nil  // a response without :status
             }
-            if fields.hasUnknown(in: self.responseHead) || fields.hasUnknown(in: responseTrailers) {
+            if response.fieldsOmitted || fields.hasUnknown(in: self.responseHead) || fields.hasUnknown(in: responseTrailers) {
                 undecoded.insert(.otherFields)
             }
         } else if response.headerBlockLost {

@@ -41,6 +41,8 @@ struct HTTP2FrameReader {
     private var blockEndStream = false
     private var blockIsPush = false
     private var blockLost = false
+    /// The block in progress outgrew `maxHeaderBlockBytes` (endless CONTINUATIONs, say).
+    private var blockTooLarge = false
     private var blockFirst = CallTiming(enterNs: 0, exitNs: 0)
 
     init(direction: Direction, maxHeaderBlockBytes: Int, inSync: Bool = true) {
@@ -135,6 +137,7 @@ struct HTTP2FrameReader {
             blockEndStream = header.type == .headers && header.has(HTTP2FrameHeader.Flag.endStream)
             blockIsPush = header.type == .pushPromise
             blockLost = false
+            blockTooLarge = false
             blockFirst = timing
             block.removeAll(keepingCapacity: block.capacity <= 16 * 1024)
         }
@@ -256,7 +259,7 @@ struct HTTP2FrameReader {
         guard let stream = blockStream, f.type != .continuation || f.streamID == stream else {
             // A CONTINUATION with no block in progress (or for another stream).
             if blockStream != nil { finishBlock(lost: true, sink: &sink) }
-            sink.headerBlockLost(stream: nil, endStream: false, from: direction)
+            sink.headerBlockLost(stream: nil, endStream: false, tooLarge: false, from: direction)
             return
         }
         if payloadLost {
@@ -270,8 +273,12 @@ struct HTTP2FrameReader {
             }
             if f.type == .headers && f.has(HTTP2FrameHeader.Flag.priority) { start += 5 }
             if f.type == .pushPromise { start += 4 }
-            if start > end || block.count + (end - start) > maxHeaderBlockBytes {
+            if start > end {
                 blockLost = true
+            } else if block.count + (end - start) > maxHeaderBlockBytes {
+                blockLost = true
+                blockTooLarge = true
+                block.removeAll(keepingCapacity: false)  // nothing of it is decoded now
             } else {
                 block.append(contentsOf: payload[start..<end])
             }
@@ -296,7 +303,15 @@ struct HTTP2FrameReader {
     private mutating func finishBlock<S: HTTP2FrameSink>(lost: Bool, sink: inout S) {
         guard let stream = blockStream else { return }
         blockStream = nil
-        if lost { sink.headerBlockLost(stream: blockIsPush ? nil : stream, endStream: blockEndStream, from: direction) }
+        if lost {
+            sink.headerBlockLost(stream: blockIsPush ? nil : stream, endStream: blockEndStream, tooLarge: blockTooLarge,
+                                 from: direction)
+        }
+    }
+
+    /// The connection closed: a header block still in progress is lost.
+    mutating func finish<S: HTTP2FrameSink>(sink: inout S) {
+        finishBlock(lost: true, sink: &sink)
     }
 
     private mutating func loseSync<S: HTTP2FrameSink>(sink: inout S) {

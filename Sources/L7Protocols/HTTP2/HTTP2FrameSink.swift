@@ -7,8 +7,9 @@ protocol HTTP2FrameSink {
     /// padding and priority removed), to be HPACK-decoded in order.
     mutating func headerBlock(_ block: UnsafeRawBufferPointer, stream: UInt32, endStream: Bool, isPushPromise: Bool,
                               first: CallTiming, last: CallTiming, from direction: Direction)
-    /// A header block was lost (a hole fell in it, or it was malformed or too large).
-    mutating func headerBlockLost(stream: UInt32?, endStream: Bool, from direction: Direction)
+    /// A header block was lost: a hole fell in it, it was malformed, or
+    /// (`tooLarge`) longer than the reader keeps.
+    mutating func headerBlockLost(stream: UInt32?, endStream: Bool, tooLarge: Bool, from direction: Direction)
     /// Part of a DATA frame's data (padding excluded); `bytes` is nil for a hole of `count` bytes.
     mutating func data(_ bytes: UnsafeRawBufferPointer?, count: Int, stream: UInt32, timing: CallTiming,
                        from direction: Direction)

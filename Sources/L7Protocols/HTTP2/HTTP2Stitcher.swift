@@ -24,6 +24,11 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// Blocks decoded only for their table updates (pushed streams).
     private var scratch = HPACKHeaderList()
     private let maxStreams: Int
+    /// The last stream id of the server's GOAWAY: streams above it (even
+    /// ones opened after it, in flight) were never processed by the server.
+    private var serverGoawayLastStream: UInt32?
+    /// Bytes the open streams' header lists hold (see `HPACKHeaderList.heldBytes`).
+    private(set) var heldHeaderBytes = 0
     /// Exchanges completed since the owner last drained them.
     var ready: [Exchange] = []
     var stats = ProtocolStats()
@@ -51,7 +56,10 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             var discarded = HPACKHeaderList()
             swap(&discarded, &scratch)
             discarded.removeAll()
+            // Nothing is kept: the block matters for its table insertions only.
+            (discarded.keepLimit, discarded.spanFieldLimit) = (0, 0)
             let decoded = decode(block, into: &discarded, from: direction)
+            discarded.omittedFields = 0
             swap(&discarded, &scratch)
             if !decoded { markLost(id, endStream: endStream, from: direction) }
             return
@@ -60,6 +68,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         var fields = streams[i].takeFields()
         let mark = fields.mark
         let start = fields.count
+        let heldBefore = fields.heldBytes
+        limitKeptBytes(of: &fields)
         let decoded = decode(block, into: &fields, from: direction)
         let range = start..<fields.count
         if decoded { inferRole(from: fields, range, direction: direction) }
@@ -68,6 +78,12 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             informational = !endStream && fields.withField(status) { _, value in value?.first == UInt8(ascii: "1") }
         }
         if informational { fields.rollBack(to: mark) }
+        heldHeaderBytes += fields.heldBytes - heldBefore
+        if fields.omittedFields > 0 {
+            stats.headerFieldsOmitted += fields.omittedFields
+            fields.omittedFields = 0
+            streams[i][direction].fieldsOmitted = true
+        }
         streams[i].fields = fields
         guard decoded else {
             markLost(id, endStream: endStream, from: direction)
@@ -79,7 +95,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             return
         }
         modifyStream(at: i) { stream in
-            if stream[direction].head == nil {
+            // After a lost head, a later block is its trailers: never taken for the head.
+            if stream[direction].head == nil && !stream[direction].headerBlockLost {
                 stream[direction].head = range
             } else {
                 stream[direction].trailers = range
@@ -89,8 +106,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         }
     }
 
-    mutating func headerBlockLost(stream id: UInt32?, endStream: Bool, from direction: Direction) {
-        stats.holesInHeaders += 1
+    mutating func headerBlockLost(stream id: UInt32?, endStream: Bool, tooLarge: Bool, from direction: Direction) {
+        if tooLarge { stats.oversizedHeads += 1 } else { stats.holesInHeaders += 1 }
         forgetTable(direction)
         if let id { markLost(id, endStream: endStream, from: direction) }
     }
@@ -128,21 +145,34 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     }
 
     mutating func settings(_ values: [(id: UInt16, value: UInt32)], ack: Bool, from direction: Direction) {
-        // The sender of SETTINGS decodes the blocks of the other direction.
-        // Applied on receipt rather than on ACK: a smaller limit only makes
-        // more references unknown, never wrong (see HPACKDecoder).
-        for setting in values where setting.id == 0x1 {
-            let size = Int(min(setting.value, 1 << 30))
-            if direction == .egress {
-                ingressDecoder.settingsChanged(headerTableSize: size)
-            } else {
-                egressDecoder.settingsChanged(headerTableSize: size)
-            }
+        // The sender of SETTINGS decodes the blocks of the other direction;
+        // its SETTINGS_HEADER_TABLE_SIZE binds that direction's encoder from
+        // the ACK the encoder's side sends, which travels with its blocks and
+        // so marks exactly where the new limit starts (RFC 7541 §4.2).
+        if ack {
+            if direction == .egress { egressDecoder.settingsAcknowledged() } else { ingressDecoder.settingsAcknowledged() }
+            return
+        }
+        let size = values.last { $0.id == 0x1 }.map { Int(min($0.value, 1 << 30)) }
+        if direction == .egress {
+            ingressDecoder.settingsSent(headerTableSize: size)
+        } else {
+            egressDecoder.settingsSent(headerTableSize: size)
         }
     }
 
     mutating func goaway(lastStream: UInt32, errorCode: UInt32, timing: CallTiming, from direction: Direction) {
-        // Streams above the last one the sender processed never ran.
+        // Streams above the last one the sender processed never ran. The
+        // requests' streams (odd) are the client's: only the server's GOAWAY
+        // speaks of them (a client's names the server's pushed streams).
+        let sentByServer: Bool
+        switch connection.role {
+        case .server: sentByServer = direction == .egress
+        case .client: sentByServer = direction == .ingress
+        case .unknown: sentByServer = true
+        }
+        guard sentByServer else { return }
+        serverGoawayLastStream = min(serverGoawayLastStream ?? .max, lastStream)
         for id in streamIDs.sorted() where id > lastStream {
             guard let i = index(of: id) else { continue }
             streams[i].refused = true
@@ -160,6 +190,26 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     }
 
     // MARK: - Decoding
+
+    /// A stream's header list keeps at most this many bytes of fields, and
+    /// `spanFieldReserve` more of the fields a span reads; the open streams
+    /// of a connection together keep at most `connectionHeaderLimit`, and
+    /// `connectionSpanFieldReserve` more. Honest heads are far smaller;
+    /// what does not fit is counted (`headerFieldsOmitted`).
+    static let streamHeaderLimit = 64 * 1024
+    static let spanFieldReserve = 8 * 1024
+    static let connectionHeaderLimit = 1024 * 1024
+    static let connectionSpanFieldReserve = 256 * 1024
+
+    /// Sets the list's limits from what it and the other open streams hold.
+    private func limitKeptBytes(of list: inout HPACKHeaderList) {
+        let held = list.heldBytes
+        let room = min(Self.streamHeaderLimit - held, Self.connectionHeaderLimit - heldHeaderBytes)
+        let spanRoom = min(Self.streamHeaderLimit + Self.spanFieldReserve - held,
+                           Self.connectionHeaderLimit + Self.connectionSpanFieldReserve - heldHeaderBytes)
+        list.keepLimit = held + max(0, room)
+        list.spanFieldLimit = held + max(0, spanRoom)
+    }
 
     /// Decodes a block with the direction's context; false when it is malformed (counted).
     private mutating func decode(_ block: UnsafeRawBufferPointer, into list: inout HPACKHeaderList,
@@ -208,6 +258,13 @@ struct HTTP2Stitcher: HTTP2FrameSink {
 
     /// Reports a finished stream where it lies, then drops it.
     private mutating func finishStream(at i: Int) {
+        if let last = serverGoawayLastStream, streams[i].id > last { streams[i].refused = true }
+        if streams[i].refused && connection.role == .server {
+            // The server never processed it: no server span (RFC 9113 §6.8), a counted loss.
+            stats.refusedStreams += 1
+            dropStream(at: i)
+            return
+        }
         switch Self.exchange(of: streams[i], connection: connection) {
         case .built(let exchange):
             ready.append(exchange)
@@ -224,6 +281,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     /// place), keeping its header list for the next stream.
     private mutating func dropStream(at i: Int) {
         var fields = streams[i].takeFields()
+        heldHeaderBytes -= fields.heldBytes
         recycle(&fields)
         let last = streams.count - 1
         if i != last {
@@ -266,6 +324,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         stats.droppedExchanges += streams.count
         streams.removeAll()
         streamIDs.removeAll()
+        heldHeaderBytes = 0
     }
 
     // MARK: - Exchanges
@@ -293,6 +352,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             else { return .noRequestSide }
         }
         let requestSide = stream[requestDirection]
+        // A request whose head was lost was counted then (each loss counts once).
+        if requestSide.head == nil && requestSide.headerBlockLost { return .nothing }
         guard requestSide.seen, let requestFirst = requestSide.first else {
             return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
         }

@@ -12,6 +12,8 @@ struct HTTP2Stream {
         var trailers: Range<Int>?
         /// A header block of this side was lost (hole, malformed, too large).
         var headerBlockLost = false
+        /// Some fields were left out of the header list (too large: see `HPACKHeaderList`).
+        var fieldsOmitted = false
         var first: CallTiming?
         var last: CallTiming?
         var dataBytes = 0
