@@ -23,6 +23,7 @@ final class Tracer {
     /// User space's verdict per process, when service names decide it.
     private var decisions: [UInt32: Bool] = [:]
     private let stopRequested = ManagedAtomicFlag()
+    private let heap = HeapTrimmer()
     private let logger: Logger
 
     init(configuration: TracerConfiguration, logger: Logger) throws {
@@ -89,6 +90,7 @@ final class Tracer {
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
             telemetry.tick(tracker.stats)
+            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds)
             if configuration.dumpEvents { fflush(stdout) }
         }
         telemetry.captureClosing()
