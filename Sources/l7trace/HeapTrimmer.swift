@@ -27,15 +27,27 @@ final class HeapTrimmer {
     private var baselineSlack: Int?
     private(set) var trims = 0
 
-    func tick(nowNs: UInt64) {
+    /// `releasing` gives back what the pipeline's own structures kept
+    /// (collections never shrink by themselves); it runs just before a trim.
+    func tick(nowNs: UInt64, releasing: () -> Void) {
         guard nowNs >= nextCheckNs else { return }
         nextCheckNs = nowNs + Self.checkIntervalNs
         guard let slack = residentSlack() else { return }
-        guard let baseline = baselineSlack, slack >= baseline else {
+        guard let baseline = baselineSlack else {
+            // Start-up (reading every process's maps and executable) left
+            // a few MB freed: measured 48 to 58 MB idle depending on the host.
+            trim(slack, releasing)
+            return
+        }
+        guard slack >= baseline else {
             baselineSlack = slack
             return
         }
-        guard slack - baseline > Self.slackThreshold else { return }
+        if slack - baseline > Self.slackThreshold { trim(slack, releasing) }
+    }
+
+    private func trim(_ slack: Int, _ releasing: () -> Void) {
+        releasing()
         malloc_trim(0)
         trims += 1
         baselineSlack = residentSlack() ?? slack // what could not be released is not tried again

@@ -90,7 +90,7 @@ final class Tracer {
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
             telemetry.tick(tracker.stats)
-            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds)
+            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
             if configuration.dumpEvents { fflush(stdout) }
         }
         telemetry.captureClosing()
