@@ -65,6 +65,23 @@ final class ExecutableScanTests: XCTestCase {
         XCTAssertFalse(result.definesSSLRead, "SSL_read is an undefined (imported) symbol there")
     }
 
+    func testAProgramWithoutASectionTableNamesItsLibrariesThroughItsSegments() throws {
+        let openssl = "/usr/bin/openssl"
+        guard access(openssl, R_OK) == 0 else { throw XCTSkip("no \(openssl)") }
+        var bytes = try contents(openssl)
+        for i in 40..<48 { bytes[i] = 0 } // e_shoff: as sstrip leaves it
+        for i in 60..<64 { bytes[i] = 0 } // e_shnum, e_shstrndx
+        let result = try scan(write(bytes, "sstripped"))
+        XCTAssertEqual(result.tlsLibraryNames, ["libssl.so.3"])
+        XCTAssertFalse(result.definesSSLRead)
+
+        for _ in 0..<200 { // damaged program headers: an answer or an error, never a trap
+            var damaged = bytes
+            for _ in 0..<6 { damaged[Int.random(in: 16..<1024)] = UInt8.random(in: 0...255) }
+            _ = ExecutableScan.scan(path: write(damaged, "sstripped-damaged"))
+        }
+    }
+
     func testAProgramDefiningSSLReadItselfIsFoundThroughItsFullSymbolTable() throws {
         let source = """
         int SSL_read(void *ssl, void *buffer, int count) { return count; }

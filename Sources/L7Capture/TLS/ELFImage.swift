@@ -20,9 +20,12 @@ struct ELFImage {
     static let maxSections = 16_384
     static let maxDynamicEntries = 65_536
 
+    static let maxSegments = 4_096
+
     let is64: Bool
     let sections: [Section]
     private let file: BoundedFileReader
+    private let header: Fields
 
     init(_ file: BoundedFileReader) throws {
         self.file = file
@@ -33,6 +36,7 @@ struct ELFImage {
         let is64 = ident[4] == 2
         self.is64 = is64
         let header = Fields(try file.bytes(at: 0, count: is64 ? 64 : 52, "header"))
+        self.header = header
         let sectionsAt = is64 ? header.u64(40) : header.u32(32)
         let entrySize = header.u16(is64 ? 58 : 46)
         var count = header.u16(is64 ? 60 : 48)
@@ -59,23 +63,62 @@ struct ELFImage {
 
     /// The DT_NEEDED names of the dynamic section (`libssl.so.3`).
     func neededLibraries() throws -> [String] {
-        guard let dynamic = sections.first(where: { $0.type == Self.dynamic }),
-              dynamic.link < sections.count else { return [] }
-        let strings = sections[dynamic.link]
-        let entrySize = is64 ? 16 : 8
-        guard dynamic.size / entrySize <= Self.maxDynamicEntries else { throw ELFError.tooLarge("dynamic section") }
-        let entries = Fields(try file.bytes(at: dynamic.offset, count: dynamic.size / entrySize * entrySize, "dynamic section"))
-        var names = [String]()
-        for at in stride(from: 0, to: entries.count, by: entrySize) {
-            let tag = is64 ? entries.u64(at) : entries.u32(at)
-            if tag == 0 { break } // DT_NULL
-            guard tag == 1 else { continue } // DT_NEEDED
-            let nameAt = is64 ? entries.u64(at + 8) : entries.u32(at + 4)
-            guard nameAt < strings.size else { throw ELFError.truncated("dynamic string table") }
-            let text = file.prefix(at: strings.offset + nameAt, limit: min(256, strings.size - nameAt))
-            names.append(Self.string(in: text, at: 0))
+        if let dynamic = sections.first(where: { $0.type == Self.dynamic }), dynamic.link < sections.count {
+            return try neededNames(try dynamicEntries(dynamic.range), strings: sections[dynamic.link].range)
         }
-        return names
+        return try neededLibrariesFromSegments()
+    }
+
+    /// Without a section table (sstrip'd files), the loader's own view: the
+    /// PT_DYNAMIC segment, and its strings found through DT_STRTAB's address
+    /// in the PT_LOAD segment that holds it.
+    private func neededLibrariesFromSegments() throws -> [String] {
+        let tableAt = is64 ? header.u64(32) : header.u32(28)
+        let entrySize = header.u16(is64 ? 54 : 42), count = header.u16(is64 ? 56 : 44)
+        guard tableAt != 0, count > 0 else { return [] }
+        guard entrySize >= (is64 ? 56 : 32) else { throw ELFError.unsupported("program header size \(entrySize)") }
+        guard count <= Self.maxSegments else { throw ELFError.tooLarge("program headers (\(count) segments)") }
+        let table = try file.bytes(at: tableAt, count: count * entrySize, "program headers")
+        var loads: [(address: Int, offset: Int, size: Int)] = []
+        var dynamic: Range<Int>?
+        for i in 0..<count {
+            let f = Fields(Array(table[(i * entrySize)..<((i + 1) * entrySize)]))
+            let offset = is64 ? f.u64(8) : f.u32(4), address = is64 ? f.u64(16) : f.u32(8)
+            let size = is64 ? f.u64(32) : f.u32(16)
+            switch f.u32(0) {
+            case 1: loads.append((address, offset, size)) // PT_LOAD
+            case 2: dynamic = offset..<(offset + size) // PT_DYNAMIC
+            default: break
+            }
+        }
+        guard let dynamic else { return [] }
+        let entries = try dynamicEntries(dynamic)
+        guard let address = entries.first(where: { $0.tag == 5 })?.value, // DT_STRTAB
+              let size = entries.first(where: { $0.tag == 10 })?.value, // DT_STRSZ
+              let load = loads.first(where: { $0.address <= address && address < $0.address + $0.size }) else { return [] }
+        let offset = address - load.address + load.offset
+        return try neededNames(entries, strings: offset..<(offset + min(size, load.address + load.size - address)))
+    }
+
+    private func dynamicEntries(_ range: Range<Int>) throws -> [(tag: Int, value: Int)] {
+        let entrySize = is64 ? 16 : 8
+        guard range.count / entrySize <= Self.maxDynamicEntries else { throw ELFError.tooLarge("dynamic section") }
+        let raw = Fields(try file.bytes(at: range.lowerBound, count: range.count / entrySize * entrySize, "dynamic section"))
+        var entries: [(tag: Int, value: Int)] = []
+        for at in stride(from: 0, to: raw.count, by: entrySize) {
+            let tag = is64 ? raw.u64(at) : raw.u32(at)
+            if tag == 0 { break } // DT_NULL
+            entries.append((tag, is64 ? raw.u64(at + 8) : raw.u32(at + 4)))
+        }
+        return entries
+    }
+
+    private func neededNames(_ entries: [(tag: Int, value: Int)], strings: Range<Int>) throws -> [String] {
+        try entries.filter { $0.tag == 1 }.map { entry in // DT_NEEDED
+            guard entry.value < strings.count else { throw ELFError.truncated("dynamic string table") }
+            let text = file.prefix(at: strings.lowerBound + entry.value, limit: min(256, strings.count - entry.value))
+            return Self.string(in: text, at: 0)
+        }
     }
 
     /// Whether a symbol table (dynamic or full) defines function `name`: a
