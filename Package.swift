@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // C: libnghttp2, whose HPACK encoder the tests use as the reference.
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        // C: glibc's <malloc.h>, to give a burst's freed heap back (HeapTrimmer).
+        .systemLibrary(name: "CMalloc"),
 
         // Value types shared by capture and the pure layers (no I/O).
         .target(name: "L7Events", swiftSettings: hotPath),
@@ -56,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "l7trace",
             dependencies: [
-                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Export",
+                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Export", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -21,7 +21,8 @@ extension Capture {
             mappedFiles: ProcessMaps.files(of:),
             executablePath: ProcFS.executablePath,
             executableName: ProcFS.executableName,
-            scanExecutable: ExecutableScan.scan(path:),
+            scanExecutable: { path in try? ExecutableScan.scan(path: path).get() },
+            searchExecutable: ExecutableMarkers.search(path:),
             attachSSL: { [weak self] path in self?.attachSSL(toFile: path) ?? -ENODEV },
             report: { line in fputs(line + "\n", stderr) })
         let discovery = TLSDiscovery(environment: environment, selfPid: UInt32(bitPattern: getpid()))

@@ -23,6 +23,7 @@ final class Tracer {
     /// User space's verdict per process, when service names decide it.
     private var decisions: [UInt32: Bool] = [:]
     private let stopRequested = ManagedAtomicFlag()
+    private let heap = HeapTrimmer()
     private let logger: Logger
 
     init(configuration: TracerConfiguration, logger: Logger) throws {
@@ -92,6 +93,7 @@ final class Tracer {
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
+            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
             if configuration.dumpEvents { fflush(stdout) }
         }
         telemetry.captureClosing()

@@ -16,6 +16,8 @@ final class TLSDiscoveryTests: XCTestCase {
         var maps: [UInt32: [MappedFile]] = [:]
         var exes: [UInt32: MappedFile] = [:]
         var scans: [String: ExecutableScan] = [:]
+        var markers: [String: ExecutableMarkers] = [:]
+        var searched: [String] = []
         var attachResult: [String: Int32] = [:]
         var attached: [String] = []
         var lines: [String] = []
@@ -27,6 +29,10 @@ final class TLSDiscoveryTests: XCTestCase {
             executablePath: { world.exes[$0]?.path },
             executableName: { pid in world.exes[pid].map { String($0.fileName) } },
             scanExecutable: { path in world.scans[path] },
+            searchExecutable: { path in
+                world.searched.append(path)
+                return world.markers[path]
+            },
             attachSSL: { path in
                 world.attached.append(path)
                 return world.attachResult[path] ?? -2
@@ -111,16 +117,16 @@ final class TLSDiscoveryTests: XCTestCase {
         world.maps[36] = []
         world.exes[36] = exe("nginx", inode: 86)
         var scan = ExecutableScan()
-        scan.mentionsSSLRead = true
-        scan.hasOpenSSLVersion = true
         scan.tlsLibraryNames = ["libssl.so.3"]
         world.scans["/proc/36/root/usr/bin/nginx"] = scan
+        world.markers["/proc/36/root/usr/bin/nginx"] = ExecutableMarkers(hasOpenSSLVersion: true)
         let d = discovery(world)
         d.processStarted(36, nowNs: 0)
         d.connectionOpened(by: 36)
         d.runPending(nowNs: 0)
         XCTAssertTrue(world.attached.isEmpty)
         XCTAssertTrue(world.lines.isEmpty)
+        XCTAssertTrue(world.searched.isEmpty, "its libssl says all: its bytes need no search")
     }
 
     func testGoAndStrippedOpenSSLExecutablesAreNamed() {
@@ -128,13 +134,12 @@ final class TLSDiscoveryTests: XCTestCase {
         world.maps[40] = [libc]
         world.exes[40] = exe("goserver", inode: 80)
         var go = ExecutableScan()
-        go.hasGoCryptoTLS = true
+        go.isGo = true
         world.scans["/proc/40/root/usr/bin/goserver"] = go
+        world.markers["/proc/40/root/usr/bin/goserver"] = ExecutableMarkers(hasGoCryptoTLS: true)
         world.maps[41] = [libc]
         world.exes[41] = exe("static-openssl", inode: 81)
-        var stripped = ExecutableScan()
-        stripped.hasOpenSSLVersion = true
-        world.scans["/proc/41/root/usr/bin/static-openssl"] = stripped
+        world.markers["/proc/41/root/usr/bin/static-openssl"] = ExecutableMarkers(hasOpenSSLVersion: true)
         let d = discovery(world)
         d.connectionOpened(by: 40)
         d.connectionOpened(by: 41)
@@ -149,9 +154,9 @@ final class TLSDiscoveryTests: XCTestCase {
         world.maps[50] = [libc]
         world.exes[50] = exe("envoy", inode: 82)
         var scan = ExecutableScan()
-        scan.mentionsSSLRead = true
-        scan.hasOpenSSLVersion = true
+        scan.definesSSLRead = true
         world.scans["/proc/50/root/usr/bin/envoy"] = scan
+        world.markers["/proc/50/root/usr/bin/envoy"] = ExecutableMarkers(hasOpenSSLVersion: true)
         world.attachResult["/proc/50/root/usr/bin/envoy"] = 15
         let d = discovery(world)
         d.connectionOpened(by: 50)
@@ -163,16 +168,26 @@ final class TLSDiscoveryTests: XCTestCase {
         let world = World()
         world.maps[60] = [libc, libssl]
         world.exes[60] = exe("nginx", inode: 83)
-        var scan = ExecutableScan()
-        scan.mentionsSSLRead = true
-        scan.hasOpenSSLVersion = true // "built with OpenSSL 3.0.x"
-        world.scans["/proc/60/root/usr/bin/nginx"] = scan
+        world.scans["/proc/60/root/usr/bin/nginx"] = ExecutableScan() // imports SSL_read: defines nothing
+        world.markers["/proc/60/root/usr/bin/nginx"] = ExecutableMarkers(hasOpenSSLVersion: true) // "built with OpenSSL 3.0.x"
         world.attachResult["/proc/60/root/usr/lib/x86_64-linux-gnu/libssl.so.3"] = 15
         let d = discovery(world)
         d.connectionOpened(by: 60)
         d.runPending(nowNs: 0)
         XCTAssertEqual(world.attached, ["/proc/60/root/usr/lib/x86_64-linux-gnu/libssl.so.3"])
         XCTAssertEqual(world.lines.count, 1)
+    }
+
+    func testAProgramStartingWithoutATracedConnectionIsNotSearched() {
+        let world = World()
+        world.maps[65] = [libc]
+        world.exes[65] = exe("cc1plus", inode: 87)
+        world.scans["/proc/65/root/usr/bin/cc1plus"] = ExecutableScan()
+        let d = discovery(world)
+        d.processStarted(65, nowNs: 0)
+        for delay in [0] + TLSDiscovery.rescanDelaysNs { d.runPending(nowNs: delay) }
+        XCTAssertTrue(world.searched.isEmpty, "only its headers are read: the search follows the file's size")
+        XCTAssertTrue(world.lines.isEmpty)
     }
 
     func testUnselectedProcessesAreNotLookedAt() {
@@ -222,16 +237,5 @@ final class ProcessMapsTests: XCTestCase {
         XCTAssertEqual(TLSStack.ofLibrary(named: "libgnutls.so.30"), .invisible(InvisibleTLS("GnuTLS", "libgnutls.so.30")))
         XCTAssertEqual(TLSStack.ofLibrary(named: "libjvm.so"), .invisible(InvisibleTLS("Java", "libjvm.so")))
         XCTAssertNil(TLSStack.ofLibrary(named: "libcrypto.so.3"))
-    }
-
-    func testExecutableScanFindsItsMarkers() {
-        let bytes = Array("\u{7f}ELF..libgnutls.so.30\0..crypto/tls.(*Conn).Read...OpenSSL 3.0.19 27 Jan...".utf8)
-        let scan = bytes.withUnsafeBytes { ExecutableScan.scan($0) }
-        XCTAssertEqual(scan.tlsLibraryNames, ["libgnutls.so.30"])
-        XCTAssertTrue(scan.hasGoCryptoTLS)
-        XCTAssertTrue(scan.hasOpenSSLVersion)
-        XCTAssertFalse(scan.mentionsSSLRead)
-        XCTAssertTrue(Array("xxSSL_read".utf8).withUnsafeBytes { ExecutableScan.contains($0, ExecutableScan.sslRead) })
-        XCTAssertFalse(Array("SSL_rea".utf8).withUnsafeBytes { ExecutableScan.contains($0, ExecutableScan.sslRead) })
     }
 }

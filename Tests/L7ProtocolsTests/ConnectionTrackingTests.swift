@@ -274,3 +274,33 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertEqual(h.stats.orphanResponses, 0)
     }
 }
+
+final class ConnectionTableShrinkTests: XCTestCase {
+    func testATableEmptiedAfterABurstGivesItsSlotsBackAndKeepsItsOrder() {
+        let h = TrackerHarness(limits: TrackerLimits(maxConnections: 5_000))
+        for id in 1...4_000 { h.open(TrackerHarness.key(UInt64(id)), role: .client) }
+        for id in 1...3_990 { h.close(TrackerHarness.key(UInt64(id))) }
+        XCTAssertEqual(h.tracker.connectionSlots, 4_000, "nothing is given back per event")
+
+        h.tracker.releaseSpareCapacity()
+        XCTAssertEqual(h.tracker.connectionSlots, 10)
+        XCTAssertEqual(h.tracker.trackedConnections, 10)
+        let survivor = TrackerHarness.key(3_995)
+        XCTAssertNotNil(h.tracker.connectionInfo(of: survivor))
+        h.call(survivor, .egress, "GET /after HTTP/1.1\r\n\r\n")
+        h.call(survivor, .ingress, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        XCTAssertEqual(h.exchanges.map(\.request.target), ["/after"])
+    }
+
+    func testTheLeastRecentlyUsedOrderSurvivesAShrink() {
+        let h = TrackerHarness(limits: TrackerLimits(maxConnections: 2_000))
+        for id in 1...2_000 { h.open(TrackerHarness.key(UInt64(id)), role: .client) }
+        for id in 3...2_000 { h.close(TrackerHarness.key(UInt64(id))) }
+        h.call(TrackerHarness.key(1), .egress, "GET /1 HTTP/1.1\r\n\r\n") // 1 is now more recent than 2
+        h.tracker.releaseSpareCapacity()
+        for id in 10...2_007 { h.open(TrackerHarness.key(UInt64(id)), role: .client) } // fills to the limit
+        h.open(TrackerHarness.key(5_000), role: .client) // evicts the least recently used: 2
+        XCTAssertNil(h.tracker.connectionInfo(of: TrackerHarness.key(2)))
+        XCTAssertNotNil(h.tracker.connectionInfo(of: TrackerHarness.key(1)))
+    }
+}

@@ -243,3 +243,30 @@ def test_tls_the_tracer_cannot_see_is_told_once_and_gives_no_garbage(processes, 
     # The Python server's side is plaintext through OpenSSL; the client's is not seen at all.
     assert len(spans) == 2 and of_kind(spans, CLIENT) == [], spans
     assert sorted(attrs(s)["url.path"] for s in spans) == ["/gnutls/0", "/gnutls/1"]
+
+
+def test_a_client_with_openssl_linked_in_statically_gets_the_probes_itself(processes, receiver, tracers, cert, tmp_path):
+    """Its SSL_read is defined in its own full symbol table (no libssl is
+    mapped): found by reading the ELF symbol tables at exec, the executable
+    itself gets the probes, and its requests give client spans."""
+    static_libs = [f"/usr/lib/x86_64-linux-gnu/{name}.a" for name in ("libssl", "libcrypto")]
+    if not all(os.path.exists(lib) for lib in static_libs) or not shutil.which("cc"):
+        pytest.fail("libssl.a or cc is missing: run `make test-deps` (packages libssl-dev, gcc)")
+    client = tmp_path / "static-tls-client"
+    run(["cc", "-O1", "-o", str(client), str(SERVERS / "static_tls_client.c"), *static_libs, "-lpthread", "-ldl"])
+    assert "libssl" not in run(["ldd", str(client)]).stdout.decode()
+    port = free_port()
+    start_https_server(processes, port, cert)
+    tracer = traced(tracers, receiver, "--port", str(port))
+
+    run([str(client), str(port), "/static"])
+    assert wait_until(lambda: len(of_kind(receiver.spans(), CLIENT)) >= 1)
+    time.sleep(0.5)
+    tracer.stop()
+    assert stderr_has(tracer, f"l7trace: attached TLS probes to {client} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)"), \
+        "".join(tracer.stderr_lines)
+    clients = of_kind(receiver.spans(), CLIENT)
+    assert len(clients) == 1, clients
+    assert service(clients[0]) == "static-tls-client"
+    assert attrs(clients[0])["url.full"] == f"https://127.0.0.1:{port}/static"
+    assert attrs(clients[0])["http.response.status_code"] == 200

@@ -17,8 +17,10 @@ final class TLSDiscovery {
         var executablePath: (UInt32) -> String?
         /// The executable's name, for messages.
         var executableName: (UInt32) -> String?
-        /// Searches a file's bytes (path reachable from the tracer).
+        /// Reads a file's ELF headers (path reachable from the tracer).
         var scanExecutable: (String) -> ExecutableScan?
+        /// Searches a whole file's bytes: only when a warning may be due.
+        var searchExecutable: (String) -> ExecutableMarkers?
         /// Attaches the OpenSSL probes to a file: L7_SSL_* bits, or a negative errno.
         var attachSSL: (String) -> Int32
         /// One line for the user.
@@ -35,6 +37,7 @@ final class TLSDiscovery {
     /// Files already given probes (or found to have none to give).
     private var probedFiles: [FileIdentity: Bool] = [:]
     private var scannedExecutables: [FileIdentity: ExecutableScan] = [:]
+    private var searchedExecutables: [FileIdentity: ExecutableMarkers] = [:]
     private var warnedExecutables = Set<FileIdentity>()
     /// Processes that had a traced connection since their last exec.
     private var connected = Set<UInt32>()
@@ -148,14 +151,20 @@ final class TLSDiscovery {
             }
         }
         var exeProbed = probedFiles[executable.identity] ?? false
-        if scanned.mentionsSSLRead && !hasOpenSSLLibrary && !files.isEmpty {
+        if scanned.definesSSLRead && !files.isEmpty {
             exeProbed = probe(executable, at: reachablePath(executable, pid: pid))
         }
-        if scanned.hasGoCryptoTLS { invisible.append(InvisibleTLS("Go crypto/tls")) }
-        if scanned.hasOpenSSLVersion && !hasOpenSSLLibrary && !exeProbed {
-            invisible.append(InvisibleTLS("OpenSSL linked in without symbols"))
-        }
-        if warn {
+        if warn && !warnedExecutables.contains(executable.identity) {
+            // TLS inside the executable that no probe reaches: a search of
+            // its bytes, paid once and only for a traced process's executable.
+            let versionMatters = !hasOpenSSLLibrary && !exeProbed
+            if scanned.isGo || versionMatters {
+                let markers = searchExecutable(executable, pid: pid)
+                if scanned.isGo && markers.hasGoCryptoTLS { invisible.append(InvisibleTLS("Go crypto/tls")) }
+                if versionMatters && markers.hasOpenSSLVersion {
+                    invisible.append(InvisibleTLS("OpenSSL linked in without symbols"))
+                }
+            }
             let name = environment.executableName(pid) ?? String(executable.fileName)
             warnOnce(about: executable.identity, name: name, pid: pid, invisible)
         }
@@ -166,6 +175,13 @@ final class TLSDiscovery {
         let scanned = environment.scanExecutable(reachablePath(file, pid: pid)) ?? ExecutableScan()
         scannedExecutables[file.identity] = scanned
         return scanned
+    }
+
+    private func searchExecutable(_ file: MappedFile, pid: UInt32) -> ExecutableMarkers {
+        if let known = searchedExecutables[file.identity] { return known }
+        let found = environment.searchExecutable(reachablePath(file, pid: pid)) ?? ExecutableMarkers()
+        searchedExecutables[file.identity] = found
+        return found
     }
 
     /// Attaches to a file once; says so when it worked. Whether the file

@@ -66,6 +66,33 @@ struct ConnectionTable {
         return connection
     }
 
+    /// Slots kept however empty the table gets: below this, rebuilding saves nothing worth the copy.
+    static let minimumSlotsKept = 1_024
+
+    /// Gives back the index and slots a burst grew, once at most a quarter
+    /// of them is in use: Swift's dictionaries and arrays never shrink, and
+    /// 16,384 slots with their index hold ~1 MB after every connection
+    /// closed. O(connections tracked): call it when a burst has ended, never per event.
+    mutating func shrinkIfSparse() {
+        guard slots.count > Self.minimumSlotsKept, index.count * 4 < slots.count else { return }
+        let connections = allKeys.compactMap { key in index[key].flatMap { slots[Int($0)].connection } }
+        index = Dictionary(minimumCapacity: connections.count)
+        slots = []
+        slots.reserveCapacity(connections.count)
+        freeSlots = []
+        newest = -1
+        oldest = -1
+        for connection in connections { // oldest first: the order of use is kept
+            let slot = Int32(slots.count)
+            slots.append(Slot(connection: connection))
+            index[connection.key] = slot
+            linkNewest(slot)
+        }
+    }
+
+    /// Slots allocated (in use or free), for tests of shrinking.
+    var slotCount: Int { slots.count }
+
     /// Keys of the connections of one process.
     func keys(ofProcess tgid: UInt32) -> [ConnectionKey] {
         index.keys.filter { $0.tgid == tgid }

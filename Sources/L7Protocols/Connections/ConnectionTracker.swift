@@ -94,6 +94,17 @@ public final class ConnectionTracker {
         table.lookup(key)?.assignRole(role, local: local, remote: remote)
     }
 
+    /// Gives back what a burst of connections grew, now that most are gone
+    /// (the connection table's slots and index). Call it on a timer or when
+    /// a burst has ended, never per event: it costs O(connections tracked).
+    public func releaseSpareCapacity() {
+        table.shrinkIfSparse()
+        spares = HTTP1SpareBuffers()
+    }
+
+    /// Slots the connection table holds (for tests of shrinking).
+    var connectionSlots: Int { table.slotCount }
+
     /// Bytes held in parser buffers across all connections (for tests of boundedness).
     var bufferedBytes: Int { table.allKeys.reduce(0) { $0 + (table.peek($1)?.bufferedBytes ?? 0) } }
 
