@@ -113,6 +113,30 @@ class Tracer:
                 self.proc.kill()
             time.sleep(0.05)
 
+    def settle(self, limit=90.0):
+        """Waits (at most `limit` s) until the tracer's RSS stops moving: it may
+        still be working through a backlog the phase left (or dying of it)."""
+        end, last = time.monotonic() + limit, (-1.0, self.cpu_seconds())
+        while time.monotonic() < end and self.alive():
+            time.sleep(1.0)
+            now = (self.rss, self.cpu_seconds())
+            if abs(now[0] - last[0]) < 1.0 and now[1] - last[1] < 0.3:
+                return
+            last = now
+
+    def cpu_seconds(self):
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def death(self):
+        code = self.proc.returncode
+        if self.killed_at_ceiling:
+            return f"was killed at the RSS ceiling ({self.ceiling_mb:.0f} MB)"
+        return f"died: signal {-code}" if code < 0 else f"died: exit {code}"
+
     @property
     def rss(self):
         return rss_mb(self.proc.pid)
@@ -218,7 +242,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--short", action="store_true", help="reduced phases (under a minute)")
     ap.add_argument("--only", help="comma-separated phase names")
-    ap.add_argument("--rss-ceiling-mb", type=float, default=4500, help="kill the tracer above this RSS")
+    ap.add_argument("--rss-ceiling-mb", type=float, default=6000, help="kill the tracer above this RSS")
     ap.add_argument("--growth-limit-mb", type=float, default=64,
                     help="a phase fails when the tracer's RSS rises more than this above its level before it")
     args = ap.parse_args()
@@ -266,7 +290,10 @@ def main():
         for name, action in phases(ports, args.short, fds):
             if only and name not in only:
                 continue
-            if not tracer.alive():
+            if not tracer.alive():  # died after the last row was written: say so there
+                rows[-1][-2] = "FAIL"
+                rows[-1][-1] += f"; then the tracer {tracer.death()}"
+                failed = True
                 tracer.stop()
                 tracer = start_tracer()
             before_rss, before = tracer.rss, tracer.counters()
@@ -282,15 +309,12 @@ def main():
             else:
                 sent = action()
                 ok, detail = True, ""
-            time.sleep(1.0)
+            tracer.settle()
             peak = tracer.peak
             note = []
             if not tracer.alive():
-                code = tracer.proc.returncode
-                how = "killed at the RSS ceiling" if tracer.killed_at_ceiling else \
-                    (f"died: signal {-code}" if code < 0 else f"died: exit {code}")
                 after_rss, after = 0.0, None
-                note.append(f"tracer {how}")
+                note.append(f"tracer {tracer.death()}")
                 ok = False
             else:
                 after_rss, after = tracer.rss, tracer.counters()
