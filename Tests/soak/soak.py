@@ -214,6 +214,16 @@ def burst(ports, phase, spans, n1, n2):
     return exact(spans, prefix, done)
 
 
+def note_late_death(rows, tracer):
+    """A tracer that died after its row was written (during the burst, or
+    while working through a backlog): the row says so. True when it died."""
+    if tracer.alive():
+        return False
+    rows[-1][-2] = "FAIL"
+    rows[-1][-1] += f"; then the tracer {tracer.death()}"
+    return True
+
+
 def phases(ports, short, fds):
     """(name, action returning how many units it sent, must bound memory) in order."""
     k = 10 if short else 1
@@ -290,10 +300,8 @@ def main():
         for name, action in phases(ports, args.short, fds):
             if only and name not in only:
                 continue
-            if not tracer.alive():  # died after the last row was written: say so there
-                rows[-1][-2] = "FAIL"
-                rows[-1][-1] += f"; then the tracer {tracer.death()}"
-                failed = True
+            if not tracer.alive():
+                failed |= note_late_death(rows, tracer)
                 tracer.stop()
                 tracer = start_tracer()
             before_rss, before = tracer.rss, tracer.counters()
@@ -332,6 +340,7 @@ def main():
                          str(delta["events_lost"]), str(delta["spans_dropped"]), str(delta["parse_errors"]),
                          str(delta["exchanges"]), "ok" if ok else "FAIL", "; ".join(n for n in note if n)])
             failed |= not ok
+        failed |= note_late_death(rows, tracer)
         tracer.stop()
         header = ["phase", "sent", "rss0 MB", "peak MB", "rss1 MB", "lost ev", "dropped", "parse err",
                   "exchanges", "exact", "notes"]
