@@ -48,7 +48,9 @@ enum RequestTargetTarget {
         if path.contains("?") || path.contains("#") { violated("path \(path.debugDescription) kept a query or fragment") }
         let route = guessing.route(forPath: path)
         if route.isEmpty { violated("an empty route") }
-        if route.split(separator: "/").count > max(1, path.split(separator: "/").count) {
+        // Segments are split at 0x2F bytes (a Character split would not split "/" + a combining mark).
+        func slashes<S: StringProtocol>(_ s: S) -> Int { s.utf8.reduce(0) { $0 + ($1 == 0x2F ? 1 : 0) } }
+        if slashes(route) > max(1, slashes(path)) {
             violated("route \(route.debugDescription) has more segments than path \(path.debugDescription)")
         }
         // A guessed route is a fixed point: its segments are words or `*`.
