@@ -77,7 +77,29 @@ test-kernels: build test-deps
 test: deps test-deps generate
 	$(SWIFT) test --disable-swift-testing
 	$(MAKE) --no-print-directory e2e-test
+	$(MAKE) --no-print-directory fuzz-short
+	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory test-kernels
+
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer), a package of its own
+# (fuzz/) built into .build-fuzz. SECONDS per target; ARGS: --only http1,hpack,
+# --seed N, or libFuzzer flags after `--` (e.g. -- -jobs=2).
+SECONDS ?= 300
+.PHONY: fuzz fuzz-short soak soak-short
+fuzz: deps
+	bash fuzz/run.sh --seconds $(SECONDS) $(ARGS)
+
+# A few seconds of each target with a fixed seed (part of make test).
+fuzz-short: deps
+	bash fuzz/run.sh --seconds 6 --seed 1
+
+# Hostile traffic against the release binary, phase by phase (minutes; root).
+soak: build test-deps
+	$(PYTHON) Tests/soak/soak.py --bin $(abspath $(BIN)) $(ARGS)
+
+# The same phases, reduced (under a minute; part of make test).
+soak-short: build test-deps
+	$(PYTHON) Tests/soak/soak.py --bin $(abspath $(BIN)) --short $(ARGS)
 
 # The performance figures of issue 6 as one table (root: it loads the probes); see BENCHMARKS.md.
 bench: build test-deps
@@ -96,4 +118,4 @@ bench-memory: build test-deps
 	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) --memory-minutes 10 $(ARGS)
 
 clean:
-	rm -rf .build $(GEN_BPF) $(GEN_OTLP)
+	rm -rf .build .build-fuzz $(GEN_BPF) $(GEN_OTLP)

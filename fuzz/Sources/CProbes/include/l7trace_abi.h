@@ -1,0 +1,1 @@
+../../../../Sources/CProbes/include/l7trace_abi.h

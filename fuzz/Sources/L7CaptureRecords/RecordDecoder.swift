@@ -1,0 +1,1 @@
+../../../Sources/L7Capture/RecordDecoder.swift
