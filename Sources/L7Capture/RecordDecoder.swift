@@ -40,6 +40,9 @@ enum RecordDecoder {
         let headerSize = MemoryLayout<l7_data_event>.size
         guard record.count >= headerSize else { return nil }
         let e = base.loadUnaligned(as: l7_data_event.self)
+        // No call moves more than Linux's MAX_RW_COUNT (just under 2 GiB): a
+        // larger count is no real record, and would trap as an Int below.
+        guard e.returned <= UInt64(Int32.max) else { return nil }
         let captured = min(Int(e.captured), record.count - headerSize)
         return .data(DataChunk(
             key: ConnectionKey(tgid: e.header.tgid, connectionID: e.conn_id),
