@@ -79,11 +79,12 @@ static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock
     conn.conn_id = new_conn_id();
     conn.role = role;
     conn.remote_port = open.remote.port;
+    conn.local_port = open.local.port;
     conn.state = L7_CONN_TRACED;
     if (port_selection && !port_selected(open.local.port) && !port_selected(open.remote.port))
         conn.state = L7_CONN_UNSELECTED;
     if (role != L7_ROLE_CLIENT && peer_on_this_host(&open.local, &open.remote)) {
-        __u16 peer = open.remote.port;
+        struct self_port_pair peer = { .local = open.remote.port, .remote = open.local.port };
         if (bpf_map_lookup_elem(&self_ports, &peer))
             conn.state = L7_CONN_UNSELECTED;
         else
@@ -119,7 +120,7 @@ static __always_inline void self_check(struct l7_conn *conn)
 {
     if (!conn->self_check_pending)
         return;
-    __u16 peer = conn->remote_port;
+    struct self_port_pair peer = { .local = conn->remote_port, .remote = conn->local_port };
     conn->self_check_pending = 0;
     if (bpf_map_lookup_elem(&self_ports, &peer)) {
         conn->state = L7_CONN_IGNORED;

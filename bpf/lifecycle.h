@@ -2,6 +2,15 @@
 #ifndef L7_LIFECYCLE_H
 #define L7_LIFECYCLE_H
 
+static __always_inline struct self_port_pair self_port_pair_of(struct sock *sk)
+{
+    struct self_port_pair ports = {
+        .local = BPF_CORE_READ(sk, __sk_common.skc_num),
+        .remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)),
+    };
+    return ports;
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
@@ -31,9 +40,9 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
     struct sock *sk = (struct sock *)call.sk;
 
     if ((__u32)(pid_tgid >> 32) == self_tgid) {
-        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        struct self_port_pair ports = self_port_pair_of(sk);
         __u8 one = 1;
-        bpf_map_update_elem(&self_ports, &port, &one, BPF_ANY);
+        bpf_map_update_elem(&self_ports, &ports, &one, BPF_ANY);
         return 0;
     }
     /* A non-blocking connect may be called again on the same socket. */

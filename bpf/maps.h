@@ -160,11 +160,22 @@ struct {
     __type(value, __u8);
 } ports SEC(".maps");
 
-/* Local ports of the tracer's own outgoing connections. */
+/* The tracer's own outgoing connections, by (local port, remote port): a
+ * server connection whose (remote, local) ports are one of these is the
+ * tracer talking to a traced collector. Both ports: with the local port
+ * alone, a client whose ephemeral port the tracer once used was taken for
+ * the tracer, and its server spans vanished (4 in 50,000 short connections).
+ * Kept after the tracer's close (LRU): a collector that reads late must
+ * still see the tracer's bytes as the tracer's. */
+struct self_port_pair {
+    __u16 local;
+    __u16 remote;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 4096);
-    __type(key, __u16);
+    __type(key, struct self_port_pair);
     __type(value, __u8);
 } self_ports SEC(".maps");
 

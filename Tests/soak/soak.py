@@ -224,6 +224,12 @@ def note_late_death(rows, tracer):
     return True
 
 
+# Phases that write into the ring faster than any reader drains it (24 MiB of
+# records in well under a second for the 12 MiB of pipelined requests, both
+# sides copied): their losses must be counted, not absent.
+FLOODS = {"pipelining-12MiB"}
+
+
 def phases(ports, short, fds):
     """(name, action returning how many units it sent, must bound memory) in order."""
     k = 10 if short else 1
@@ -335,7 +341,10 @@ def main():
             delta = {k: (after[k] - before[k]) if after and before else "?" for k in
                      ("events_lost", "spans_dropped", "parse_errors", "exchanges")}
             if after and delta["events_lost"]:
-                ok = False
+                if name in FLOODS:
+                    note.append("ring-buffer events lost and counted: the flood outran the reader")
+                else:
+                    ok = False
             rows.append([name, str(sent), f"{before_rss:.0f}", f"{peak:.0f}", f"{after_rss:.0f}",
                          str(delta["events_lost"]), str(delta["spans_dropped"]), str(delta["parse_errors"]),
                          str(delta["exchanges"]), "ok" if ok else "FAIL", "; ".join(n for n in note if n)])

@@ -197,7 +197,7 @@ struct l7_conn {
     __u8 flags;
     /* Host order; kept for the self-traffic check. */
     __u16 remote_port;
-    __u16 pad2;
+    __u16 local_port;
 };
 
 /* The single value of the per-CPU `counters` map; user space sums the CPUs. */
