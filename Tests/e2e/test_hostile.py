@@ -113,15 +113,21 @@ def spans_on(spans, port):
     return [s for s in spans if attrs(s).get("server.port") == port]
 
 
+def attack_tracer(tracers, receiver, *ports):
+    """The tracer selecting `ports`, whole HTTP/2 calls up to 16 KiB, metrics on
+    and stats every second; with its RSS before the attack and a peak sampler."""
+    metrics_port = free_port()
+    selection = [arg for port in ports for arg in ("--port", str(port))]
+    tracer = traced(tracers, receiver, *selection, "--capture-bytes", "16384",
+                    "--metrics-port", str(metrics_port), "--stats-interval", "1")
+    time.sleep(1)
+    return tracer, metrics_port, rss_kb(tracer.proc.pid), PeakRSS(tracer.proc.pid)
+
+
 def test_hpack_amplification_to_a_reading_server(processes, receiver, tracers, tmp_path):
     attacked = start_sink(processes)
     normal = nghttpd(processes, tmp_path)
-    metrics_port = free_port()
-    tracer = traced(tracers, receiver, "--port", str(attacked), "--port", str(normal), "--capture-bytes", "16384",
-                    "--metrics-port", str(metrics_port), "--stats-interval", "1")
-    time.sleep(1)
-    before = rss_kb(tracer.proc.pid)
-    sampler = PeakRSS(tracer.proc.pid)
+    tracer, metrics_port, before, sampler = attack_tracer(tracers, receiver, attacked, normal)
     start = PREFACE + frame(SETTINGS, 0, 0, b"")
     # The issue's attacks: 64 KiB blocks (one amplifying, eight of BE);
     # a size update to 1 MiB (`3F E1 FF 3F`) first; 40 frames of 16,000 BE.
@@ -163,12 +169,7 @@ def test_hpack_amplification_to_a_reading_server(processes, receiver, tracers, t
 def test_hpack_amplification_to_nginx_h2c(processes, receiver, tracers, tmp_path):
     port = free_port()
     processes.nginx(tmp_path, f"127.0.0.1:{port} http2", port)
-    metrics_port = free_port()
-    tracer = traced(tracers, receiver, "--port", str(port), "--capture-bytes", "16384",
-                    "--metrics-port", str(metrics_port), "--stats-interval", "1")
-    time.sleep(1)
-    before = rss_kb(tracer.proc.pid)
-    sampler = PeakRSS(tracer.proc.pid)
+    tracer, metrics_port, before, sampler = attack_tracer(tracers, receiver, port)
     start = PREFACE + frame(SETTINGS, 0, 0, b"")
     frames = [frame(HEADERS, END_HEADERS, 1, amplifying_block(16000))]
     frames += [frame(HEADERS, END_HEADERS, 1, b"\xBE" * 16000)] * 39
@@ -195,12 +196,7 @@ def test_pipelined_flood_without_responses_keeps_memory_bounded(processes, recei
     attacked = start_sink(processes)
     normal = free_port()
     processes.http_server(normal)
-    metrics_port = free_port()
-    tracer = traced(tracers, receiver, "--port", str(attacked), "--port", str(normal), "--capture-bytes", "16384",
-                    "--metrics-port", str(metrics_port), "--stats-interval", "1")
-    time.sleep(1)
-    before = rss_kb(tracer.proc.pid)
-    sampler = PeakRSS(tracer.proc.pid)
+    tracer, metrics_port, before, sampler = attack_tracer(tracers, receiver, attacked, normal)
     request = b"GET /pipelined/0123456789 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: flood\r\nAccept: */*\r\n\r\n"
     per_write = 16000 // len(request)
     count = (12 * 1024 * 1024) // (per_write * len(request)) * per_write
