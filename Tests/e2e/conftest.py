@@ -123,6 +123,25 @@ http {{
                     proc.wait()
 
 
+def status_kb(pid, field):
+    """A `VmRSS:`/`VmHWM:` figure of /proc/PID/status, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{field} missing for pid {pid}")
+
+
+def parse_metrics(text):
+    """Prometheus text exposition as {'name{labels}': value}."""
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
 def json_lines(path):
     """The JSON objects of a file another process appends to, one per line. A
     last line without its newline is still being written: it is left for the

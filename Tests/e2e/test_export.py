@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from conftest import HERE, curl, free_port, json_lines, wait_for_port, wait_until
+from conftest import HERE, curl, free_port, json_lines, parse_metrics, wait_for_port, wait_until
 
 SERVER, CLIENT = 2, 3
 
@@ -54,13 +54,7 @@ def scrape(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
-    metrics = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            metrics[name] = float(value)
-    return metrics
+        return parse_metrics(response.read().decode())
 
 
 def paths(spans, kind):

@@ -8,7 +8,8 @@ import threading
 import time
 import urllib.request
 
-from conftest import CLIENT, SERVER, SERVERS, attrs, curl, free_port, of_kind, run, traced, wait_for_port, wait_until
+from conftest import (CLIENT, SERVER, SERVERS, attrs, curl, free_port, of_kind, parse_metrics, run, status_kb, traced,
+                      wait_for_port, wait_until)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 HEADERS, SETTINGS, CONTINUATION = 0x1, 0x4, 0x9
@@ -28,8 +29,7 @@ def amplifying_block(size, prefix=b""):
 
 
 def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return status_kb(pid, "VmRSS")
 
 
 class PeakRSS:
@@ -55,13 +55,7 @@ class PeakRSS:
 
 def metrics(port):
     """The tracer's Prometheus counters: {'name{labels}': value}."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
+    return parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
 
 
 def counter(values, name, **labels):

@@ -9,18 +9,9 @@ import time
 
 import pytest
 
-from conftest import SERVERS, curl, free_port, traced, wait_until
+from conftest import SERVERS, curl, free_port, status_kb, traced, wait_until
 
 BIG_PROGRAM_MB = 200
-
-
-def status_kb(pid, field):
-    """A `VmRSS:`/`VmHWM:` figure of /proc/PID/status, in KiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(f"{field} missing for pid {pid}")
 
 
 def reset_peak(pid):
