@@ -1,5 +1,6 @@
-"""Loopback ports for the end-to-end tests and the benchmarks (one copy, used
-by Tests/e2e/conftest.py and bench/run.py)."""
+"""Loopback ports and HTTP/1.1 reading for the end-to-end tests and the
+benchmarks (one copy, used by Tests/e2e/conftest.py, its client scripts and
+bench/run.py)."""
 
 import random
 import socket
@@ -36,3 +37,26 @@ def wait_for_port(port, timeout=15.0):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def read_http1_responses(sock, count):
+    """Reads up to `count` HTTP/1.1 responses with Content-Length bodies (or
+    none) from `sock`; returns how many arrived before the peer closed."""
+    buffer, responses = b"", 0
+    while responses < count:
+        data = sock.recv(65536)
+        if not data:
+            break
+        buffer += data
+        while b"\r\n\r\n" in buffer:
+            head, rest = buffer.split(b"\r\n\r\n", 1)
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            if len(rest) < length:
+                break
+            buffer = rest[length:]
+            responses += 1
+    return responses

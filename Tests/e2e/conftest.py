@@ -21,7 +21,7 @@ BIN = os.environ.get("L7TRACE_BIN") or str(ROOT / ".build" / "release" / "l7trac
 SERVERS = HERE / "servers"
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from loopback import free_port, wait_for_port  # noqa: E402  (re-exported to the tests)
+from loopback import free_port, read_http1_responses, wait_for_port  # noqa: E402  (re-exported to the tests)
 
 
 SERVER, CLIENT = 2, 3

@@ -5,27 +5,9 @@ import time
 
 import sys
 
-from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, traced, wait_for_port, wait_until
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, read_http1_responses, traced, wait_for_port,
+                      wait_until)
 from test_hostile import CONTINUATION, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, counter, frame, h2c_get, metrics
-
-
-def read_responses(sock, count):
-    """Reads `count` HTTP/1.1 responses with Content-Length bodies."""
-    buffer, responses = b"", 0
-    while responses < count:
-        data = sock.recv(16384)
-        if not data:
-            break
-        buffer += data
-        while b"\r\n\r\n" in buffer:
-            head, rest = buffer.split(b"\r\n\r\n", 1)
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
-                           if line.lower().startswith(b"content-length:")), 0)
-            if len(rest) < length:
-                break
-            buffer = rest[length:]
-            responses += 1
-    return responses
 
 
 def losses(values, protocol):
@@ -50,7 +32,7 @@ def test_300_pipelined_requests_are_spans_or_counted(processes, receiver, tracer
         # In writes the capture keeps whole: the requests are all seen.
         for i in range(0, 300, 100):
             s.sendall(request * 100)
-        assert read_responses(s, 300) == 300
+        assert read_http1_responses(s, 300) == 300
     assert wait_until(lambda: len(receiver.spans()) + losses(metrics(metrics_port), "http1") >= 600, timeout=20)
     time.sleep(1)
     values = metrics(metrics_port)
@@ -79,9 +61,9 @@ def test_a_url_longer_than_the_capture_on_keep_alive_is_counted(processes, recei
     long_url = "/" + "u" * 6000
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(f"GET {long_url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        assert read_responses(s, 1) == 1
+        assert read_http1_responses(s, 1) == 1
         s.sendall(b"GET /next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert read_responses(s, 1) == 1
+        assert read_http1_responses(s, 1) == 1
     assert wait_until(lambda: len(receiver.spans()) >= 2)
     assert wait_until(lambda: losses(metrics(metrics_port), "http1") >= 2)
     time.sleep(0.5)
