@@ -273,6 +273,24 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertEqual(h.stats.droppedExchanges, 0, "each lost request is counted once, under its reason")
         XCTAssertEqual(h.stats.orphanResponses, 0)
     }
+
+    /// A response cut by a hole that answers a request already counted as an
+    /// overflow is not counted again (the e2e test of 300 pipelined requests
+    /// once found 601 of 600 so).
+    func testAHoleInTheResponseOfAnOverflowedRequestIsNotCountedTwice() {
+        let h = TrackerHarness(limits: TrackerLimits(maxPendingRequests: 2))
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .client)
+        h.call(key, .egress, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n")
+        h.call(key, .ingress, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 201 OK\r\nContent-Length: 1\r\n\r\n2"
+               + "HTTP/1.1 202 OK\r\nConte", hole: 100)
+        h.close(key)
+        XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/1", 200, responseBody: 1),
+                                               ExchangeSummary("GET", "/2", 201, responseBody: 1)])
+        XCTAssertEqual(h.stats.pipelineOverflows, 1)
+        XCTAssertEqual(h.stats.holesInHeaders + h.stats.droppedExchanges + h.stats.orphanResponses, 0,
+                       "the third request was counted once, as an overflow")
+    }
 }
 
 final class ConnectionTableShrinkTests: XCTestCase {

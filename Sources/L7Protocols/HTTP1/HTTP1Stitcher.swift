@@ -228,11 +228,16 @@ struct HTTP1Stitcher: HTTP1ParserSink {
 
     mutating func messageDropped(_ kind: HTTP1StartLine.Kind, reason: HTTP1DropReason, headReported: Bool,
                                  timing: MessageTiming) {
-        switch reason {
-        case .hole: stats.holesInHeaders += 1
-        case .malformed: stats.malformedMessages += 1
-        case .oversized: stats.oversizedHeads += 1
+        if kind == .response && !headReported {
+            // A response we could not read still answers a request. Its loss
+            // is counted here only when that request's was not counted yet
+            // (a dropped request's placeholder was counted then; no partner
+            // is counted as an orphan by takePartner).
+            guard let partner = takePartner(for: timing), partner.head != nil else { return }
+            countDrop(reason)
+            return
         }
+        countDrop(reason)
         switch (kind, headReported) {
         case (.request, true):
             if let sequence = requestInProgress { updateRequest(sequence) { $0.head = nil } }
@@ -243,8 +248,15 @@ struct HTTP1Stitcher: HTTP1ParserSink {
             // The exchange is lost, counted above under the response's reason.
             response = nil
         case (.response, false):
-            // A response we could not read still answers a request.
-            _ = takePartner(for: timing)
+            break // above
+        }
+    }
+
+    private mutating func countDrop(_ reason: HTTP1DropReason) {
+        switch reason {
+        case .hole: stats.holesInHeaders += 1
+        case .malformed: stats.malformedMessages += 1
+        case .oversized: stats.oversizedHeads += 1
         }
     }
 
