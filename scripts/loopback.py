@@ -39,12 +39,13 @@ def wait_for_port(port, timeout=15.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def read_http1_responses(sock, count):
+def read_http1_responses(sock, count, read_size=65536):
     """Reads up to `count` HTTP/1.1 responses with Content-Length bodies (or
-    none) from `sock`; returns how many arrived before the peer closed."""
+    none) from `sock`, `read_size` bytes a call at most; returns how many
+    arrived before the peer closed."""
     buffer, responses = b"", 0
     while responses < count:
-        data = sock.recv(65536)
+        data = sock.recv(read_size)
         if not data:
             break
         buffer += data

@@ -15,6 +15,9 @@
 ///    older waiting requests are dropped (counted): their responses were
 ///    lost. Without pipelining this is exact; with pipelining it may pair
 ///    one exchange wrongly rather than shift every later pair.
+/// 4. The requests rule 3 passed over were counted lost then; responses of
+///    theirs that arrive after all (they were not in the hole) find no
+///    request and are not counted again: each exchange counts once.
 struct HTTP1Stitcher: HTTP1ParserSink {
     struct PendingRequest {
         /// nil: a placeholder for a request that was seen but dropped (its
@@ -45,6 +48,8 @@ struct HTTP1Stitcher: HTTP1ParserSink {
     private var requestInProgress: UInt64?
     private var response: BoundResponse?
     private var responsesUncertain = false
+    /// Requests passed over by rule 3 (already counted) whose responses may still come (rule 4).
+    private var passedOver = 0
 
     /// Exchanges completed since the owner last drained them; the buffer is lent (`HTTP1SpareBuffers`).
     var ready: [Exchange] = []
@@ -156,14 +161,17 @@ struct HTTP1Stitcher: HTTP1ParserSink {
             chosen = pendingStart
         }
         guard let chosen else {
-            stats.orphanResponses += 1
+            if passedOver > 0 { passedOver -= 1 } else { stats.orphanResponses += 1 }
             return nil
         }
         // Requests older than the partner lost their responses.
         stats.droppedExchanges += uncountedRequests(pendingStart..<chosen)
-        if !responsesUncertain && pending[chosen].overflowRun > 1 {
+        for index in pendingStart..<chosen { passedOver += max(pending[index].overflowRun, 1) }
+        if pending[chosen].overflowRun > 1 {
             // One of a run of dropped requests: the run stays for the others.
             pending[chosen].overflowRun -= 1
+            pendingStart = chosen
+            responsesUncertain = false
             return PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence,
                                   overflowRun: 1)
         }
@@ -299,6 +307,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         sawNotHTTP = false
         sawSwitch = false
         responsesUncertain = false
+        passedOver = 0
     }
 
     /// The connection is forgotten (evicted): nothing more is emitted.
