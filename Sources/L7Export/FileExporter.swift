@@ -20,7 +20,8 @@ public final class FileExporter: SpanExporter {
             descriptor = STDOUT_FILENO
             ownsDescriptor = false
         } else {
-            let opened = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            // Spans describe every traced application's requests: readable by root only, whatever the umask.
+            let opened = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard opened >= 0 else {
                 throw ExportConfigurationError("cannot open --output \(path): \(String(cString: strerror(errno)))")
             }

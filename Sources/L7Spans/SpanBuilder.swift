@@ -56,16 +56,17 @@ public struct SpanBuilder {
                 attributes.append(Attribute("http.request.method_original", .string(request.method)))
             }
         }
-        let route = exchange.undecoded.contains(.target) ? nil : target.path.map { routes.route(forPath: $0) }
+        let path = target.path.map(options.urlRedaction.path)
+        let route = exchange.undecoded.contains(.target) ? nil : path.map { routes.route(forPath: $0) }
         let nameMethod = isKnownMethod && !methodUnknown ? request.method : "HTTP"
         let name = route.map { "\(nameMethod) \($0)" } ?? nameMethod
 
         // URL.
         let connectionScheme = connection.isTLS ? "https" : "http"
         let scheme = kind == .client ? (target.scheme ?? connectionScheme) : connectionScheme
-        let query = target.query.map(QueryRedaction.redact)
+        let query = target.query.flatMap(options.urlRedaction.query)
         attributes.append(Attribute("url.scheme", .string(scheme)))
-        if let path = target.path { attributes.append(Attribute("url.path", .string(String(path)))) }
+        if let path { attributes.append(Attribute("url.path", .string(String(path)))) }
         if let query { attributes.append(Attribute("url.query", .string(query))) }
         if let route { attributes.append(Attribute("http.route", .string(route))) }
 
@@ -83,7 +84,7 @@ public struct SpanBuilder {
             server = Self.clientSideAddress(target: target, host: recent.hostField(request.headers), scheme: scheme,
                                             remote: connection.remote)
             if let server {
-                attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, target: target, query: query))))
+                attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, path: path, query: query))))
             }
         }
         if let server {
@@ -219,11 +220,11 @@ public struct SpanBuilder {
     /// `scheme://host[:port]/path?query`; built from parsed parts, so
     /// credentials in the target never reach it. The port is left out when
     /// it is the scheme's default.
-    static func fullURL(scheme: String, server: (host: String, port: Int?), target: RequestTarget, query: String?) -> String {
+    static func fullURL(scheme: String, server: (host: String, port: Int?), path: Substring?, query: String?) -> String {
         var url = scheme + "://"
         url += HostAndPort(host: Substring(server.host), port: nil).hostForURL
         if let port = server.port, port != HostAndPort.defaultPort(scheme: scheme) { url += ":\(port)" }
-        if let path = target.path { url += path }
+        if let path { url += path }
         if let query { url += "?" + query }
         return url
     }

@@ -12,12 +12,15 @@ public struct SpanOptions: Sendable {
     public var knownMethods: Set<String>
     /// Which RPC attribute names gRPC spans carry (`OTEL_SEMCONV_STABILITY_OPT_IN`).
     public var rpcConventions: RPCConventions
+    /// What of a URL's query and matrix parameters leaves the host.
+    public var urlRedaction: URLRedaction
 
     public init(routePatterns: [String] = [], knownMethods: Set<String> = SpanOptions.defaultKnownMethods,
-                rpcConventions: RPCConventions = .legacy) {
+                rpcConventions: RPCConventions = .legacy, urlRedaction: URLRedaction = URLRedaction()) {
         self.routePatterns = routePatterns
         self.knownMethods = knownMethods
         self.rpcConventions = rpcConventions
+        self.urlRedaction = urlRedaction
     }
 
     /// The RPC conventions `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: `rpc`

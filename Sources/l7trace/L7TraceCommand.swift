@@ -58,6 +58,12 @@ struct L7TraceCommand: ParsableCommand {
     @Option(name: .customLong("route"), help: "A route template such as /users/{id}/orders; matching paths take it as http.route. Repeatable.")
     var routes: [String] = []
 
+    @Option(name: .customLong("redact-query-param"), help: "Also redact the value of query or matrix parameters with this name (case-insensitive; repeatable or comma-separated; adds to \(URLRedaction.extraNamesVariable)).")
+    var redactQueryParams: [String] = []
+
+    @Flag(name: .customLong("omit-url-query"), help: "Leave URL queries out of spans: no url.query, no query in url.full (\(URLRedaction.omitQueryVariable)=true).")
+    var omitURLQuery = false
+
     @Option(name: .customLong("capture-bytes"), help: "Bytes of each read or write copied from the kernel (256-16384).")
     var captureBytes: Int = 4096
 
@@ -96,6 +102,8 @@ struct L7TraceCommand: ParsableCommand {
         spanOptions.routePatterns = routes
         spanOptions.knownMethods = SpanOptions.knownMethods(environmentValue: environment["OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"])
         spanOptions.rpcConventions = SpanOptions.rpcConventions(environmentValue: environment["OTEL_SEMCONV_STABILITY_OPT_IN"])
+        spanOptions.urlRedaction = URLRedaction(environment: environment, extraNames: redactQueryParams.flatMap(URLRedaction.names(fromList:)),
+                                                omitQuery: omitURLQuery)
 
         var interval = statsInterval ?? 60
         if statsInterval == nil, let text = environment["L7TRACE_STATS_INTERVAL"], !text.isEmpty {

@@ -99,6 +99,17 @@ final class FileExporterTests: XCTestCase {
         XCTAssertEqual(spans.map { $0["span_id"] as? String }, ["0000000000000001", "0000000000000002"])
     }
 
+    func testTheFileIsCreatedReadableByItsOwnerOnly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("l7trace-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let old = umask(0o022)
+        defer { umask(old) }
+        let exporter = try FileExporter(path: path)
+        exporter.shutdown()
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o600)
+    }
+
     func testAnUnwritablePathIsOneClearLine() {
         XCTAssertThrowsError(try FileExporter(path: "/nonexistent/dir/spans.jsonl")) { error in
             XCTAssertEqual("\(error)", "l7trace: cannot open --output /nonexistent/dir/spans.jsonl: No such file or directory")

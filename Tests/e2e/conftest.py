@@ -160,8 +160,9 @@ class Receiver:
     def __init__(self, processes, tmp_path):
         self.port = free_port()
         self.out = tmp_path / f"spans-{self.port}.jsonl"
+        self.raw_path = tmp_path / f"exports-{self.port}.bin"
         self.proc = processes.start([sys.executable, str(HERE / "otlp_receiver.py"),
-                                     "--port", str(self.port), "--out", str(self.out)])
+                                     "--port", str(self.port), "--out", str(self.out), "--raw", str(self.raw_path)])
         wait_for_port(self.port)
 
     @property
@@ -170,6 +171,10 @@ class Receiver:
 
     def spans(self):
         return json_lines(self.out)
+
+    def raw(self):
+        """Every export body received so far, as the exporter sent it (decompressed)."""
+        return self.raw_path.read_bytes() if self.raw_path.exists() else b""
 
 
 class Tracer:

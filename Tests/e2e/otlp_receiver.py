@@ -108,7 +108,7 @@ class OTLPReceiver:
     """
 
     def __init__(self, port=0, status=200, error_message="refused by the test receiver", out=None,
-                 rejected=0, requests_out=None, retry_after=None, fail_first=None, tls=None):
+                 rejected=0, requests_out=None, retry_after=None, fail_first=None, tls=None, raw_out=None):
         self.status = status
         self.error_message = error_message
         self.rejected = rejected  # > 0: answer 200 with partial_success.rejected_spans
@@ -116,6 +116,7 @@ class OTLPReceiver:
         self.fail_first = fail_first  # answer `status` to this many requests only, then 200
         self.out = out
         self.requests_out = requests_out
+        self.raw_out = raw_out  # a binary file: every export body as received (decompressed), appended
         self.spans = []
         self.requests = []  # {"path", "headers", "size", "client_port", "time"} of every request
         self._lock = threading.Condition()
@@ -136,6 +137,7 @@ class OTLPReceiver:
                     return self._answer(404, b"not found", "text/plain")
                 if self.headers.get("Content-Encoding", "").lower() == "gzip":
                     body = gzip.decompress(body)
+                receiver._record_raw(body)
                 status = receiver.status if receiver.fail_first is None or number <= receiver.fail_first else 200
                 if not 200 <= status < 300:
                     extra = {"Retry-After": str(receiver.retry_after)} if receiver.retry_after is not None else {}
@@ -200,6 +202,12 @@ class OTLPReceiver:
             self._lock.notify_all()
             return len(self.requests)
 
+    def _record_raw(self, body):
+        if self.raw_out is not None:
+            with self._lock:
+                self.raw_out.write(body)
+                self.raw_out.flush()
+
     def _record_spans(self, spans):
         with self._lock:
             self.spans.extend(spans)
@@ -241,7 +249,7 @@ class GRPCReceiver(OTLPReceiver):
     and ``compressed``."""
 
     def __init__(self, port=0, status=0, error_message="refused by the test receiver", out=None,
-                 rejected=0, requests_out=None, retry_after=None, fail_first=None, tls=None):
+                 rejected=0, requests_out=None, retry_after=None, fail_first=None, tls=None, raw_out=None):
         import grpc
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
@@ -252,6 +260,7 @@ class GRPCReceiver(OTLPReceiver):
         self.fail_first = fail_first
         self.out = out
         self.requests_out = requests_out
+        self.raw_out = raw_out  # a binary file: every export body as received (decompressed), appended
         self.spans = []
         self.requests = []
         self._lock = threading.Condition()
@@ -363,11 +372,13 @@ def main():
     parser.add_argument("--error-message", default="refused by the test receiver")
     parser.add_argument("--rejected", type=int, default=0, help="answer success with this many rejected spans")
     parser.add_argument("--requests", help="append one JSON line per request here (path, headers, size, client port, time)")
+    parser.add_argument("--raw", help="append every OTLP/HTTP export body here, as received (decompressed)")
     parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="... and this key (PEM)")
     args = parser.parse_args()
     out = open(args.out, "a") if args.out else sys.stdout
     requests_out = open(args.requests, "a") if args.requests else None
+    raw_out = open(args.raw, "ab") if args.raw else None
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     retry_after = args.retry_after
     if retry_after is not None and retry_after == int(retry_after) and not args.grpc:
@@ -376,7 +387,7 @@ def main():
     status = args.status if args.status is not None else (0 if args.grpc else 200)
     receiver = kind(port=args.port, status=status, error_message=args.error_message, out=out,
                     rejected=args.rejected, requests_out=requests_out, retry_after=retry_after,
-                    fail_first=args.fail_first, tls=tls)
+                    fail_first=args.fail_first, tls=tls, **({"raw_out": raw_out} if raw_out else {}))
     receiver.start()
     # Killed by PID at the end of a test: every line is already flushed, and
     # grpcio's server threads can hang a normal interpreter exit, so leave at once.

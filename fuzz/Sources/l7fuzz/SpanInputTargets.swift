@@ -59,6 +59,24 @@ enum RequestTargetTarget {
         if !lines.isEmpty {
             _ = RouteTemplater(patterns: lines).route(forPath: path)
         }
+        checkRedaction(path: path, query: target.query)
+    }
+
+    static let redaction = URLRedaction()
+
+    /// Redaction keeps the URL's shape (same separators) and is a fixed point.
+    static func checkRedaction(path: Substring, query: Substring?) {
+        func count<S: StringProtocol>(_ s: S, _ bytes: [UInt8]) -> Int { s.utf8.reduce(0) { $0 + (bytes.contains($1) ? 1 : 0) } }
+        let redactedPath = redaction.path(path)
+        if count(redactedPath, [0x2F, 0x3B]) != count(path, [0x2F, 0x3B]) {
+            violated("path \(path.debugDescription) redacted as \(redactedPath.debugDescription)")
+        }
+        if redaction.path(redactedPath) != redactedPath { violated("path redaction of \(path.debugDescription) is not a fixed point") }
+        guard let query, let redacted = redaction.query(query) else { return }
+        if count(redacted, [0x26, 0x3B]) != count(query, [0x26, 0x3B]) {
+            violated("query \(query.debugDescription) redacted as \(redacted.debugDescription)")
+        }
+        if redaction.query(Substring(redacted)) != redacted { violated("query redaction of \(query.debugDescription) is not a fixed point") }
     }
 }
 
