@@ -82,6 +82,12 @@ struct L7TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        SignalWatcher.blockStopSignals()
+        let stopRequest = ManagedAtomicFlag()
+        let signals = SignalWatcher(onFirst: { stopRequest.set() }, onSecond: { number in
+            FileHandle.standardError.write("l7trace: second signal \(number): exiting without flushing\n".data(using: .utf8)!)
+            _exit(128 + number)
+        })
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
@@ -125,14 +131,13 @@ struct L7TraceCommand: ParsableCommand {
 
         let tracer: Tracer
         do {
-            tracer = try Tracer(configuration: configuration, logger: logger)
+            tracer = try Tracer(configuration: configuration, logger: logger, stopRequested: stopRequest)
         } catch let error as CaptureError {
             Self.fail("\(error)", code: 1)
         } catch {
             Self.fail("\(error)", code: 1)
         }
 
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { tracer.requestStop() }
         tracer.run()
         withExtendedLifetime(signals) {}
     }

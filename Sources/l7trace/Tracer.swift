@@ -22,12 +22,14 @@ final class Tracer {
     private let selection: ProcessSelection
     /// User space's verdict per process, when service names decide it.
     private var decisions: [UInt32: Bool] = [:]
-    private let stopRequested = ManagedAtomicFlag()
+    /// Set by the signal watcher, read between polls.
+    private let stopRequested: ManagedAtomicFlag
     private let heap = HeapTrimmer()
     private let logger: Logger
 
-    init(configuration: TracerConfiguration, logger: Logger) throws {
+    init(configuration: TracerConfiguration, logger: Logger, stopRequested: ManagedAtomicFlag) throws {
         self.configuration = configuration
+        self.stopRequested = stopRequested
         self.logger = logger
         var parents: [UInt32: UInt32] = [:]
         if !configuration.selection.pids.isEmpty {
@@ -76,8 +78,6 @@ final class Tracer {
     /// five times a second when idle; spans then reach the export queue at
     /// most this late, well inside its schedule delay (5 s by default).
     static let pollIntervalMs: Int32 = 200
-
-    func requestStop() { stopRequested.set() }
 
     /// Runs until stopped or the duration elapses, then flushes.
     func run() {

@@ -1,6 +1,7 @@
 """The command-line contract: console output, flush on SIGTERM, --duration,
 a collector that is down, trace context across the wire, clear errors."""
 import os
+import signal
 import subprocess
 import time
 
@@ -35,6 +36,27 @@ def test_pending_spans_are_flushed_on_sigterm(processes, receiver, tracers):
     assert receiver.spans() == []
     tracer.stop()
     assert wait_until(lambda: len(receiver.spans()) == 8, timeout=5)
+
+
+def test_sigterm_at_any_moment_stops_the_tracer_cleanly(processes):
+    """A SIGTERM while the probes load, or the instant the tracer says it is
+    ready, is never lost (CI once saw one ignored: the tracer ran on)."""
+    port = free_port()
+    for when in ("starting", "ready", "starting", "ready"):
+        proc = subprocess.Popen([BIN, "--port", str(port), "--exporter", "none"], stderr=subprocess.PIPE, text=True)
+        if when == "ready":
+            for line in proc.stderr:
+                if line.startswith("l7trace: ready"):
+                    break
+        else:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"a SIGTERM sent when {when} was lost")
+        assert code == 0, f"SIGTERM when {when}: exit {code}"
 
 
 def test_duration_stops_by_itself(processes):
