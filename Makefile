@@ -113,9 +113,14 @@ bench-parsers: deps
 	$(SWIFT) build -c release --package-path bench/parsers --scratch-path .build-parsers
 	.build-parsers/release/ParserBench $(ARGS)
 
+# Instructions per span of each export encoder (OTLP wire, protobuf-c, JSON, console), by callgrind.
+.PHONY: bench-export
+bench-export: deps
+	bash bench/export/run.sh $(ARGS)
+
 # The memory goal over time: 10,000 idle connections plus steady traffic for 10 minutes (~11 min).
 bench-memory: build test-deps
 	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) --memory-minutes 10 $(ARGS)
 
 clean:
-	rm -rf .build .build-fuzz $(GEN_BPF) $(GEN_OTLP)
+	rm -rf .build .build-fuzz .build-export $(GEN_BPF) $(GEN_OTLP)

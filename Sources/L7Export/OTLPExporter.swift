@@ -36,7 +36,7 @@ public final class OTLPExporter: SpanExporter {
     public let settings: Settings
     public var url: String { settings.url }
     private let logger: Logger
-    private let encoder = OTLPEncoder()
+    private let encoder = OTLPWireEncoder()
     private let compressor: GzipCompressor?
     private let connection: CurlConnection
     private let lock = Mutex()

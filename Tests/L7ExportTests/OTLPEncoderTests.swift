@@ -87,7 +87,9 @@ final class OTLPEncoderTests: XCTestCase {
     func testEveryFieldSurvivesTheOfficialDecoder() throws {
         let batches = [ResourceBatch(resource: nginx, spans: [fullSpan(), rootSpan()]),
                        ResourceBatch(resource: curl, spans: [rootSpan()])]
-        let decoded = try decode(OTLPEncoder(scopeName: "l7trace", scopeVersion: "9.8.7").encode(batches))
+        let bytes = OTLPWireEncoder(scopeName: "l7trace", scopeVersion: "9.8.7").encode(batches)
+        XCTAssertEqual(bytes, OTLPEncoder(scopeName: "l7trace", scopeVersion: "9.8.7").encode(batches), "the wire encoder and protobuf-c disagree")
+        let decoded = try decode(bytes)
 
         XCTAssertEqual(decoded["reencoded_equal"] as? Bool, true, "protobuf-c and the official encoder disagree on bytes")
         let resources = try XCTUnwrap(decoded["resource_spans"] as? [[String: Any]])
@@ -149,16 +151,18 @@ final class OTLPEncoderTests: XCTestCase {
 
     func testAnEmptyRequestIsEmpty() {
         XCTAssertEqual(OTLPEncoder().encode([]), [])
+        XCTAssertEqual(OTLPWireEncoder().encode([]), [])
     }
 
     /// The arena and output buffer are reused: a second, different request
     /// must not carry anything of the first.
     func testReusingTheEncoderGivesIndependentRequests() throws {
-        let encoder = OTLPEncoder()
+        let encoder = OTLPWireEncoder()
         let big = encoder.encode([ResourceBatch(resource: nginx, spans: Array(repeating: fullSpan(), count: 300))])
         let small = encoder.encode([ResourceBatch(resource: curl, spans: [rootSpan()])])
         XCTAssertGreaterThan(big.count, 100_000)
         XCTAssertEqual(small, OTLPEncoder().encode([ResourceBatch(resource: curl, spans: [rootSpan()])]))
+        XCTAssertEqual(big, OTLPEncoder().encode([ResourceBatch(resource: nginx, spans: Array(repeating: fullSpan(), count: 300))]))
 
         let decoded = try decode(big)
         let spans = (((decoded["resource_spans"] as? [[String: Any]])?.first?["scopes"] as? [[String: Any]])?.first?["spans"])
