@@ -15,15 +15,16 @@ public final class ConsoleExporter: SpanExporter {
     }
 
     public func export(_ batches: [ResourceBatch]) -> ExportResult {
-        var text = ""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(batches.reduce(0) { $0 + $1.spans.count } * 128)
         for batch in batches {
             let service = batch.resource.serviceName
             for span in batch.spans {
-                text += formatter.line(for: span, serviceName: service)
-                text += "\n"
+                formatter.append(span, serviceName: service, to: &bytes)
+                bytes.append(0x0A)
             }
         }
-        if !text.isEmpty { write(text) }
+        if !bytes.isEmpty { write(String(decoding: bytes, as: UTF8.self)) }
         return .success
     }
 

@@ -1,4 +1,5 @@
-import L7Export
+import Glibc
+@testable import L7Export
 import L7Spans
 import XCTest
 
@@ -28,6 +29,36 @@ final class ConsoleExporterTests: XCTestCase {
 
         let unknown = Samples.span(status: nil)
         XCTAssertTrue(ConsoleSpanFormatter().line(for: unknown, serviceName: "x").contains(" GET /users/* -   "))
+    }
+
+    /// The date arithmetic against glibc's `gmtime_r`, over 400 years of seconds.
+    func testTimestampsAgreeWithGmtime() {
+        var state: UInt64 = 1
+        for _ in 0..<20_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let unixNano = state % 13_000_000_000_000_000_000  // up to 2381
+            var seconds = time_t(unixNano / 1_000_000_000)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                                  Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec),
+                                  Int(unixNano / 1_000_000 % 1000))
+            var bytes: [UInt8] = []
+            ConsoleSpanFormatter.appendTimestamp(unixNano: unixNano, to: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), expected)
+        }
+        var bytes: [UInt8] = []
+        ConsoleSpanFormatter.appendTimestamp(unixNano: 0, to: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "1970-01-01T00:00:00.000Z")
+    }
+
+    func testColumnsCountCharactersAndLongValuesAreNotCut() {
+        var span = Samples.span()
+        span.endUnixNano = span.startUnixNano + 123_456_789_000_000
+        let line = ConsoleSpanFormatter().line(for: span, serviceName: "büro-dienst")
+        XCTAssertTrue(line.contains(" büro-dienst  SERVER GET /users/* 200 123456789.000ms trace="), line)
+        let long = ConsoleSpanFormatter().line(for: Samples.span(), serviceName: "a-very-long-service-name")
+        XCTAssertTrue(long.contains(" a-very-long-service-name SERVER "), long)
     }
 
     func testAnExportWritesOneLinePerSpanInOneWrite() {

@@ -107,6 +107,8 @@ class OTLPReceiver:
     protobuf body with ``error_message``. Spans are recorded only for 2xx.
     """
 
+    discard = False  # True: answer success and keep nothing (a benchmark's collector stand-in)
+
     def __init__(self, port=0, status=200, error_message="refused by the test receiver", out=None,
                  rejected=0, requests_out=None, retry_after=None, fail_first=None, tls=None, raw_out=None):
         self.status = status
@@ -142,6 +144,8 @@ class OTLPReceiver:
                 if not 200 <= status < 300:
                     extra = {"Retry-After": str(receiver.retry_after)} if receiver.retry_after is not None else {}
                     return self._answer(status, _rpc_status(receiver.error_message), "application/x-protobuf", extra)
+                if receiver.discard:  # a collector stand-in for benchmarks: the body is not even parsed
+                    return self._answer(200, b"", "application/x-protobuf")
                 request = trace_service_pb2.ExportTraceServiceRequest()
                 try:
                     request.ParseFromString(body)
@@ -293,7 +297,8 @@ class GRPCReceiver(OTLPReceiver):
                                                         _rpc_status(receiver.error_message, code, receiver.retry_after))])
                     status_code = next(c for c in grpc.StatusCode if c.value[0] == code)
                     context.abort(status_code, receiver.error_message)
-                receiver._record_spans(flatten(request))
+                if not receiver.discard:
+                    receiver._record_spans(flatten(request))
                 response = trace_service_pb2.ExportTraceServiceResponse()
                 if receiver.rejected:
                     response.partial_success.rejected_spans = receiver.rejected
@@ -372,6 +377,7 @@ def main():
     parser.add_argument("--error-message", default="refused by the test receiver")
     parser.add_argument("--rejected", type=int, default=0, help="answer success with this many rejected spans")
     parser.add_argument("--requests", help="append one JSON line per request here (path, headers, size, client port, time)")
+    parser.add_argument("--discard", action="store_true", help="answer success and keep nothing (benchmarks)")
     parser.add_argument("--raw", help="append every OTLP/HTTP export body here, as received (decompressed)")
     parser.add_argument("--tls-cert", help="serve TLS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="... and this key (PEM)")
@@ -388,6 +394,7 @@ def main():
     receiver = kind(port=args.port, status=status, error_message=args.error_message, out=out,
                     rejected=args.rejected, requests_out=requests_out, retry_after=retry_after,
                     fail_first=args.fail_first, tls=tls, **({"raw_out": raw_out} if raw_out else {}))
+    receiver.discard = args.discard
     receiver.start()
     # Killed by PID at the end of a test: every line is already flushed, and
     # grpcio's server threads can hang a normal interpreter exit, so leave at once.
