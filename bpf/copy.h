@@ -170,6 +170,65 @@ static __always_inline __u64 emit_chunked(struct scratch *s, struct call_args *c
     return w->copied;
 }
 
+/* Bytes copied from the end of a call longer than the capture, as a second
+ * chunk: the end of a chunked body (its last chunk) often lies there, so
+ * that a body whose middle was not copied still shows where it ends. */
+#define L7_TAIL_BYTES 256
+
+/* One iovec of the call in the scratch's tail_copy: copies its part of the
+ * tail. A global function, like copy_nth_iovec. Non-zero ends the loop. */
+__noinline int tail_nth_iovec(__u32 index)
+{
+    struct scratch *s = scratch_here();
+    if (!s)
+        return 1;
+    struct tail_copy *t = &s->tail_copy;
+    struct iovec iov;
+    if (t->position >= t->end || bpf_probe_read_user(&iov, sizeof(iov), &t->iovs[index]))
+        return 1;
+    __u64 at = t->position;
+    __u64 from = at, to = at + iov.iov_len;
+    t->position = to;
+    if (to <= t->start)
+        return 0;
+    if (to > t->end)
+        to = t->end;
+    if (from < t->start)
+        from = t->start;
+    /* Pieces are copied in order: one that cannot be read ends the copy. */
+    if (from != t->start + t->filled || t->filled >= L7_TAIL_BYTES || to - from > L7_TAIL_BYTES)
+        return 1;
+    __u64 dst = BOUNDED(t->filled, L7_TAIL_BYTES);
+    __u64 n = BOUNDED(to - from, L7_TAIL_BYTES);
+    if (bpf_probe_read_user(s->data + dst, n, (const void *)((__u64)iov.iov_base + (from - at))))
+        return 1;
+    t->filled = dst + n;
+    return 0;
+}
+
+/* Copies bytes [start, end) of the call (at most L7_TAIL_BYTES) into the
+ * scratch data; returns how many, from start, could be read. */
+static __always_inline __u64 copy_tail(struct scratch *s, struct call_args *call, __u64 start, __u64 end)
+{
+    if (call->op == OP_BUFFER) {
+        __u64 n = BOUNDED(end - start, L7_TAIL_BYTES);
+        return bpf_probe_read_user(s->data, n, (const void *)(call->buf + start)) ? 0 : n;
+    }
+    if (call->op != OP_IOVEC)
+        return 0;
+    struct tail_copy *t = &s->tail_copy;
+    t->iovs = (const struct iovec *)call->buf;
+    t->position = 0;
+    t->start = start;
+    t->end = end;
+    t->filled = 0;
+    for (__u32 i = 0; i < L7_MAX_IOVECS; i++) {
+        if (i >= call->count || tail_nth_iovec(i))
+            break;
+    }
+    return t->filled;
+}
+
 /* "PRI * HT", the start of the client preface, as a little-endian word. */
 #define HTTP2_PREFACE_START 0x5448202a20495250ULL
 
@@ -213,8 +272,20 @@ static __always_inline bool emit_data(struct call_args *call, __u64 pid_tgid, __
         preface = captured >= 8 && *(__u64 *)s->data == HTTP2_PREFACE_START;
         if (captured > L7_MAX_CAPTURE_BYTES)
             return preface;
+        /* A call longer than the capture: its last bytes follow as a second chunk. */
+        bool tail = captured == limit && returned > captured && call->op != OP_NOCOPY;
+        e->chunk_flags = tail ? L7_CHUNK_MORE : 0;
         __u64 size = sizeof(struct l7_data_event) + BOUNDED(captured, L7_MAX_CAPTURE_BYTES);
-        emit(e, size, returned);
+        emit(e, size, tail ? 0 : returned);
+        if (tail) {
+            __u64 start = returned - captured > L7_TAIL_BYTES ? returned - L7_TAIL_BYTES : captured;
+            __u64 n = copy_tail(s, call, start, returned);
+            e->offset = start;
+            e->captured = n;
+            e->chunk_flags = 0;
+            emit(e, sizeof(struct l7_data_event) + BOUNDED(n, L7_TAIL_BYTES), returned);
+            captured += n;
+        }
     }
 
     struct l7_counters *c = counters_here();

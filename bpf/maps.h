@@ -116,6 +116,16 @@ struct iovec_copy {
     __u64 copied;
 };
 
+/* The state of a copy of a call's last bytes, [start, end) in the call,
+ * from its iovecs: `position` is the call offset of the next iovec. */
+struct tail_copy {
+    const struct iovec *iovs;
+    __u64 position;
+    __u64 start;
+    __u64 end;
+    __u64 filled;
+};
+
 /* The data record is built here, then copied into the ring with its real
  * size. Twice the capture limit so the verifier can prove that an iovec copy
  * at any offset below the limit stays inside. An array indexed by CPU because
@@ -123,6 +133,7 @@ struct iovec_copy {
 struct scratch {
     struct chunk_walk walk;
     struct iovec_copy iovec_copy;
+    struct tail_copy tail_copy;
     struct l7_data_event event;
     __u8 data[2 * L7_MAX_CAPTURE_BYTES];
 };

@@ -45,6 +45,8 @@ public final class PrometheusTelemetry: @unchecked Sendable {
         }
         add("header_fields_omitted", "HTTP/2 header fields left out because a header list was full",
             now.headerFieldsOmitted, last.headerFieldsOmitted)
+        add("body_sizes_unknown", "HTTP/1 chunked bodies whose framing was not captured (span without a body size)",
+            now.bodySizesUnknown, last.bodySizesUnknown)
         add("connections_evicted", "Connections forgotten to respect the connection limit",
             now.connectionsEvicted, last.connectionsEvicted)
         let export = now.export, was = last.export

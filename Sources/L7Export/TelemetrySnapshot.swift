@@ -25,6 +25,9 @@ public struct TelemetrySnapshot: Equatable, Sendable {
     public var exchangesLost: [ProtocolCount] = []
     /// HTTP/2 header fields left out of a span because a header list was full.
     public var headerFieldsOmitted: UInt64 = 0
+    /// HTTP/1 chunked bodies whose framing the capture missed: their spans
+    /// have no body size.
+    public var bodySizesUnknown: UInt64 = 0
     /// Connections forgotten to respect the connection limit.
     public var connectionsEvicted: UInt64 = 0
     public var export = ExportCounters()
@@ -38,6 +41,7 @@ public struct TelemetrySnapshot: Equatable, Sendable {
         line += "; parse errors " + Self.list(parseErrors)
         line += "; exchanges lost " + Self.list(exchangesLost)
         if headerFieldsOmitted > 0 { line += "; header fields omitted \(headerFieldsOmitted)" }
+        if bodySizesUnknown > 0 { line += "; body sizes unknown \(bodySizesUnknown)" }
         if connectionsEvicted > 0 { line += "; connections evicted \(connectionsEvicted)" }
         line += "; spans exported \(export.spansExported), dropped \(export.spansDropped)"
         if export.spansDropped > 0 {

@@ -73,8 +73,8 @@ public enum ExchangeFailure: String, Sendable, Equatable {
 /// (it began mid-connection, or lost a header block). They are reported as
 /// unknown rather than guessed.
 public struct UndecodedFields: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     public static let method = UndecodedFields(rawValue: 1 << 0)
     /// The request target (`:path`).
@@ -86,12 +86,17 @@ public struct UndecodedFields: OptionSet, Sendable, Hashable {
     public static let grpcStatus = UndecodedFields(rawValue: 1 << 5)
     /// Other header fields whose name or value is unknown.
     public static let otherFields = UndecodedFields(rawValue: 1 << 6)
+    /// HTTP/1: a hole in the capture fell in the body's chunked framing.
+    public static let requestBodySize = UndecodedFields(rawValue: 1 << 7)
+    public static let responseBodySize = UndecodedFields(rawValue: 1 << 8)
 
     /// Lowercase names for the span attribute that lists them.
     public var names: [String] {
         let all: [(UndecodedFields, String)] = [(.method, "method"), (.target, "target"), (.authority, "authority"),
                                                 (.status, "status"), (.contentType, "content_type"),
-                                                (.grpcStatus, "grpc_status"), (.otherFields, "other_fields")]
+                                                (.grpcStatus, "grpc_status"), (.otherFields, "other_fields"),
+                                                (.requestBodySize, "request_body_size"),
+                                                (.responseBodySize, "response_body_size")]
         return all.filter { contains($0.0) }.map(\.1)
     }
 }

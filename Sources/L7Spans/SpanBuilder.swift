@@ -103,7 +103,7 @@ public struct SpanBuilder {
         }
 
         // Response and status.
-        if exchange.requestBodySize > 0 {
+        if exchange.requestBodySize > 0 && !exchange.undecoded.contains(.requestBodySize) {
             attributes.append(Attribute("http.request.body.size", .int(Int64(exchange.requestBodySize))))
         }
         var statusCode = StatusCode.unset
@@ -114,7 +114,9 @@ public struct SpanBuilder {
         } else if let status = exchange.response?.status {
             // Only the status is read: binding the whole head would copy it.
             attributes.append(Attribute("http.response.status_code", .int(Int64(status))))
-            attributes.append(Attribute("http.response.body.size", .int(Int64(exchange.responseBodySize))))
+            if !exchange.undecoded.contains(.responseBodySize) {
+                attributes.append(Attribute("http.response.body.size", .int(Int64(exchange.responseBodySize))))
+            }
             if Self.isError(status: status, kind: kind) {
                 errorType = String(status)
             } else if let failure = exchange.failure {

@@ -111,6 +111,7 @@ final class SelfTelemetry: @unchecked Sendable {
             .init(protocolName: "http2", reason: "refused", count: UInt64(http2.refusedStreams)),
         ]
         snapshot.headerFieldsOmitted = UInt64(stats.headerFieldsOmitted)
+        snapshot.bodySizesUnknown = UInt64(stats.bodiesOfUnknownSize)
         snapshot.connectionsEvicted = UInt64(stats.connectionsEvicted)
         snapshot.export = processor.counters
         return snapshot

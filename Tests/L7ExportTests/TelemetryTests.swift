@@ -84,6 +84,14 @@ final class TelemetryTests: XCTestCase {
         XCTAssertThrowsError(try scrape(server.port, path: "/other"))
     }
 
+    func testChunkedBodiesOfUnknownSizeAreCountedInTheLogLineAndTheMetrics() throws {
+        var current = snapshot(exported: 38)
+        current.bodySizesUnknown = 5
+        XCTAssertTrue(current.logLine.contains("; body sizes unknown 5; spans exported 38"), current.logLine)
+        let text = String(decoding: PrometheusTelemetry().exposition(for: current), as: UTF8.self)
+        XCTAssertTrue(text.contains("l7trace_body_sizes_unknown_total 5"), text)
+    }
+
     func testAStoppedServerNeverAnswersForTheNextOne() throws {
         // stop() used to close the listener while the serving thread could
         // still call accept() on its number; a new server reusing that

@@ -82,23 +82,26 @@ struct ExchangeSummary: Equatable, CustomStringConvertible {
     var method: String
     var target: String
     var status: Int?
-    var requestBody: Int
-    var responseBody: Int
+    /// nil: the size is not known (a hole fell in the body's chunked framing).
+    var requestBody: Int?
+    var responseBody: Int?
     var failure: ExchangeFailure?
 
-    init(_ method: String, _ target: String, _ status: Int?, requestBody: Int = 0, responseBody: Int = 0,
+    init(_ method: String, _ target: String, _ status: Int?, requestBody: Int? = 0, responseBody: Int? = 0,
          failure: ExchangeFailure? = nil) {
         self.method = method; self.target = target; self.status = status
         self.requestBody = requestBody; self.responseBody = responseBody; self.failure = failure
     }
 
     init(_ e: Exchange) {
-        self.init(e.request.method, e.request.target, e.response?.status, requestBody: e.requestBodySize,
-                  responseBody: e.responseBodySize, failure: e.failure)
+        self.init(e.request.method, e.request.target, e.response?.status,
+                  requestBody: e.undecoded.contains(.requestBodySize) ? nil : e.requestBodySize,
+                  responseBody: e.undecoded.contains(.responseBodySize) ? nil : e.responseBodySize, failure: e.failure)
     }
 
     var description: String {
-        "\(method) \(target) -> \(status.map(String.init) ?? "nil") req=\(requestBody) resp=\(responseBody)"
+        "\(method) \(target) -> \(status.map(String.init) ?? "nil") req=\(requestBody.map(String.init) ?? "?") "
+            + "resp=\(responseBody.map(String.init) ?? "?")"
             + (failure.map { " \($0)" } ?? "")
     }
 }

@@ -34,6 +34,17 @@ final class SpanBuilderTests: XCTestCase {
         XCTAssertEqual(Set(span.attributes.map(\.key)).count, span.attributes.count, "attribute keys are unique")
     }
 
+    func testBodySizesTheCaptureCouldNotTellAreLeftOutAndListedAsUndecoded() {
+        var exchange = Fixtures.exchange(method: "POST", status: 200, requestBodySize: 3, responseBodySize: 7)
+        exchange.undecoded = [.requestBodySize, .responseBodySize]
+        let span = Fixtures.span(exchange)
+        XCTAssertNil(span.attribute("http.request.body.size"))
+        XCTAssertNil(span.attribute("http.response.body.size"))
+        XCTAssertEqual(span.int("http.response.status_code"), 200)
+        XCTAssertEqual(span.statusCode, .unset, "a body of unknown size is no error")
+        XCTAssertEqual(span.attribute("l7trace.undecoded"), .stringArray(["request_body_size", "response_body_size"]))
+    }
+
     func testClientSpanHasFullURLAndServerFromHost() {
         let span = Fixtures.span(Fixtures.exchange(
             role: .client, target: "/search?q=swift&sig=abc",

@@ -83,11 +83,19 @@ class Processes:
         wait_for_port(port)
         return proc
 
-    def nginx(self, directory, listen, port, server_lines=(), worker_connections=64, keepalive_requests=100):
+    def nginx(self, directory, listen, port, server_lines=(), worker_connections=64, keepalive_requests=100,
+              files=None, gzip=False):
         """nginx with one worker answering `return 200 "hello"`, all its
-        files in `directory`; `listen` is the directive's argument."""
+        files in `directory`; `listen` is the directive's argument. The
+        files of the directory `files` (readable by nginx's worker user) are
+        served under /files/; `gzip` compresses text as nginx's default
+        configuration does (chunked responses)."""
         conf = directory / "nginx.conf"
         extra = "".join(f"        {line}\n" for line in server_lines)
+        if files:
+            extra += f"        location /files/ {{ alias {files}/; }}\n"
+        if gzip:
+            extra += "        gzip on;\n        gzip_types text/plain;\n        gzip_min_length 1;\n"
         conf.write_text(f"""
 worker_processes 1;
 daemon off;

@@ -118,7 +118,8 @@ enum l7_chunk_flags {
 
 /* Followed by `captured` bytes of what the call moved, starting at `offset`
  * within the call. Most calls have one chunk at offset 0; a large call of an
- * HTTP/2 connection has several, in order. */
+ * HTTP/2 connection has several, in order; any other call longer than the
+ * capture has two: its head, and its last bytes (up to 256) at their offset. */
 struct l7_data_event {
     struct l7_event_header header;
     __u64 conn_id;

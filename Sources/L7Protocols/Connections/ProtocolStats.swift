@@ -10,6 +10,9 @@ public struct ProtocolStats: Sendable, Equatable {
     /// Messages dropped because a hole (bytes the kernel did not capture)
     /// fell in their head or chunked framing.
     public var holesInHeaders = 0
+    /// Chunked bodies whose framing fell (in part) in a hole: their
+    /// messages are reported, without a body size.
+    public var bodiesOfUnknownSize = 0
     /// Messages dropped because their head or framing was invalid.
     public var malformedMessages = 0
     /// Messages dropped because their head exceeded `TrackerLimits.maxHeadBytes`.
@@ -55,6 +58,7 @@ public struct ProtocolStats: Sendable, Equatable {
         rest.connectionsIgnored -= part.connectionsIgnored; rest.tunnels -= part.tunnels
         rest.http2Connections -= part.http2Connections; rest.bytesSkipped -= part.bytesSkipped
         rest.ciphertextBytesIgnored -= part.ciphertextBytesIgnored
+        rest.bodiesOfUnknownSize -= part.bodiesOfUnknownSize
         return rest
     }
 
@@ -68,5 +72,6 @@ public struct ProtocolStats: Sendable, Equatable {
         connectionsIgnored += o.connectionsIgnored; tunnels += o.tunnels
         http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped
         ciphertextBytesIgnored += o.ciphertextBytesIgnored
+        bodiesOfUnknownSize += o.bodiesOfUnknownSize
     }
 }

@@ -150,12 +150,14 @@ final class TrackedConnection {
             if egressFirstCall == nil { egressFirstCall = timing }
             consume(chunk.bytes, placement, timing, parser: &egress, preface: &egressPreface,
                     firstCall: egressFirstCall!, direction: .egress)
+            if chunk.isLastChunk { egress.callEnded(sink: &stitcher) }
         case .ingress:
             let placement = ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count,
                                                 returnedLength: chunk.returnedLength, isLastChunk: chunk.isLastChunk)
             if ingressFirstCall == nil { ingressFirstCall = timing }
             consume(chunk.bytes, placement, timing, parser: &ingress, preface: &ingressPreface,
                     firstCall: ingressFirstCall!, direction: .ingress)
+            if chunk.isLastChunk { ingress.callEnded(sink: &stitcher) }
         }
         let after = afterParsing()
         return after == .none ? verdict : after

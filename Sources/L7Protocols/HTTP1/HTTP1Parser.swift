@@ -34,6 +34,12 @@ struct HTTP1Parser {
         case chunkDataEnd(sawCR: Bool)
         case trailers
         case untilClose
+        /// A hole fell in the framing of a chunked body (or its trailers):
+        /// its bytes can no longer be followed. The message ends at a call
+        /// ending with the end of the body (`terminator`), at a call that
+        /// begins with a start line, or at the close. `bodySizeKnown`: the
+        /// hole fell in the trailers, after the last chunk.
+        case framingLost(bodySizeKnown: Bool)
         /// Not HTTP, a tunnel, or closed: every byte is ignored.
         case stopped
     }
@@ -65,6 +71,12 @@ struct HTTP1Parser {
     private var bodySize = 0
     private var headReported = false
     private var afterMessage = SeekMode.next
+    /// While `framingLost`: the last bytes seen since the last hole (up to 8,
+    /// newest in the low byte), how many, and whether the bytes seen so far
+    /// end with the body's end (complete if the call ends there).
+    private var recentBytes: UInt64 = 0
+    private var recentCount = 0
+    private var endsWithTerminator = false
 
     init(kind: Kind?, mode: SeekMode, limits: TrackerLimits) {
         self.kind = kind
@@ -105,6 +117,10 @@ struct HTTP1Parser {
     mutating func feed<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, timing: CallTiming, startsCall: Bool,
                                             sink: inout S) {
         current = timing
+        if startsCall, case .framingLost = state, Self.beginsWithStartLine(bytes, from: 0, kind: kind, limits: limits) {
+            // The writer (or reader) moved on to the next message: the lost body ended with the last call.
+            completeAfterLostFraming(sink: &sink)
+        }
         if isInMessage { last = timing }
         if startsCall, state == .seeking(.resync), !candidateOpen { atLineStart = true }
         var i = 0
@@ -151,8 +167,16 @@ struct HTTP1Parser {
             case .untilClose:
                 bodySize += bytes.count - i
                 i = bytes.count
+            case .framingLost(let bodySizeKnown):
+                i = scanLostFraming(bytes, from: i, bodySizeKnown: bodySizeKnown, sink: &sink)
             }
         }
+    }
+
+    /// The read or write call fed last is over: a body whose framing was
+    /// lost ends here if its last bytes were the body's end.
+    mutating func callEnded<S: HTTP1ParserSink>(sink: inout S) {
+        if case .framingLost = state, endsWithTerminator { completeAfterLostFraming(sink: &sink) }
     }
 
     /// Bytes of a call that the capture did not keep.
@@ -192,14 +216,32 @@ struct HTTP1Parser {
             if n < remaining {
                 bodySize += n
                 state = .chunkData(remaining: remaining - n)
-            } else if n == remaining {
-                bodySize += n
+            } else if n <= remaining + 2 {
+                // The payload's end, and perhaps (part of) the CRLF after it: still in step.
+                bodySize += remaining
                 state = .chunkDataEnd(sawCR: false)
+                skipHole(n - remaining, timing: timing, sink: &sink)
             } else {
-                drop(.hole, atLineStart: true, sink: &sink)
+                bodySize += remaining
+                loseFraming(bodySizeKnown: false, sink: &sink)
             }
-        case .chunkSizeLine, .chunkDataEnd, .trailers:
-            drop(.hole, atLineStart: true, sink: &sink)
+        case .chunkDataEnd(let sawCR):
+            // Only (part of) the CRLF after a chunk's payload: the framing is still known.
+            let left = sawCR ? 1 : 2
+            if n < left {
+                state = .chunkDataEnd(sawCR: true)
+            } else if n == left {
+                state = .chunkSizeLine
+            } else {
+                loseFraming(bodySizeKnown: false, sink: &sink)
+            }
+        case .chunkSizeLine:
+            loseFraming(bodySizeKnown: false, sink: &sink)
+        case .trailers:
+            loseFraming(bodySizeKnown: true, sink: &sink)
+        case .framingLost:
+            recentCount = 0
+            endsWithTerminator = false
         case .untilClose:
             bodySize += n
         }
@@ -210,6 +252,9 @@ struct HTTP1Parser {
         switch state {
         case .untilClose:
             complete(sink: &sink)
+        case .framingLost:
+            // The close is the last place the body can end; whether it was whole is not known.
+            completeAfterLostFraming(sink: &sink)
         case .fixedBody, .chunkSizeLine, .chunkData, .chunkDataEnd, .trailers:
             if headReported, let kind { sink.messageIncomplete(kind, bodySize: bodySize, timing: messageTiming) }
         default:
@@ -479,6 +524,70 @@ struct HTTP1Parser {
             state = .chunkData(remaining: n)
         }
         return end
+    }
+
+    // MARK: - Chunked bodies whose framing was lost
+
+    /// The end of a chunked body: the CRLF after the last chunk's payload,
+    /// the last chunk, and the empty line (no trailers), as the low 7 bytes.
+    private static let lastChunk: UInt64 = 0x0D0A_300D_0A0D_0A  // "\r\n0\r\n\r\n"
+    /// The empty line that ends trailers, after the last trailer line.
+    private static let endOfTrailers: UInt64 = 0x0D0A_0D0A  // "\r\n\r\n"
+
+    private mutating func loseFraming<S: HTTP1ParserSink>(bodySizeKnown: Bool, sink: inout S) {
+        releaseBuffer()
+        state = .framingLost(bodySizeKnown: bodySizeKnown)
+        recentCount = 0
+        endsWithTerminator = false
+        if let kind { sink.framingLost(kind, bodySize: bodySizeKnown ? bodySize : nil) }
+    }
+
+    /// Passes over a lost body's bytes, watching for its end: at the end of
+    /// the call (decided by `callEnded`), or followed by a start line.
+    private mutating func scanLostFraming<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                               bodySizeKnown: Bool, sink: inout S) -> Int {
+        let (terminator, mask): (UInt64, UInt64) = bodySizeKnown
+            ? (Self.endOfTrailers, 0xFFFF_FFFF) : (Self.lastChunk, 0xFF_FFFF_FFFF_FFFF)
+        let length = bodySizeKnown ? 4 : 7
+        var window = recentBytes
+        var count = recentCount
+        var i = start
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            window = window << 8 | UInt64(b)
+            count += 1
+            i += 1
+            // Every terminator ends with LF: other bytes need no comparison.
+            if b == ASCII.lf, count >= length, window & mask == terminator, i < n,
+               Self.beginsWithStartLine(bytes, from: i, kind: kind, limits: limits) {
+                completeAfterLostFraming(sink: &sink)
+                return i
+            }
+        }
+        recentBytes = window
+        recentCount = min(count, 8)
+        endsWithTerminator = count >= length && window & mask == terminator
+        return n
+    }
+
+    /// Whether a complete start line (of this direction's kind) begins at `start`.
+    private static func beginsWithStartLine(_ bytes: UnsafeRawBufferPointer, from start: Int, kind: Kind?,
+                                            limits: TrackerLimits) -> Bool {
+        let end = min(bytes.count, start + limits.maxLineBytes)
+        guard start < end, HTTP1StartLine.isPlausiblePrefix(bytes.slice(start..<min(end, start + 24)), kind: kind,
+                                                             methods: .known),
+              let lf = bytes.index(of: ASCII.lf, from: start), lf < end else { return false }
+        return HTTP1StartLine.classify(bytes.slice(start..<lf).droppingCR(), kind: kind, methods: .known) != nil
+    }
+
+    private mutating func completeAfterLostFraming<S: HTTP1ParserSink>(sink: inout S) {
+        recentCount = 0
+        endsWithTerminator = false
+        complete(sink: &sink)
+        // The hole may also have held the end of this message and whole
+        // others: the end found may be a later message's.
+        sink.lostSync(kind, unexpectedBytes: false)
     }
 
     /// `1*HEXDIG [BWS] [";" extensions]`; extensions are not interpreted.

@@ -27,6 +27,10 @@ protocol HTTP1ParserSink {
     mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext
     /// The message begun last in this direction is complete.
     mutating func messageCompleted(_ kind: HTTP1StartLine.Kind, bodySize: Int, timing: MessageTiming)
+    /// A hole fell in the chunked framing of the message begun last: it
+    /// will still complete, later than its partner perhaps. `bodySize`:
+    /// the body's size if the hole came after it (in trailers), else nil.
+    mutating func framingLost(_ kind: HTTP1StartLine.Kind, bodySize: Int?)
     /// The connection closed before the message begun last was complete.
     mutating func messageIncomplete(_ kind: HTTP1StartLine.Kind, bodySize: Int, timing: MessageTiming)
     /// A message was given up. `headReported` says whether `requestBegan`/

@@ -25,6 +25,8 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         var head: HTTPRequestHead?
         var timing: MessageTiming
         var bodySize = 0
+        /// false: a hole fell in the body's chunked framing.
+        var bodySizeKnown = true
         var sequence: UInt64
         /// More than 0: a placeholder for that many requests that came while
         /// the queue was full, dropped on arrival (and counted then). Only
@@ -36,6 +38,7 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         /// nil: an orphan, parsed only to find where it ends.
         var request: PendingRequest?
         var head: HTTPResponseHead
+        var bodySizeKnown = true
     }
 
     var connection: ConnectionInfo
@@ -202,9 +205,11 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         guard var request = bound.request.take() else { return }  // orphan, already counted
         guard let requestHead = request.head.take() else { return }  // a placeholder, counted when dropped
         if requestInProgress == request.sequence { requestInProgress = nil }
-        let exchange = Exchange(connection: connection, request: requestHead, response: bound.head,
+        var exchange = Exchange(connection: connection, request: requestHead, response: bound.head,
                                 requestBodySize: request.bodySize, responseBodySize: bodySize,
                                 requestTiming: request.timing, responseTiming: timing, failure: failure)
+        if !request.bodySizeKnown { exchange.undecoded.insert(.requestBodySize) }
+        if !bound.bodySizeKnown { exchange.undecoded.insert(.responseBodySize) }
         ready.append(consume exchange)
         stats.exchanges += 1
     }
@@ -220,6 +225,19 @@ struct HTTP1Stitcher: HTTP1ParserSink {
             requestInProgress = nil
         case .response:
             finishResponse(bodySize: bodySize, timing: timing, failure: nil)
+        }
+    }
+
+    mutating func framingLost(_ kind: HTTP1StartLine.Kind, bodySize: Int?) {
+        if bodySize == nil { stats.bodiesOfUnknownSize += 1 }
+        switch kind {
+        case .request:
+            // The response may complete before the end of this request is found.
+            if let sequence = requestInProgress {
+                updateRequest(sequence) { $0.bodySize = bodySize ?? 0; $0.bodySizeKnown = bodySize != nil }
+            }
+        case .response:
+            if bodySize == nil { response?.bodySizeKnown = false }
         }
     }
 
@@ -290,9 +308,11 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         }
         for request in pending[pendingStart...] {
             guard let head = request.head else { continue }  // counted when dropped
-            ready.append(Exchange(connection: connection, request: head, response: nil,
-                                  requestBodySize: request.bodySize, responseBodySize: 0,
-                                  requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed))
+            var exchange = Exchange(connection: connection, request: head, response: nil,
+                                    requestBodySize: request.bodySize, responseBodySize: 0,
+                                    requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed)
+            if !request.bodySizeKnown { exchange.undecoded.insert(.requestBodySize) }
+            ready.append(exchange)
             stats.exchanges += 1
         }
         pending.removeAll()
