@@ -1,3 +1,4 @@
+import Glibc
 import L7Export
 import L7Spans
 
@@ -56,7 +57,11 @@ case "json":
 case "console":
     let formatter = ConsoleSpanFormatter()
     for _ in 0..<batches { for span in spans { checksum &+= formatter.line(for: span, serviceName: "nginx").utf8.count } }
+case "dump":  // one batch's request body on standard output, to try compressors on
+    let bytes = OTLPWireEncoder().encode(batch)
+    bytes.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
+    exit(0)
 default:
-    fatalError("mode: wire, protobuf-c, json or console")
+    fatalError("mode: wire, protobuf-c, json, console or dump")
 }
 print(checksum)
