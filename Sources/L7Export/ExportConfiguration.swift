@@ -1,4 +1,5 @@
 import Glibc
+import L7Spans
 import Logging
 
 /// Where spans go.
@@ -290,26 +291,7 @@ public struct ExportConfiguration: Equatable, Sendable {
     }
 
     /// nil when a `%` is not followed by two hex digits or the result is not UTF-8.
-    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
+    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? { PercentDecoding.decodeUTF8(text) }
 }
 
 /// The OTLP/HTTP URL rules of the exporter specification.

@@ -27,28 +27,8 @@ enum ResourceAttributesVariable {
 
     /// Percent-decoding into valid UTF-8 without control characters.
     static func decode(_ s: Substring) -> String? {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count)
-        var it = s.utf8.makeIterator()
-        while let c = it.next() {
-            if c == 0x25 {
-                guard let h = it.next().flatMap(hexDigit), let l = it.next().flatMap(hexDigit) else { return nil }
-                out.append(h << 4 | l)
-            } else {
-                out.append(c)
-            }
-        }
-        guard let text = String(validating: out, as: UTF8.self), !ServiceNameGuard.hasControlCharacters(text) else { return nil }
+        guard let text = PercentDecoding.decodeUTF8(s), !ServiceNameGuard.hasControlCharacters(text) else { return nil }
         return text
-    }
-
-    private static func hexDigit(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x61 + 10
-        case 0x41...0x46: return c - 0x41 + 10
-        default: return nil
-        }
     }
 
     static func trimSpaces(_ s: Substring) -> Substring { TraceState.trimOWS(s) }

@@ -131,7 +131,7 @@ public struct URLRedaction: Sendable {
     // MARK: - Names
 
     func isSensitive(name: Substring) -> Bool {
-        let decoded = Self.percentDecoded(name)
+        let decoded = PercentDecoding.decode(name, badEscape: .keep, plusIsSpace: true) ?? []
         if decoded.isEmpty { return false }
         let lowered = String(decoding: decoded.map(Self.lowercased), as: UTF8.self)
         if Self.conventionNames.contains(lowered) || extraNames.contains(lowered) { return true }
@@ -168,24 +168,6 @@ public struct URLRedaction: Sendable {
         return words
     }
 
-    /// `%XX` decoded and `+` read as a space, as form encoding writes names; a bad escape stays as it is.
-    static func percentDecoded(_ text: Substring) -> [UInt8] {
-        let bytes = Array(text.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 0x25, i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
-                out.append(high << 4 | low)
-                i += 3
-            } else {
-                out.append(bytes[i] == 0x2B ? 0x20 : bytes[i])
-                i += 1
-            }
-        }
-        return out
-    }
-
     /// A value with no name: long, and made of letters and digits (and `-_.~%`), with at least one of each.
     static func looksLikeBareSecret(_ parameter: Substring) -> Bool {
         guard parameter.utf8.count >= 16 else { return false }
@@ -199,15 +181,6 @@ public struct URLRedaction: Sendable {
             }
         }
         return letters && digits
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
     }
 
     private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }

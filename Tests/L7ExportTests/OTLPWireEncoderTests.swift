@@ -1,5 +1,5 @@
 import L7Export
-import L7Spans
+@testable import L7Spans
 import XCTest
 
 /// The wire encoder writes, byte for byte, what protobuf-c writes for the
@@ -8,14 +8,9 @@ final class OTLPWireEncoderTests: XCTestCase {
     /// Deterministic, varied spans: every attribute type, empty and long
     /// strings, negative numbers, ids and times of every size.
     private struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random: SplitMix64
+        init(state: UInt64) { random = SplitMix64(state: state) }
+        mutating func next() -> UInt64 { random.next() }
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
         mutating func text() -> String {
             let pieces = ["", "a", "GET", "/users/*", "ünïcode ✓", String(repeating: "x", count: 130),

@@ -115,3 +115,21 @@ final class URLRedactionTests: XCTestCase {
         XCTAssertEqual(client.string("url.full"), "http://example.com:8080/p")
     }
 }
+
+final class PercentDecodingTests: XCTestCase {
+    func testStrictAndLenientDecoding() {
+        XCTAssertEqual(PercentDecoding.decodeUTF8("a%20b%C3%BC"), "a bü")
+        XCTAssertNil(PercentDecoding.decodeUTF8("a%2"))
+        XCTAssertNil(PercentDecoding.decodeUTF8("%zz"))
+        XCTAssertNil(PercentDecoding.decodeUTF8("%FF"), "not UTF-8")
+        func lenient(_ text: String) -> String {
+            String(decoding: PercentDecoding.decode(text, badEscape: .keep, plusIsSpace: true)!, as: UTF8.self)
+        }
+        XCTAssertEqual(lenient("a+b%41"), "a bA")
+        XCTAssertEqual(lenient("%zz%41"), "%zzA")
+        XCTAssertEqual(lenient("%4"), "%4")
+        XCTAssertEqual(lenient("%"), "%")
+        XCTAssertEqual(lenient("%%41"), "%A")
+        XCTAssertEqual(lenient("%4%41"), "%4A")
+    }
+}
