@@ -6,6 +6,8 @@ the parent's service name, and each request it serves is one SERVER span
 with the status and duration its client saw."""
 import time
 
+import pytest
+
 from conftest import CLIENT, SERVER, attrs, curl, free_port, of_kind, service, traced, wait_until
 
 
@@ -67,6 +69,26 @@ def test_busybox_httpd_started_after_the_tracer(processes, receiver, tracers, tm
     assert_server_spans(servers, "busybox", "/f.txt", n, start, end)
     assert httpd.pid not in {s["resource"]["process.pid"] for s in servers}
     assert len(of_kind(spans, CLIENT)) == n
+
+
+@pytest.mark.parametrize("selection", ["pid", "service"])
+def test_busybox_httpd_children_are_selected_as_their_parent(processes, receiver, tracers, tmp_path, selection):
+    """--pid PARENT selects the children it forks (the kernel passes the verdict on);
+    --service selects them by the name they inherit, known before they are gone."""
+    port, n = free_port(), 3
+    (tmp_path / "f.txt").write_text("hello\n")
+    httpd = processes.busybox_httpd(port, tmp_path)
+    chosen = ["--pid", str(httpd.pid)] if selection == "pid" else ["--service", "busybox", "--port", str(port)]
+    tracer = traced(tracers, receiver, *chosen)
+
+    start = time.time_ns()
+    for _ in range(n):
+        assert curl(f"http://127.0.0.1:{port}/f.txt") == "200"
+    end = time.time_ns()
+    spans = spans_once_settled(receiver, tracer, n)
+
+    assert_server_spans(of_kind(spans, SERVER), "busybox", "/f.txt", n, start, end)
+    assert of_kind(spans, CLIENT) == [], "curl is not selected"
 
 
 def run_apache(processes, receiver, tracers, tmp_path, cert=None):
