@@ -161,9 +161,9 @@ static __always_inline bool read_args_at_exit(struct task_struct *task, struct t
 /* Whether the file has references other than the fd being closed (another
  * fd, in this process or one that inherited it across fork). The count is
  * `f_count` up to 6.12 and `f_ref` (references - 1) from 6.13. A thread
- * inside a syscall on the same fd also holds one for the call's duration:
- * then a last close is taken for a shared one, and the connection ends at
- * its process's exit instead. */
+ * inside a syscall on the same fd also holds one for the call's duration, so
+ * a last close may be said shared: user space still ends the connection when
+ * no process it knows holds the socket any more. */
 struct file___f_count {
     atomic_long_t f_count;
 } __attribute__((preserve_access_index));

@@ -1,8 +1,9 @@
 import L7Events
 
 /// Turns capture events into HTTP exchanges: keeps one `TrackedConnection`
-/// per connection id (per socket, whichever processes and fds reach it), detects what each speaks, parses and
-/// stitches HTTP/1.x, and reports what it could not (in `stats`).
+/// per connection id (per socket, whichever processes and fds reach it),
+/// detects what each speaks, parses and stitches HTTP/1.x, and reports what
+/// it could not (in `stats`).
 ///
 /// Not thread-safe: one consumer drives it, in event order.
 public final class ConnectionTracker {
