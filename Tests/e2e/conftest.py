@@ -5,10 +5,12 @@ Every test selects only the processes or ports it started, so parallel
 tests and the machine's other traffic never leak into it."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -68,6 +70,7 @@ class Processes:
 
     def __init__(self):
         self.started = []
+        self.cleanups = []
 
     def start(self, args, env=None, **kwargs):
         full_env = dict(os.environ)
@@ -124,14 +127,13 @@ http {{
         its children (no exec) before any connection; each child accepts
         and serves connections itself. Files under `directory`; serves
         /f.txt ("hello\n"); HTTPS through mod_ssl when `cert` is given."""
-        docroot = directory / "htdocs"
-        docroot.mkdir(exist_ok=True)
+        # The children run as www-data, which cannot enter pytest's (0700)
+        # directories: the document root is a directory of its own in /tmp.
+        docroot = Path(tempfile.mkdtemp(prefix="l7trace-htdocs-"))
+        self.cleanups.append(lambda: shutil.rmtree(docroot, ignore_errors=True))
+        os.chmod(docroot, 0o755)
         (docroot / "f.txt").write_text("hello\n")
-        # The children run as www-data: every directory down to the document root must be searchable.
-        for d in [docroot, *docroot.parents]:
-            if d == Path("/"):
-                break
-            os.chmod(d, os.stat(d).st_mode | 0o755)
+        os.chmod(docroot / "f.txt", 0o644)
         tls = "" if cert is None else f"""
 LoadModule socache_shmcb_module modules/mod_socache_shmcb.so
 LoadModule ssl_module modules/mod_ssl.so
@@ -180,6 +182,8 @@ MaxRequestWorkers 8
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        for cleanup in self.cleanups:
+            cleanup()
 
 
 def status_kb(pid, field):
