@@ -158,15 +158,24 @@ static __always_inline bool read_args_at_exit(struct task_struct *task, struct t
     return true;
 }
 
-/* A connection id unique for the life of the loaded programs: this CPU's
- * count of connections, with the CPU in the low bits. No atomic fetch-add,
- * which 5.10 lacks, and no cache line shared between CPUs. */
-static __always_inline __u64 new_conn_id(void)
+/* Whether the file has references other than the fd being closed (another
+ * fd, in this process or one that inherited it across fork). The count is
+ * `f_count` up to 6.12 and `f_ref` (references - 1) from 6.13. A thread
+ * inside a syscall on the same fd also holds one for the call's duration, so
+ * a last close may be said shared: user space still ends the connection when
+ * no process it knows holds the socket any more. */
+struct file___f_count {
+    atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool file_shared(struct file *file)
 {
-    struct cpu_state *cpu = cpu_state_here();
-    if (!cpu)
-        return 0;
-    return ++cpu->conns_numbered << 13 | (bpf_get_smp_processor_id() & 0x1fff);
+    if (bpf_core_field_exists(struct file___f_count, f_count)) {
+        long count = BPF_CORE_READ((struct file___f_count *)file, f_count.counter);
+        return count > 1;
+    }
+    long refs_minus_one = BPF_CORE_READ(file, f_ref.refcnt.counter);
+    return refs_minus_one > 0;
 }
 
 /* *counter += 1, atomically, in the one atomic every kernel has (BPF_XADD).

@@ -67,8 +67,24 @@ static __always_inline bool port_selected(__u16 port)
     return bpf_map_lookup_elem(&ports, &port) != NULL;
 }
 
+/* The id of the connection a socket carries: the same whichever process or
+ * fd reaches it. A socket is one connection however many fds name it (dup,
+ * dup2, fds inherited across fork): a forking server's parent accepts and its
+ * child reads the request on fd 0 and writes the response on fd 1, and these
+ * are one exchange. Derived from the socket rather than numbered per
+ * (process, fd), so no map has to carry it from fd to fd: the inode number
+ * is unique among sockets until 2^32 pseudo inodes later, and the struct's
+ * address (unique among live sockets) makes a reuse of both at once
+ * impossible in practice. */
+static __always_inline __u64 socket_conn_id(struct sock *sk)
+{
+    __u32 ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+    return (__u64)ino << 32 | (__u32)((__u64)sk >> 6);
+}
+
 /* Creates the `conns` entry of a TCP socket and, if it is selected, tells
- * user space with an open event. Returns the stored entry. */
+ * user space with an open event (also when the socket is already known under
+ * another fd: user space counts the fds of each process). Returns the stored entry. */
 static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock *sk, __u8 role, __u64 now)
 {
     struct l7_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
@@ -76,7 +92,7 @@ static __always_inline struct l7_conn *track(__u64 pid_tgid, int fd, struct sock
     struct l7_conn conn = {};
 
     read_addresses(sk, &open.local, &open.remote);
-    conn.conn_id = new_conn_id();
+    conn.conn_id = socket_conn_id(sk);
     conn.role = role;
     conn.remote_port = open.remote.port;
     conn.local_port = open.local.port;

@@ -123,6 +123,10 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
     bpf_map_delete_elem(&conns, &key);
     if (state == L7_CONN_UNSELECTED)
         return 0;
+    /* Whether the socket outlives this fd: the parent of a forking server
+     * closes its copy while the child serves the connection. */
+    struct file *file = task_file(current_task(), key.fd);
+    bool shared = file && file_shared(file);
 
     struct l7_close_event e = {};
     e.header.kind = L7_EVENT_CLOSE;
@@ -131,6 +135,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
     e.header.timestamp_ns = bpf_ktime_get_ns();
     e.conn_id = conn_id;
     e.fd = key.fd;
+    e.shared = shared;
     emit(&e, sizeof(e), 0);
     return 0;
 }
@@ -166,21 +171,34 @@ int on_exec(void *ctx)
 }
 
 /* Children inherit the parent's verdict: workers forked by a selected master
- * are selected too. Threads share the tgid and need nothing. */
+ * are selected too. Threads share the tgid and need nothing. User space is
+ * told of the children of traced processes: a child that does not exec is
+ * the same program, with its parent's service name, and may be gone from
+ * /proc before its spans are made (a forking server's child per connection). */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
     __u32 parent_tgid = BPF_CORE_READ(parent, tgid);
     __u32 child_tgid = BPF_CORE_READ(child, tgid);
-    if (parent_tgid == child_tgid)
+    if (parent_tgid == child_tgid || parent_tgid == self_tgid)
         return 0;
     __u8 *v = bpf_map_lookup_elem(&proc_verdict, &parent_tgid);
-    if (!v)
+    if (v) {
+        __u8 inherited = *v & ~L7_VERDICT_PINNED;
+        note_verdict(child_tgid);
+        bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
+        atomic_increment(&verdict_changes);
+    }
+    if (!process_selected(parent_tgid))
         return 0;
-    __u8 inherited = *v & ~L7_VERDICT_PINNED;
-    note_verdict(child_tgid);
-    bpf_map_update_elem(&proc_verdict, &child_tgid, &inherited, BPF_ANY);
-    atomic_increment(&verdict_changes);
+
+    struct l7_fork_event e = {};
+    e.header.kind = L7_EVENT_FORK;
+    e.header.tgid = child_tgid;
+    e.header.tid = BPF_CORE_READ(child, pid);
+    e.header.timestamp_ns = bpf_ktime_get_ns();
+    e.parent_tgid = parent_tgid;
+    emit(&e, sizeof(e), 0);
     return 0;
 }
 

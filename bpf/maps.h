@@ -36,7 +36,10 @@ struct call_args {
     __u8 pad[3];
 };
 
-/* An OpenSSL read or write in progress on a thread (see ssl.h). */
+/* `ssl_call.direction` of a handshake (no bytes; it only names the socket). */
+#define L7_SSL_HANDSHAKE 2
+
+/* An OpenSSL read, write or handshake in progress on a thread (see ssl.h). */
 struct ssl_call {
     __u64 ssl;
     __u64 buf;
@@ -197,13 +200,11 @@ struct {
     __type(value, struct l7_counters);
 } counters SEC(".maps");
 
-/* Per CPU: when this CPU last forced a reader wake-up, the bytes it has
- * written since it last looked at the ring's fill, and the connections it
- * has numbered. */
+/* Per CPU: when this CPU last forced a reader wake-up, and the bytes it has
+ * written since it last looked at the ring's fill. */
 struct cpu_state {
     __u64 last_wakeup_ns;
     __u64 unchecked_bytes;
-    __u64 conns_numbered;
 };
 
 struct {

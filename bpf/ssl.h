@@ -1,4 +1,4 @@
-/* ---- OpenSSL: uprobes on SSL_read/SSL_write and their _ex forms ----
+/* ---- OpenSSL: uprobes on SSL_read/SSL_write, their _ex forms, SSL_do_handshake ----
  *
  * An SSL_read/SSL_write in progress on a thread leaves its `ssl_call` in the
  * thread's state. The socket syscall that OpenSSL makes underneath, on the
@@ -66,6 +66,41 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_
     return ssl_enter(ssl, buf, (__u64)written, L7_DIR_EGRESS);
 }
 
+/* SSL_do_handshake (SSL_accept and SSL_connect call it): no plaintext, but
+ * its socket syscalls name the SSL object's socket before any read or write.
+ * A server whose BIO reads ahead (Apache's mod_ssl) may have the request in
+ * hand when the handshake ends, so that its first SSL_read makes no syscall;
+ * and whose writes are buffered and flushed after SSL_write returns. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    if (!process_selected(pid_tgid >> 32))
+        return 0;
+    struct thread_state *t = this_thread(current_task(), true);
+    /* Inside a read or write (which may finish a handshake): theirs. */
+    if (!t || (t->ssl.pending && t->ssl.direction != L7_SSL_HANDSHAKE))
+        return 0;
+    struct ssl_call call = { .ssl = (__u64)ssl, .fd = -1, .direction = L7_SSL_HANDSHAKE, .pending = 1 };
+    t->ssl = call;
+    return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_handshake_exit, long ret)
+{
+    struct thread_state *t = this_thread(current_task(), false);
+    if (!t || !t->ssl.pending || t->ssl.direction != L7_SSL_HANDSHAKE)
+        return 0;
+    t->ssl.pending = 0;
+    if (t->ssl.fd < 0)
+        return 0;
+    struct ssl_object_key object = { .ssl = t->ssl.ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+    __s32 fd = t->ssl.fd;
+    bpf_map_update_elem(&ssl_fds, &object, &fd, BPF_ANY);
+    return 0;
+}
+
 static __always_inline void count_unattributed(void)
 {
     struct l7_counters *c = counters_here();
@@ -80,7 +115,7 @@ int BPF_KRETPROBE(ssl_exit, long ret)
     struct task_struct *task = current_task();
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     struct thread_state *t = this_thread(task, false);
-    if (!t || !t->ssl.pending)
+    if (!t || !t->ssl.pending || t->ssl.direction == L7_SSL_HANDSHAKE)
         return 0;
     struct ssl_call call = t->ssl;
     t->ssl.pending = 0;

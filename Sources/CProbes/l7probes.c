@@ -353,14 +353,14 @@ static int keep_ssl_link(struct l7_probes *p, struct bpf_link *link)
 
 /* Entry and return probe of one function; both or neither. */
 static int attach_ssl_function(struct l7_probes *p, const char *path, const char *function,
-                               struct bpf_program *enter)
+                               struct bpf_program *enter, struct bpf_program *exit)
 {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = function, .retprobe = false);
     struct bpf_link *entry = bpf_program__attach_uprobe_opts(enter, -1, path, 0, &opts);
     if (!entry)
         return -errno;
     LIBBPF_OPTS(bpf_uprobe_opts, ret_opts, .func_name = function, .retprobe = true);
-    struct bpf_link *ret = bpf_program__attach_uprobe_opts(p->skel->progs.ssl_exit, -1, path, 0, &ret_opts);
+    struct bpf_link *ret = bpf_program__attach_uprobe_opts(exit, -1, path, 0, &ret_opts);
     if (!ret) {
         int err = -errno;
         bpf_link__destroy(entry);
@@ -381,16 +381,19 @@ int l7_probes_attach_ssl(struct l7_probes *p, const char *path)
     struct {
         const char *name;
         struct bpf_program *enter;
+        struct bpf_program *exit;
         int bit;
     } functions[] = {
-        { "SSL_read", p->skel->progs.ssl_read_enter, L7_SSL_READ },
-        { "SSL_write", p->skel->progs.ssl_write_enter, L7_SSL_WRITE },
-        { "SSL_read_ex", p->skel->progs.ssl_read_ex_enter, L7_SSL_READ_EX },
-        { "SSL_write_ex", p->skel->progs.ssl_write_ex_enter, L7_SSL_WRITE_EX },
+        { "SSL_read", p->skel->progs.ssl_read_enter, p->skel->progs.ssl_exit, L7_SSL_READ },
+        { "SSL_write", p->skel->progs.ssl_write_enter, p->skel->progs.ssl_exit, L7_SSL_WRITE },
+        { "SSL_read_ex", p->skel->progs.ssl_read_ex_enter, p->skel->progs.ssl_exit, L7_SSL_READ_EX },
+        { "SSL_write_ex", p->skel->progs.ssl_write_ex_enter, p->skel->progs.ssl_exit, L7_SSL_WRITE_EX },
+        { "SSL_do_handshake", p->skel->progs.ssl_handshake_enter, p->skel->progs.ssl_handshake_exit,
+          L7_SSL_DO_HANDSHAKE },
     };
     int attached = 0, first_error = 0;
     for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
-        int err = attach_ssl_function(p, path, functions[i].name, functions[i].enter);
+        int err = attach_ssl_function(p, path, functions[i].name, functions[i].enter, functions[i].exit);
         if (err == 0)
             attached |= functions[i].bit;
         else if (!first_error)

@@ -9,6 +9,7 @@ extension Capture {
     /// (a chunk of a call copied in several adds `offset=N`, and `more` unless it is the last)
     ///     close tgid=12 conn=3 fd=5 t=…
     ///     exec tgid=12 ppid=1 t=…
+    ///     fork tgid=13 ppid=12 t=…
     ///     exit tgid=12 t=…
     ///
     /// `bytes` shows at most `previewBytes` captured bytes, escaped.
@@ -25,9 +26,11 @@ extension Capture {
                 + " enter=\(e.enterNs) exit=\(e.exitNs)"
                 + " bytes=\"\(escaped(e.bytes.prefix(previewBytes)))\""
         case .close(let e):
-            return "close tgid=\(e.key.tgid) conn=\(e.key.connectionID) fd=\(e.fd) t=\(e.timestampNs)"
+            return "close tgid=\(e.key.tgid) conn=\(e.key.connectionID) fd=\(e.fd)\(e.shared ? " shared" : "") t=\(e.timestampNs)"
         case .processStarted(let e):
             return "exec tgid=\(e.tgid) ppid=\(e.parentTgid) t=\(e.timestampNs)"
+        case .processForked(let e):
+            return "fork tgid=\(e.tgid) ppid=\(e.parentTgid) t=\(e.timestampNs)"
         case .processExited(let e):
             return "exit tgid=\(e.tgid) t=\(e.timestampNs)"
         }

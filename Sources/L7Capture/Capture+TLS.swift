@@ -92,7 +92,7 @@ extension TLSDiscovery {
         case .processStarted(let started): processStarted(started.tgid, nowNs: started.timestampNs)
         case .open(let opened): connectionOpened(by: opened.key.tgid)
         case .processExited(let exited): processExited(exited.tgid)
-        case .data, .close: break
+        case .data, .close, .processForked: break
         }
     }
 }

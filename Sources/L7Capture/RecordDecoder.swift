@@ -23,12 +23,17 @@ enum RecordDecoder {
             guard record.count >= MemoryLayout<l7_close_event>.size else { return nil }
             let e = base.loadUnaligned(as: l7_close_event.self)
             return .close(ConnectionClosed(key: ConnectionKey(tgid: header.tgid, connectionID: e.conn_id),
-                                           fd: e.fd, timestampNs: header.timestamp_ns))
+                                           fd: e.fd, timestampNs: header.timestamp_ns, shared: e.shared != 0))
         case Int(L7_EVENT_EXEC.rawValue):
             guard record.count >= MemoryLayout<l7_exec_event>.size else { return nil }
             let e = base.loadUnaligned(as: l7_exec_event.self)
             return .processStarted(ProcessStarted(tgid: header.tgid, parentTgid: e.ppid,
                                                   timestampNs: header.timestamp_ns))
+        case Int(L7_EVENT_FORK.rawValue):
+            guard record.count >= MemoryLayout<l7_fork_event>.size else { return nil }
+            let e = base.loadUnaligned(as: l7_fork_event.self)
+            return .processForked(ProcessForked(tgid: header.tgid, parentTgid: e.parent_tgid,
+                                                timestampNs: header.timestamp_ns))
         case Int(L7_EVENT_EXIT.rawValue):
             return .processExited(ProcessExited(tgid: header.tgid, timestampNs: header.timestamp_ns))
         default:

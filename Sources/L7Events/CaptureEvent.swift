@@ -9,6 +9,7 @@ public enum CaptureEvent {
     case data(DataChunk)
     case close(ConnectionClosed)
     case processStarted(ProcessStarted)
+    case processForked(ProcessForked)
     case processExited(ProcessExited)
 }
 
@@ -63,18 +64,34 @@ public struct DataChunk {
     }
 }
 
+/// An fd of `key.tgid` stopped naming the connection.
 public struct ConnectionClosed: Sendable {
     public var key: ConnectionKey
     public var fd: Int32
     public var timestampNs: UInt64
+    /// Other fds (of this process, or of others that inherited it across
+    /// fork) still refer to the socket: the connection goes on.
+    public var shared: Bool
 
-    public init(key: ConnectionKey, fd: Int32, timestampNs: UInt64) {
-        self.key = key; self.fd = fd; self.timestampNs = timestampNs
+    public init(key: ConnectionKey, fd: Int32, timestampNs: UInt64, shared: Bool = false) {
+        self.key = key; self.fd = fd; self.timestampNs = timestampNs; self.shared = shared
     }
 }
 
 /// A process called exec (so its name and environment may have changed).
 public struct ProcessStarted: Sendable {
+    public var tgid: UInt32
+    public var parentTgid: UInt32
+    public var timestampNs: UInt64
+
+    public init(tgid: UInt32, parentTgid: UInt32, timestampNs: UInt64) {
+        self.tgid = tgid; self.parentTgid = parentTgid; self.timestampNs = timestampNs
+    }
+}
+
+/// A traced process forked a new one (`tgid`), which runs the same program
+/// until it execs.
+public struct ProcessForked: Sendable {
     public var tgid: UInt32
     public var parentTgid: UInt32
     public var timestampNs: UInt64

@@ -1,5 +1,6 @@
-/// Identity of one connection of one process. The connection id changes when
-/// the kernel hands out the same fd number again, so a reused fd is a new key.
+/// One connection as one process reached it. `connectionID` is the socket's
+/// (the same for every fd and process that reach it; a new socket has a new
+/// one); `tgid` is the process that made the event.
 public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
     public var tgid: UInt32
     public var connectionID: UInt64

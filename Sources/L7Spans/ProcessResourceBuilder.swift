@@ -71,15 +71,43 @@ public struct ProcessResourceBuilder: Sendable {
         if let sdkLanguage { facts.append(Attribute("telemetry.sdk.language", .string(sdkLanguage))) }
         facts.append(Attribute("telemetry.sdk.version", .string(L7TraceVersion.current)))
 
-        let instanceID = userAttributes.first { $0.key == "service.instance.id" && !$0.value.isEmpty }?.value
-            ?? UUIDv5.string(namespace: UUIDv5.serviceInstanceNamespace, name: "\(hostKey ?? process.hostName)/\(process.pid)/\(process.startTime)")!
+        let givenInstanceID = userAttributes.first { $0.key == "service.instance.id" && !$0.value.isEmpty }?.value
+        let instanceID = givenInstanceID ?? generatedInstanceID(hostName: process.hostName, pid: process.pid,
+                                                                startTime: process.startTime)
         var attributes = [Attribute("service.name", .string(name)), Attribute("service.instance.id", .string(instanceID))]
         let reserved = Set(facts.map(\.key)).union(["service.name", "service.instance.id"])
         for (key, value) in userAttributes where !reserved.contains(key) {
             attributes.append(Attribute(key, .string(value)))
         }
         attributes.append(contentsOf: facts)
-        return ProcessResource(pid: process.pid, attributes: attributes)
+        return ProcessResource(pid: process.pid, attributes: attributes, instanceIDFromEnvironment: givenInstanceID != nil)
+    }
+
+    /// The resource of a process that `parent` forked and that has not
+    /// exec'd: the same program, environment and host, so the same service,
+    /// with its own pid and (unless the environment names one) its own
+    /// instance id. What the child's /proc would give, known even after the
+    /// child is gone (a forking server's child per connection lives a few ms).
+    public func resource(forkedFrom parent: ProcessResource, pid: UInt32, startTime: UInt64 = 0) -> ProcessResource {
+        var child = parent
+        child.pid = pid
+        var hostName = ""
+        if case .string(let name)? = parent.attributes.first(where: { $0.key == "host.name" })?.value { hostName = name }
+        for index in child.attributes.indices {
+            switch child.attributes[index].key {
+            case "process.pid":
+                child.attributes[index].value = .int(Int64(pid))
+            case "service.instance.id" where !parent.instanceIDFromEnvironment:
+                child.attributes[index].value = .string(generatedInstanceID(hostName: hostName, pid: pid, startTime: startTime))
+            default:
+                break
+            }
+        }
+        return child
+    }
+
+    private func generatedInstanceID(hostName: String, pid: UInt32, startTime: UInt64) -> String {
+        UUIDv5.string(namespace: UUIDv5.serviceInstanceNamespace, name: "\(hostKey ?? hostName)/\(pid)/\(startTime)")!
     }
 
     /// `OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`,

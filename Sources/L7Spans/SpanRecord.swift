@@ -83,8 +83,13 @@ public struct SpanRecord: Sendable, Equatable {
 public struct ProcessResource: Sendable, Equatable {
     public var pid: UInt32
     public var attributes: [Attribute]
+    /// `service.instance.id` came from the environment, not from the pid:
+    /// a forked child has the same.
+    public var instanceIDFromEnvironment: Bool
 
-    public init(pid: UInt32, attributes: [Attribute]) { self.pid = pid; self.attributes = attributes }
+    public init(pid: UInt32, attributes: [Attribute], instanceIDFromEnvironment: Bool = false) {
+        self.pid = pid; self.attributes = attributes; self.instanceIDFromEnvironment = instanceIDFromEnvironment
+    }
 
     public var serviceName: String {
         if case .string(let s)? = attributes.first(where: { $0.key == "service.name" })?.value { return s }

@@ -33,6 +33,12 @@ final class ProcessDirectory {
         return resolved
     }
 
+    /// `child` was forked by `parent` and runs its program: its resource is
+    /// the parent's with its own pid. Taken now, while the parent is known.
+    func forked(_ child: UInt32, from parent: UInt32) {
+        resources[child] = builder.resource(forkedFrom: resource(of: parent), pid: child)
+    }
+
     /// The process exec'd: its name and environment may have changed.
     func refresh(_ pid: UInt32) {
         resources[pid] = resolve(pid)

@@ -116,6 +116,12 @@ final class Tracer {
                 _ = isSelected(started.tgid)
             }
             return
+        case .processForked(let forked):
+            processes.forked(forked.tgid, from: forked.parentTgid)
+            if selection.needsServiceNames, let parentDecision = decisions[forked.parentTgid] {
+                decisions[forked.tgid] = parentDecision // as the kernel did with the verdict
+            }
+            return
         case .processExited(let exited):
             tracker.processExited(exited.tgid) { exchange in self.export(exchange) }
             processes.forget(exited.tgid)

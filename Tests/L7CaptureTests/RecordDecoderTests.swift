@@ -130,6 +130,23 @@ final class RecordDecoderTests: XCTestCase {
             XCTAssertEqual(p.tgid, 100)
             XCTAssertEqual(p.parentTgid, 1)
         }
+        var sharedClose = l7_close_event()
+        sharedClose.header = header(L7_EVENT_CLOSE, tgid: 100)
+        sharedClose.conn_id = 4
+        sharedClose.fd = 3
+        sharedClose.shared = 1
+        record(sharedClose).withUnsafeBytes { raw in
+            guard case .close(let c)? = RecordDecoder.decode(raw) else { return XCTFail("not close") }
+            XCTAssertTrue(c.shared, "the socket lives on in another fd")
+        }
+        var fork = l7_fork_event()
+        fork.header = header(L7_EVENT_FORK, tgid: 101)
+        fork.parent_tgid = 100
+        record(fork).withUnsafeBytes { raw in
+            guard case .processForked(let p)? = RecordDecoder.decode(raw) else { return XCTFail("not fork") }
+            XCTAssertEqual(p.tgid, 101)
+            XCTAssertEqual(p.parentTgid, 100)
+        }
         var exit = l7_exit_event()
         exit.header = header(L7_EVENT_EXIT, tgid: 100)
         record(exit).withUnsafeBytes { raw in

@@ -44,8 +44,8 @@ final class TrackerHarness {
     }
 
     func call(_ key: ConnectionKey, _ direction: Direction, _ text: String, hole: Int = 0,
-              source: DataSource = .syscall) {
-        call(key, direction, Array(text.utf8), hole: hole, source: source)
+              source: DataSource = .syscall, fd: Int32 = 7) {
+        call(key, direction, Array(text.utf8), hole: hole, source: source, fd: fd)
     }
 
     /// One call whose capture was split into several chunks (offsets given).
@@ -62,9 +62,10 @@ final class TrackerHarness {
         }
     }
 
-    func close(_ key: ConnectionKey, fd: Int32 = 7) {
+    /// `shared`: the kernel saw other references to the socket (another fd, a forked child's).
+    func close(_ key: ConnectionKey, fd: Int32 = 7, shared: Bool = false) {
         now += 100
-        tracker.handle(.close(ConnectionClosed(key: key, fd: fd, timestampNs: now))) { exchanges.append($0) }
+        tracker.handle(.close(ConnectionClosed(key: key, fd: fd, timestampNs: now, shared: shared))) { exchanges.append($0) }
     }
 
     func exit(pid: UInt32) {

@@ -36,6 +36,24 @@ final class ProcessResourceTests: XCTestCase {
         XCTAssertEqual(string(r, "service.instance.id"), "15e7335c-0da9-56ab-8103-5d607f991780")
     }
 
+    func testForkedChildIsWhatItsOwnProcfsWouldGive() {
+        // A child forked without exec: same program, environment and host; its own pid.
+        func facts(_ pid: UInt32, _ env: [UInt8]) -> ProcessFacts {
+            ProcessFacts(pid: pid, executableName: "busybox", executablePath: "/usr/bin/busybox",
+                         environ: env, hostName: "host-a", containerID: "c1")
+        }
+        for env in [environ(["PATH=/bin"]), environ(["OTEL_SERVICE_NAME=web", "OTEL_RESOURCE_ATTRIBUTES=team=a"]),
+                    environ(["OTEL_RESOURCE_ATTRIBUTES=service.instance.id=fixed"])] {
+            let parent = builder.resource(for: facts(10, env))
+            let child = builder.resource(forkedFrom: parent, pid: 11)
+            XCTAssertEqual(child, builder.resource(for: facts(11, env)))
+            XCTAssertEqual(child.serviceName, parent.serviceName)
+        }
+        let parent = builder.resource(for: facts(10, environ(["PATH=/bin"])))
+        XCTAssertNotEqual(string(builder.resource(forkedFrom: parent, pid: 11), "service.instance.id"),
+                          string(parent, "service.instance.id"))
+    }
+
     func testInstanceIDChangesWithStartTimeAndOptionalFacts() {
         let a = builder.resource(for: ProcessFacts(pid: 1, executableName: "x", hostName: "h", startTime: 1))
         let b = builder.resource(for: ProcessFacts(pid: 1, executableName: "x", hostName: "h", startTime: 2))

@@ -5,10 +5,12 @@ Every test selects only the processes or ports it started, so parallel
 tests and the machine's other traffic never leak into it."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -68,6 +70,7 @@ class Processes:
 
     def __init__(self):
         self.started = []
+        self.cleanups = []
 
     def start(self, args, env=None, **kwargs):
         full_env = dict(os.environ)
@@ -120,6 +123,64 @@ http {{
         wait_for_port(port)
         return proc
 
+    def busybox_httpd(self, port, docroot):
+        """busybox's httpd in the foreground: it forks a child per
+        connection, which serves it on fds 0 and 1 and exits (no exec)."""
+        proc = self.start(["busybox", "httpd", "-f", "-p", f"127.0.0.1:{port}", "-h", str(docroot)])
+        wait_for_port(port)
+        return proc
+
+    def apache(self, directory, port, cert=None):
+        """Apache with the prefork MPM in the foreground: the master forks
+        its children (no exec) before any connection; each child accepts
+        and serves connections itself. Files under `directory`; serves
+        /f.txt ("hello\n"); HTTPS through mod_ssl when `cert` is given."""
+        # The children run as www-data, which cannot enter pytest's (0700)
+        # directories: the document root is a directory of its own in /tmp.
+        docroot = Path(tempfile.mkdtemp(prefix="l7trace-htdocs-"))
+        self.cleanups.append(lambda: shutil.rmtree(docroot, ignore_errors=True))
+        os.chmod(docroot, 0o755)
+        (docroot / "f.txt").write_text("hello\n")
+        os.chmod(docroot / "f.txt", 0o644)
+        tls = "" if cert is None else f"""
+LoadModule socache_shmcb_module modules/mod_socache_shmcb.so
+LoadModule ssl_module modules/mod_ssl.so
+SSLSessionCache shmcb:{directory}/ssl_scache(512000)
+SSLEngine on
+SSLCertificateFile {cert[0]}
+SSLCertificateKeyFile {cert[1]}
+"""
+        conf = directory / "apache2.conf"
+        conf.write_text(f"""
+ServerRoot /usr/lib/apache2
+LoadModule mpm_prefork_module modules/mod_mpm_prefork.so
+LoadModule authz_core_module modules/mod_authz_core.so
+LoadModule mime_module modules/mod_mime.so
+{tls}
+ServerName localhost
+Listen 127.0.0.1:{port}
+User www-data
+Group www-data
+PidFile {directory}/apache2.pid
+DefaultRuntimeDir {directory}
+ErrorLog {directory}/error.log
+LogLevel warn
+TypesConfig /etc/mime.types
+DocumentRoot {docroot}
+<Directory {docroot}>
+    Require all granted
+</Directory>
+KeepAlive On
+StartServers 3
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 8
+""")
+        # Its own process group: prefork's master signals its whole group when it stops.
+        proc = self.start(["apache2", "-f", str(conf), "-DFOREGROUND"], start_new_session=True)
+        wait_for_port(port)
+        return proc
+
     def stop_all(self):
         for proc in reversed(self.started):
             if proc.poll() is None:
@@ -129,6 +190,8 @@ http {{
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        for cleanup in self.cleanups:
+            cleanup()
 
 
 def status_kb(pid, field):

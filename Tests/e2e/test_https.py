@@ -37,7 +37,7 @@ def test_curl_to_nginx_over_https_gives_server_and_client_spans(processes, recei
     nginx = processes.nginx(tmp_path, f"127.0.0.1:{port} ssl", port, worker_connections=256, keepalive_requests=1000,
                     server_lines=(f"ssl_certificate {cert[0]};", f"ssl_certificate_key {cert[1]};"))
     tracer = traced(tracers, receiver, "--port", str(port))
-    assert stderr_has(tracer, f"l7trace: attached TLS probes to {LIBSSL} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)")
+    assert stderr_has(tracer, f"l7trace: attached TLS probes to {LIBSSL} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_do_handshake)")
 
     start = time.time_ns()
     for item in (1, 2, 3):
@@ -173,7 +173,7 @@ def test_servers_started_before_and_after_the_tracer_are_both_traced(processes, 
     private.mkdir()
     shutil.copy(LIBSSL, private / "libssl.so.3")
     late = start_https_server(processes, after, cert, env={"LD_LIBRARY_PATH": str(private)})
-    line = f"l7trace: attached TLS probes to {private}/libssl.so.3 (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)"
+    line = f"l7trace: attached TLS probes to {private}/libssl.so.3 (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_do_handshake)"
     assert wait_until(lambda: stderr_has(tracer, line), timeout=10), "".join(tracer.stderr_lines)
     assert f"{private}/libssl.so.3" in (lambda p: open(f"/proc/{p}/maps").read())(late.pid)
 
@@ -263,7 +263,7 @@ def test_a_client_with_openssl_linked_in_statically_gets_the_probes_itself(proce
     assert wait_until(lambda: len(of_kind(receiver.spans(), CLIENT)) >= 1)
     time.sleep(0.5)
     tracer.stop()
-    assert stderr_has(tracer, f"l7trace: attached TLS probes to {client} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)"), \
+    assert stderr_has(tracer, f"l7trace: attached TLS probes to {client} (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_do_handshake)"), \
         "".join(tracer.stderr_lines)
     clients = of_kind(receiver.spans(), CLIENT)
     assert len(clients) == 1, clients

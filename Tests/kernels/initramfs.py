@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Fixed inside the VM: nothing else listens there.
-VM_PORTS = {"L7K_PORT_H1": "8080", "L7K_PORT_H2C": "8081", "L7K_PORT_TLS": "8443"}
+VM_PORTS = {"L7K_PORT_H1": "8080", "L7K_PORT_H2C": "8081", "L7K_PORT_TLS": "8443", "L7K_PORT_FORK": "8082"}
 VM_BIN = "/usr/local/bin/l7trace"
 
 INIT = """#!/bin/sh

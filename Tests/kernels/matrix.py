@@ -27,11 +27,11 @@ def run_host(binary, verbose=False, requests=REQUESTS):
     with tempfile.TemporaryDirectory(prefix="l7k-host-") as tmp:
         cert, key = initramfs.self_signed_cert(tmp)
         ports = set()
-        while len(ports) < 3:
+        while len(ports) < 4:
             ports.add(free_port())
-        h1, h2c, tls = sorted(ports)
+        h1, h2c, tls, fork = sorted(ports)
         env = dict(os.environ, L7K_BIN=str(binary), L7K_DIR=tmp, L7K_CERT=cert, L7K_KEY=key,
-                   L7K_PORT_H1=str(h1), L7K_PORT_H2C=str(h2c), L7K_PORT_TLS=str(tls),
+                   L7K_PORT_H1=str(h1), L7K_PORT_H2C=str(h2c), L7K_PORT_TLS=str(tls), L7K_PORT_FORK=str(fork),
                    L7K_REQUESTS=str(requests), L7K_VERBOSE="1" if verbose else "0")
         start = time.time()
         try:

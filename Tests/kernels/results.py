@@ -8,8 +8,11 @@ import signal
 
 SERVER, CLIENT = 2, 3
 # path segment -> (label, network.protocol.version, url.scheme)
-PROTOCOLS = {"h1": ("http/1.1", "1.1", "http"), "h2c": ("h2c", "2", "http"), "tls": ("https", "1.1", "https")}
-CURL_SECTION = {"h1": "curl-h1", "h2c": "curl-h2c", "tls": "curl-https"}
+PROTOCOLS = {"h1": ("http/1.1", "1.1", "http"), "h2c": ("h2c", "2", "http"), "tls": ("https", "1.1", "https"),
+             "fork": ("forking", "1.1", "http")}
+CURL_SECTION = {"h1": "curl-h1", "h2c": "curl-h2c", "tls": "curl-https", "fork": "curl-fork"}
+# The service each protocol's server spans carry (busybox httpd's children are forked, never exec'd).
+SERVER_SERVICE = {"h1": "nginx", "h2c": "nginx", "tls": "nginx", "fork": "busybox"}
 
 
 def _value(v):
@@ -132,6 +135,9 @@ class Result:
                     want = (f"GET /{seg}/*", 200, version, scheme)
                     if got != want:
                         fail(f"{label} {kind} span (name, status, version, scheme) is {got}, not {want}")
+                    if kind == "SERVER" and s["resource"].get("service.name") != SERVER_SERVICE[seg]:
+                        fail(f"{label} SERVER span of service {s['resource'].get('service.name')!r},"
+                             f" not {SERVER_SERVICE[seg]!r}")
         others = [s for s in self.spans if id(s) not in seen]
         if others:
             fail(f"{len(others)} spans of no request made: " + ", ".join(f"{s['kind']} {s['name']}" for s in others[:5]))

@@ -79,10 +79,12 @@ enum l7_ssl_function {
     L7_SSL_WRITE = 2,
     L7_SSL_READ_EX = 4,
     L7_SSL_WRITE_EX = 8,
+    /* Names the socket early (no plaintext): see ssl.h. */
+    L7_SSL_DO_HANDSHAKE = 16,
 };
 
 /* Attaches the OpenSSL probes (entry and return of SSL_read, SSL_write,
- * SSL_read_ex, SSL_write_ex) to one ELF file: a libssl, or an executable
+ * SSL_read_ex, SSL_write_ex, SSL_do_handshake) to one ELF file: a libssl, or an executable
  * that defines these functions itself. Uprobes live on the file, so every
  * process that maps it is covered; call it once per file. A function the
  * file does not define is skipped. Returns the L7_SSL_* bits attached, or a

@@ -34,6 +34,7 @@ enum l7_event_kind {
     L7_EVENT_CLOSE = 3,
     L7_EVENT_EXEC = 4,
     L7_EVENT_EXIT = 5,
+    L7_EVENT_FORK = 6,
 };
 
 /* Values of `role`; the same numbers as L7Events.ConnectionRole. */
@@ -138,11 +139,15 @@ struct l7_data_event {
     __u32 offset;
 };
 
+/* The fd stopped naming the connection. `shared`: other fds (of this
+ * process or of others, e.g. inherited across fork) still refer to the
+ * socket, so the connection itself goes on. */
 struct l7_close_event {
     struct l7_event_header header;
     __u64 conn_id;
     __s32 fd;
-    __u32 pad;
+    __u8 shared;
+    __u8 pad[3];
 };
 
 /* kind EXEC: header.tgid is the process after exec. */
@@ -152,12 +157,22 @@ struct l7_exec_event {
     __u32 pad;
 };
 
+/* kind FORK: header.tgid is the new process (its first thread in
+ * header.tid), forked by a traced one; it runs its parent's program until it
+ * execs (an EXEC event then). */
+struct l7_fork_event {
+    struct l7_event_header header;
+    __u32 parent_tgid;
+    __u32 pad;
+};
+
 /* kind EXIT: header.tgid is the process that exited. */
 struct l7_exit_event {
     struct l7_event_header header;
 };
 
-/* Key of the `conns` map. */
+/* Key of the `conns` map. Each fd naming a socket has its entry; all the
+ * entries of one socket carry the same conn_id (the socket's). */
 struct l7_conn_key {
     __u32 tgid;
     __s32 fd;

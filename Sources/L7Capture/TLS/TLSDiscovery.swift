@@ -190,7 +190,7 @@ final class TLSDiscovery {
     private func probe(_ file: MappedFile, at path: String) -> Bool {
         if let known = probedFiles[file.identity] { return known }
         let result = environment.attachSSL(path)
-        let attached = result > 0
+        let attached = result > 0 && result & 0b1111 != 0 // SSL_read/SSL_write or their _ex forms
         probedFiles[file.identity] = attached
         if attached {
             environment.report("l7trace: attached TLS probes to \(file.path) (\(Self.functionNames(result)))")
@@ -212,7 +212,7 @@ final class TLSDiscovery {
     }
 
     static func functionNames(_ bits: Int32) -> String {
-        let names = ["SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"]
+        let names = ["SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex", "SSL_do_handshake"]
         return names.indices.filter { bits & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ", ")
     }
 }

@@ -9,7 +9,7 @@ struct ConnectionTable {
         var older: Int32 = -1
     }
 
-    private var index: [ConnectionKey: Int32] = [:]
+    private var index: [UInt64: Int32] = [:]
     private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     /// Most and least recently used slots, -1 when empty.
@@ -21,19 +21,19 @@ struct ConnectionTable {
 
     var count: Int { index.count }
 
-    /// The connection for `key`, now the most recently used.
-    mutating func lookup(_ key: ConnectionKey) -> TrackedConnection? {
+    /// The connection with id `key`, now the most recently used.
+    mutating func lookup(_ key: UInt64) -> TrackedConnection? {
         // Consecutive events mostly belong to one connection (a request,
         // then its response): the newest is checked before any hashing.
-        if newest >= 0, let connection = slots[Int(newest)].connection, connection.key == key { return connection }
+        if newest >= 0, let connection = slots[Int(newest)].connection, connection.id == key { return connection }
         guard let slot = index[key] else { return nil }
         unlink(slot)
         linkNewest(slot)
         return slots[Int(slot)].connection
     }
 
-    /// The connection for `key`, leaving the order alone.
-    func peek(_ key: ConnectionKey) -> TrackedConnection? {
+    /// The connection with id `key`, leaving the order alone.
+    func peek(_ key: UInt64) -> TrackedConnection? {
         index[key].flatMap { slots[Int($0)].connection }
     }
 
@@ -41,7 +41,7 @@ struct ConnectionTable {
     mutating func insert(_ connection: TrackedConnection) -> TrackedConnection? {
         var evicted: TrackedConnection?
         if index.count >= capacity, oldest >= 0, let victim = slots[Int(oldest)].connection {
-            evicted = remove(victim.key)
+            evicted = remove(victim.id)
         }
         let slot: Int32
         if let free = freeSlots.popLast() {
@@ -51,13 +51,13 @@ struct ConnectionTable {
             slot = Int32(slots.count)
             slots.append(Slot(connection: connection))
         }
-        index[connection.key] = slot
+        index[connection.id] = slot
         linkNewest(slot)
         return evicted
     }
 
     @discardableResult
-    mutating func remove(_ key: ConnectionKey) -> TrackedConnection? {
+    mutating func remove(_ key: UInt64) -> TrackedConnection? {
         guard let slot = index.removeValue(forKey: key) else { return nil }
         unlink(slot)
         let connection = slots[Int(slot)].connection
@@ -85,7 +85,7 @@ struct ConnectionTable {
         for connection in connections { // oldest first: the order of use is kept
             let slot = Int32(slots.count)
             slots.append(Slot(connection: connection))
-            index[connection.key] = slot
+            index[connection.id] = slot
             linkNewest(slot)
         }
     }
@@ -93,18 +93,18 @@ struct ConnectionTable {
     /// Slots allocated (in use or free), for tests of shrinking.
     var slotCount: Int { slots.count }
 
-    /// Keys of the connections of one process.
-    func keys(ofProcess tgid: UInt32) -> [ConnectionKey] {
-        index.keys.filter { $0.tgid == tgid }
+    /// Ids of the connections whose socket `tgid` holds.
+    func ids(heldBy tgid: UInt32) -> [UInt64] {
+        index.compactMap { id, slot in slots[Int(slot)].connection?.holders.contains(tgid) == true ? id : nil }
     }
 
-    /// Every key, oldest first.
-    var allKeys: [ConnectionKey] {
-        var keys: [ConnectionKey] = []
+    /// Every id, oldest first.
+    var allKeys: [UInt64] {
+        var keys: [UInt64] = []
         keys.reserveCapacity(index.count)
         var slot = oldest
         while slot >= 0, let connection = slots[Int(slot)].connection {
-            keys.append(connection.key)
+            keys.append(connection.id)
             slot = slots[Int(slot)].newer
         }
         return keys

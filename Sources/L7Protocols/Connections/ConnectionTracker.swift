@@ -1,8 +1,9 @@
 import L7Events
 
 /// Turns capture events into HTTP exchanges: keeps one `TrackedConnection`
-/// per (process, connection id), detects what each speaks, parses and
-/// stitches HTTP/1.x, and reports what it could not (in `stats`).
+/// per connection id (per socket, whichever processes and fds reach it),
+/// detects what each speaks, parses and stitches HTTP/1.x, and reports what
+/// it could not (in `stats`).
 ///
 /// Not thread-safe: one consumer drives it, in event order.
 public final class ConnectionTracker {
@@ -40,48 +41,67 @@ public final class ConnectionTracker {
     public func handle(_ event: CaptureEvent, emit: (Exchange) -> Void) {
         switch event {
         case .open(let opened):
-            if let previous = table.remove(opened.key) {
-                previous.close()
-                previous.drain(into: &stats, http2: &http2Stats, emit: emit)
+            if let known = table.lookup(opened.key.connectionID) {
+                // Another fd now names a socket already tracked (dup, an fd
+                // inherited across fork, an entry the kernel evicted): the same connection.
+                known.holders.add(opened.key.tgid)
+                known.assignRole(opened.role, local: opened.local, remote: opened.remote)
+                return
             }
             let connection = track(opened.key, fd: opened.fd, role: opened.role, local: opened.local,
                                    remote: opened.remote, seenFromStart: opened.role != .unknown)
+            connection.holders.add(opened.key.tgid)
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
 
         case .data(let chunk):
             if chunk.bytes.isEmpty && chunk.returnedLength <= chunk.offset { return }
-            let connection = table.lookup(chunk.key)
+            let connection = table.lookup(chunk.key.connectionID)
                 ?? track(chunk.key, fd: chunk.fd, role: .unknown, local: nil, remote: nil, seenFromStart: false)
-            connection.fd = chunk.fd
+            for repeated in connection.moveTo(chunk.key, fd: chunk.fd) { tell(repeated, about: connection) }
             connection.borrow(&spares)
             let verdict = connection.handle(chunk)
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
             connection.giveBack(&spares)
-            switch verdict {
-            case .none: break
-            case .ignore: onIgnore?(connection.key, connection.fd)
-            case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
-            case .http2: onHTTP2?(connection.key, connection.fd)
-            }
+            tell(verdict, about: connection)
 
         case .close(let closed):
-            guard let connection = table.remove(closed.key) else { return }
+            guard let connection = table.peek(closed.key.connectionID) else { return }
+            connection.holders.release(closed.key.tgid)
+            // The socket lives on in another fd: the connection goes on while
+            // a process we know holds it, or while nothing was said on it yet
+            // (a forking server's parent closes its copy before the child
+            // reads). Otherwise no one we know uses it any more: it ends here.
+            if closed.shared && (!connection.holders.isEmpty || !connection.sawBytes) { return }
+            table.remove(connection.id)
             connection.close()
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
 
         case .processExited(let exited):
             processExited(exited.tgid, emit: emit)
 
-        case .processStarted:
+        case .processStarted, .processForked:
             break
         }
     }
 
-    /// Closes out every connection of a process that exited: exit closes
-    /// its sockets without close() calls.
+    private func tell(_ verdict: TrackedConnection.Verdict, about connection: TrackedConnection) {
+        switch verdict {
+        case .none: break
+        case .ignore: onIgnore?(connection.key, connection.fd)
+        case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
+        case .http2: onHTTP2?(connection.key, connection.fd)
+        }
+    }
+
+    /// Ends every connection that only this process held: exit closes its
+    /// sockets without close() calls. One that another process holds too
+    /// (a child serving what its parent accepted) goes on.
     public func processExited(_ tgid: UInt32, emit: (Exchange) -> Void) {
-        for key in table.keys(ofProcess: tgid) {
-            guard let connection = table.remove(key) else { continue }
+        for id in table.ids(heldBy: tgid) {
+            guard let connection = table.peek(id) else { continue }
+            connection.holders.remove(tgid)
+            guard connection.holders.isEmpty else { continue }
+            table.remove(id)
             connection.close()
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
         }
@@ -91,7 +111,7 @@ public final class ConnectionTracker {
     /// knows it (procfs socket tables, for sockets older than the tracer).
     public func assignRole(_ role: ConnectionRole, for key: ConnectionKey,
                            local: SocketAddress? = nil, remote: SocketAddress? = nil) {
-        table.lookup(key)?.assignRole(role, local: local, remote: remote)
+        table.lookup(key.connectionID)?.assignRole(role, local: local, remote: remote)
     }
 
     /// Gives back what a burst of connections grew, now that most are gone
@@ -117,18 +137,18 @@ public final class ConnectionTracker {
     /// What one connection holds of messages waiting for their partners
     /// (tests: memory that a hostile peer must not be able to grow).
     func heldMessages(of key: ConnectionKey) -> (requestHeads: Int, queueEntries: Int, http2HeaderBytes: Int)? {
-        guard let connection = table.peek(key) else { return nil }
+        guard let connection = table.peek(key.connectionID) else { return nil }
         return (connection.stitcher.pendingHeads, connection.stitcher.pendingEntries,
                 connection.http2?.stitcher.heldHeaderBytes ?? 0)
     }
 
     public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {
-        table.lookup(key)?.detected
+        table.lookup(key.connectionID)?.detected
     }
 
     /// What is known about a tracked connection.
     public func connectionInfo(of key: ConnectionKey) -> ConnectionInfo? {
-        table.lookup(key)?.info
+        table.lookup(key.connectionID)?.info
     }
 
     /// Closes out every connection (on shutdown): bodies delimited by the

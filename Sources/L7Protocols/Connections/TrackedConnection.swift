@@ -15,8 +15,16 @@ final class TrackedConnection {
         case http2
     }
 
-    let key: ConnectionKey
-    var fd: Int32
+    /// The socket's id (the same for every fd and process that reach it).
+    let id: UInt64
+    /// The process and fd that last moved its bytes: its exchanges are
+    /// that process's, and what the capture is told is about that fd.
+    private(set) var key: ConnectionKey
+    private(set) var fd: Int32
+    /// Who holds the socket; the connection ends when no one does.
+    var holders = ConnectionHolders()
+    /// Whether any bytes were handed to it.
+    private(set) var sawBytes = false
     private(set) var info: ConnectionInfo
     private(set) var detected = DetectedProtocol.undecided
     /// Whether the `.http2` verdict was given.
@@ -46,6 +54,7 @@ final class TrackedConnection {
 
     init(key: ConnectionKey, fd: Int32, role: ConnectionRole, local: SocketAddress?, remote: SocketAddress?,
          seenFromStart: Bool, limits: TrackerLimits) {
+        self.id = key.connectionID
         self.key = key
         self.fd = fd
         self.info = ConnectionInfo(key: key, role: role, local: local, remote: remote, isTLS: false)
@@ -99,9 +108,31 @@ final class TrackedConnection {
         applyRole()
     }
 
+    // MARK: - Holders
+
+    /// Another process or fd moves the bytes now (a forked child serving
+    /// the connection its parent accepted, fd 1 after fd 0): its exchanges
+    /// are attributed to that process. Returns what the capture was told
+    /// about the connection, to be told again: the kernel keeps it per fd.
+    func moveTo(_ key: ConnectionKey, fd: Int32) -> [Verdict] {
+        holders.noteUse(key.tgid)
+        guard key != self.key || fd != self.fd else { return [] }
+        self.key = key
+        self.fd = fd
+        info.key = key
+        stitcher.connection = info
+        http2?.setConnection(info)
+        var verdicts: [Verdict] = []
+        if detected == .notHTTP || detected == .tunnel { verdicts.append(.ignore) }
+        if info.isTLS { verdicts.append(.ignoreCiphertext) }
+        if toldHTTP2 { verdicts.append(.http2) }
+        return verdicts
+    }
+
     // MARK: - Data
 
     func handle(_ chunk: DataChunk) -> Verdict {
+        sawBytes = true
         let verdict = consume(chunk)
         if verdict == .none && detected == .http2 && !toldHTTP2 {
             toldHTTP2 = true
