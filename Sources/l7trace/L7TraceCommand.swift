@@ -76,11 +76,7 @@ struct L7TraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in StderrLogHandler() }
         var logger = Logger(label: "l7trace")
         logger.logLevel = verbose ? .debug : .info
 

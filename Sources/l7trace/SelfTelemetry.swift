@@ -112,6 +112,7 @@ final class SelfTelemetry: @unchecked Sendable {
         ]
         snapshot.headerFieldsOmitted = UInt64(stats.headerFieldsOmitted)
         snapshot.connectionsEvicted = UInt64(stats.connectionsEvicted)
+        snapshot.tlsConnectionsUnreadable = UInt64(stats.tlsConnectionsUnreadable)
         snapshot.export = processor.counters
         return snapshot
     }

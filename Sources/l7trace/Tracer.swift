@@ -67,6 +67,10 @@ final class Tracer {
         tracker.onHTTP2 = { [capture] key, fd in
             capture.markHTTP2(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
         }
+        tracker.onUnreadableTLS = { [capture] info in
+            let port = info.role == .client ? info.remote?.port : info.local?.port ?? info.remote?.port
+            capture.tlsConnectionUnreadable(pid: info.pid, port: port)
+        }
         // HTTPS: OpenSSL probes on the libraries of the processes selected.
         capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
     }
@@ -158,7 +162,9 @@ final class Tracer {
             logger.warning("l7trace: \(counters.threadStatesFull) calls of traced threads were not followed: the kernel's table of \(KernelFallback.maxThreadStates) thread states was full")
         }
         if counters.sslUnattributed > 0 {
-            logger.warning("l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced")
+            let line = "l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced"
+                + " (memory BIOs: see the \"cannot read\" warnings)"
+            logger.warning("\(line)")
         }
     }
 }

@@ -20,6 +20,9 @@ public final class ConnectionTracker {
     /// should send its large calls whole, so that the frame headers after a
     /// large DATA run are not lost in a hole.
     public var onHTTP2: ((ConnectionKey, Int32) -> Void)?
+    /// Called once per connection that did a TLS handshake and then carried
+    /// application data no probe gave the plaintext of (then `onIgnore`).
+    public var onUnreadableTLS: ((ConnectionInfo) -> Void)?
     /// Counters of every protocol (HTTP/2's included).
     public private(set) var stats = ProtocolStats()
     /// The HTTP/2 part of `stats` (what remains is HTTP/1's and the connections').
@@ -62,6 +65,9 @@ public final class ConnectionTracker {
             case .ignore: onIgnore?(connection.key, connection.fd)
             case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
             case .http2: onHTTP2?(connection.key, connection.fd)
+            case .unreadableTLS:
+                onUnreadableTLS?(connection.info)
+                onIgnore?(connection.key, connection.fd)
             }
 
         case .close(let closed):

@@ -40,6 +40,9 @@ public struct ProtocolStats: Sendable, Equatable {
     public var bytesSkipped = 0
     /// Syscall bytes of TLS connections (ciphertext), never parsed.
     public var ciphertextBytesIgnored = 0
+    /// TLS connections whose handshake was seen and whose application data
+    /// no probe gave the plaintext of (a TLS stack l7trace cannot read).
+    public var tlsConnectionsUnreadable = 0
 
     public init() {}
 
@@ -55,6 +58,7 @@ public struct ProtocolStats: Sendable, Equatable {
         rest.connectionsIgnored -= part.connectionsIgnored; rest.tunnels -= part.tunnels
         rest.http2Connections -= part.http2Connections; rest.bytesSkipped -= part.bytesSkipped
         rest.ciphertextBytesIgnored -= part.ciphertextBytesIgnored
+        rest.tlsConnectionsUnreadable -= part.tlsConnectionsUnreadable
         return rest
     }
 
@@ -68,5 +72,6 @@ public struct ProtocolStats: Sendable, Equatable {
         connectionsIgnored += o.connectionsIgnored; tunnels += o.tunnels
         http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped
         ciphertextBytesIgnored += o.ciphertextBytesIgnored
+        tlsConnectionsUnreadable += o.tlsConnectionsUnreadable
     }
 }

@@ -13,6 +13,9 @@ final class TrackedConnection {
         /// It speaks HTTP/2: send its large calls whole, so that no frame
         /// header is lost in a hole (given once).
         case http2
+        /// A TLS handshake, then application data whose plaintext no probe
+        /// gave: tell the user; the bytes may stop being sent (as `ignore`).
+        case unreadableTLS
     }
 
     let key: ConnectionKey
@@ -36,6 +39,8 @@ final class TrackedConnection {
     private var egressFirstCall: CallTiming?
     private var ingressFirstCall: CallTiming?
     private var ciphertextBytes = 0
+    /// Reads the ciphertext's record headers while no plaintext has come.
+    private var tlsWatch: TLSHandshakeWatch?
     private(set) var stitcher: HTTP1Stitcher
     /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
     /// of the frames) showed the connection speaks HTTP/2.
@@ -135,6 +140,11 @@ final class TrackedConnection {
             detected = .awaitingTLSPlaintext
             ciphertextBytes += max(chunk.bytes.count, chunk.returnedLength - chunk.offset)
             stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
+            if watchCiphertext(chunk) == .applicationData {
+                stitcher.stats.tlsConnectionsUnreadable += 1
+                _ = stopTracking(as: .notHTTP)
+                return .unreadableTLS
+            }
             return ciphertextBytes > limits.detectionScanBytes ? stopTracking(as: .notHTTP) : .none
         }
 
@@ -159,6 +169,18 @@ final class TrackedConnection {
         }
         let after = afterParsing()
         return after == .none ? verdict : after
+    }
+
+    /// Follows the TLS records of the syscall bytes (see `TLSHandshakeWatch`).
+    private func watchCiphertext(_ chunk: DataChunk) -> TLSHandshakeWatch.Verdict {
+        if tlsWatch == nil { tlsWatch = TLSHandshakeWatch() }
+        let placement = chunk.direction == .egress
+            ? egressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                 isLastChunk: chunk.isLastChunk)
+            : ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                  isLastChunk: chunk.isLastChunk)
+        return tlsWatch!.feed(chunk.direction, chunk.bytes, leadingHole: placement.leadingHole,
+                              startsCall: placement.startsCall, trailingHole: placement.trailingHole)
     }
 
     private func feedHTTP2(_ http2: HTTP2Connection, _ chunk: DataChunk, timing: CallTiming) {
@@ -295,6 +317,7 @@ final class TrackedConnection {
     /// starts over on the plaintext streams.
     private func startPlaintext() {
         info.isTLS = true
+        tlsWatch = nil
         detected = .undecided
         let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
         egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
