@@ -148,6 +148,30 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertEqual(h.stats.malformedMessages + h.stats.orphanResponses, 0)
     }
 
+    func testARequestReadByAnSSLReadUnderWayAtStartIsCountedNotOrphaned() {
+        // A keep-alive TLS connection older than the tracer; the server's
+        // thread was already inside SSL_read: only that read's ciphertext is seen.
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.call(key, .ingress, TLSWire.encrypted(120))
+        h.call(key, .egress, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", source: .ssl)
+        h.call(key, .ingress, "GET /next HTTP/1.1\r\nHost: h\r\n\r\n", source: .ssl)
+        h.call(key, .egress, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", source: .ssl)
+        XCTAssertEqual(h.exchanges.summaries, [ExchangeSummary("GET", "/next", 200, responseBody: 2)])
+        XCTAssertEqual(h.stats.tlsInFlightAtStart, 1)
+        XCTAssertEqual(h.stats.orphanResponses + h.stats.droppedExchanges + h.stats.malformedMessages, 0)
+        XCTAssertTrue(h.unreadableTLS.isEmpty, "no handshake seen: nothing to say about the stack")
+    }
+
+    func testAnOldTLSConnectionWhoseFirstPlaintextIsARequestLosesNothing() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.call(key, .ingress, "GET /first HTTP/1.1\r\nHost: h\r\n\r\n", source: .ssl)
+        h.call(key, .egress, ok, source: .ssl)
+        XCTAssertEqual(h.exchanges.summaries.map(\.target), ["/first"])
+        XCTAssertEqual(h.stats.tlsInFlightAtStart, 0)
+    }
+
     func testAnOpenSSLClientsHandshakeThenItsPlaintextIsNeverReported() {
         // curl, requests: the handshake crosses the socket, the application data only the probes.
         let h = TrackerHarness()

@@ -6,10 +6,12 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, service, traced, wait_for_port, wait_until
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, parse_metrics, run, service, traced, wait_for_port,
+                      wait_until)
 
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
 
@@ -270,3 +272,41 @@ def test_a_client_with_openssl_linked_in_statically_gets_the_probes_itself(proce
     assert service(clients[0]) == "static-tls-client"
     assert attrs(clients[0])["url.full"] == f"https://127.0.0.1:{port}/static"
     assert attrs(clients[0])["http.response.status_code"] == 200
+
+
+def test_a_keep_alive_connection_opened_before_the_tracer_loses_no_request_silently(processes, receiver, tracers, cert):
+    """The server thread is already inside SSL_read when the probes attach:
+    that call's entry was never seen, so its plaintext cannot be had. The
+    request is counted as lost (http1/tls_in_flight_at_start), never silent;
+    every later request on the connection gives its span."""
+    port = free_port()
+    start_https_server(processes, port, cert)
+    client = processes.start([sys.executable, str(SERVERS / "slow_keepalive_client.py"), "--tls", str(port),
+                              "/before", *[f"/after/{i}" for i in range(5)]],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert client.stdout.readline().strip() == "200"
+    metrics_port = free_port()
+    tracer = traced(tracers, receiver, "--port", str(port), "--metrics-port", str(metrics_port))
+    time.sleep(0.5)  # the server thread sits in SSL_read the whole time
+    for _ in range(5):
+        client.stdin.write("\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "200"
+
+    def metrics():
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            return parse_metrics(response.read().decode())
+
+    lost = 'l7trace_exchanges_lost_total{protocol="http1",reason="tls_in_flight_at_start"}'
+    assert wait_until(lambda: len(of_kind(receiver.spans(), SERVER)) + metrics().get(lost, 0) >= 5)
+    time.sleep(0.5)
+    values = metrics()
+    tracer.stop()
+    servers = sorted(attrs(s)["url.path"] for s in of_kind(receiver.spans(), SERVER))
+    clients = sorted(attrs(s)["url.path"] for s in of_kind(receiver.spans(), CLIENT))
+    assert clients == [f"/after/{i}" for i in range(5)]
+    # 5 of 5: 4 spans and the first request counted with its reason; nothing else lost or invented.
+    assert values[lost] == 1 and servers == [f"/after/{i}" for i in range(1, 5)], (servers, values)
+    others = {k: v for k, v in values.items() if v and "exchanges_lost" in k and k != lost}
+    assert others == {}, others
+    assert not any("cannot read" in line for line in tracer.stderr_lines)

@@ -41,6 +41,9 @@ final class TrackedConnection {
     private var ciphertextBytes = 0
     /// Reads the ciphertext's record headers while no plaintext has come.
     private var tlsWatch: TLSHandshakeWatch?
+    /// Directions in which application-data records passed with no
+    /// handshake before them (a TLS connection older than the tracer).
+    private var midStreamCiphertext: Set<Direction> = []
     private(set) var stitcher: HTTP1Stitcher
     /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
     /// of the frames) showed the connection speaks HTTP/2.
@@ -129,7 +132,12 @@ final class TrackedConnection {
         var verdict = Verdict.none
         if chunk.source == .ssl {
             if !info.isTLS {
+                let lostRequest = requestLostInFlight(before: chunk)
                 startPlaintext()
+                if lostRequest {
+                    stitcher.requestLostUncounted()
+                    stitcher.stats.tlsInFlightAtStart += 1
+                }
                 verdict = .ignoreCiphertext
             }
         } else if info.isTLS {
@@ -140,10 +148,15 @@ final class TrackedConnection {
             detected = .awaitingTLSPlaintext
             ciphertextBytes += max(chunk.bytes.count, chunk.returnedLength - chunk.offset)
             stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
-            if watchCiphertext(chunk) == .applicationData {
+            switch watchCiphertext(chunk) {
+            case .applicationData:
                 stitcher.stats.tlsConnectionsUnreadable += 1
                 _ = stopTracking(as: .notHTTP)
                 return .unreadableTLS
+            case .midStream:
+                midStreamCiphertext.insert(chunk.direction)
+            case .watching, .notHandshake:
+                break
             }
             return ciphertextBytes > limits.detectionScanBytes ? stopTracking(as: .notHTTP) : .none
         }
@@ -169,6 +182,16 @@ final class TrackedConnection {
         }
         let after = afterParsing()
         return after == .none ? verdict : after
+    }
+
+    /// The first plaintext of a connection older than the tracer is a
+    /// response, and ciphertext came the other way before it: that request
+    /// was read by an SSL_read already under way when the probes attached
+    /// (its entry never seen, so its plaintext cannot be had).
+    private func requestLostInFlight(before chunk: DataChunk) -> Bool {
+        let other: Direction = chunk.direction == .egress ? .ingress : .egress
+        guard midStreamCiphertext.contains(other), chunk.offset == 0 else { return false }
+        return chunk.bytes.count >= 5 && chunk.bytes.starts(with: "HTTP/".utf8)
     }
 
     /// Follows the TLS records of the syscall bytes (see `TLSHandshakeWatch`).
