@@ -48,6 +48,28 @@ final class TLSHandshakeWatchTests: XCTestCase {
         XCTAssertEqual(feed(&w, .ingress, TLSWire.encrypted(80)), .applicationData, "the first request")
     }
 
+    func testAClientCertificateFlightIsHandshakeWhenTheServerMayHaveAskedForIt() {
+        // OpenSSL server asking for a client certificate: EncryptedExtensions,
+        // CertificateRequest, Certificate, CertificateVerify, Finished.
+        var w = TLSHandshakeWatch()
+        _ = feed(&w, .ingress, TLSWire.clientHello)
+        _ = feed(&w, .egress, TLSWire.serverHello(tls13: true) + TLSWire.changeCipherSpec
+                 + [30, 40, 900, 300, 53].flatMap { TLSWire.encrypted($0) })
+        // Certificate, CertificateVerify, Finished, each read in its own calls.
+        for size in [700, 280, 53] {
+            let record = TLSWire.encrypted(size)
+            _ = feed(&w, .ingress, Array(record[0..<5]))
+            XCTAssertEqual(feed(&w, .ingress, Array(record[5...])), .watching)
+        }
+        XCTAssertEqual(feed(&w, .ingress, TLSWire.encrypted(80)), .applicationData, "the first request")
+
+        var plain = TLSHandshakeWatch() // no CertificateRequest: four records
+        _ = feed(&plain, .ingress, TLSWire.clientHello)
+        _ = feed(&plain, .egress, TLSWire.serverHello(tls13: true) + [30, 900, 300, 53].flatMap { TLSWire.encrypted($0) })
+        _ = feed(&plain, .ingress, TLSWire.encrypted(53))
+        XCTAssertEqual(feed(&plain, .ingress, TLSWire.encrypted(80)), .applicationData)
+    }
+
     func testFinishedAndRequestReadTogetherDecide() {
         var w = TLSHandshakeWatch()
         _ = feed(&w, .ingress, TLSWire.clientHello)

@@ -55,6 +55,27 @@ def test_curl_over_plaintext_and_https_to_nginx_gets_no_warning(processes, recei
     assert schemes == ["http"] * 3 + ["https"] * 3
 
 
+def test_client_certificates_over_tls13_are_handshake_not_unreadable_data(processes, receiver, tracers, tmp_path, cert):
+    """nginx asking for a client certificate, curl giving one: the client's
+    encrypted flight has three records, not one — still the handshake."""
+    port = free_port()
+    processes.nginx(tmp_path, f"127.0.0.1:{port} ssl", port,
+                    server_lines=(f"ssl_certificate {cert[0]};", f"ssl_certificate_key {cert[1]};",
+                                  f"ssl_client_certificate {cert[0]};", "ssl_verify_client on;",
+                                  "ssl_protocols TLSv1.3;"))
+    metrics_port = free_port()
+    tracer = traced(tracers, receiver, "--port", str(port), "--metrics-port", str(metrics_port))
+    urls = [f"https://127.0.0.1:{port}/mtls/{i}" for i in range(3)]
+    out = run(["curl", "-sSk", "--noproxy", "*", "--cert", cert[0], "--key", cert[1], "-w", "%{http_code}\n",
+               *[a for _ in urls for a in ("-o", "/dev/null")], *urls]).stdout.decode().split()
+    assert out == ["200"] * 3
+    assert wait_until(lambda: len(of_kind(receiver.spans(), SERVER)) >= 3 and len(of_kind(receiver.spans(), CLIENT)) >= 3)
+    time.sleep(1)
+    assert unreadable(metrics_port) == 0
+    tracer.stop()
+    assert warnings(tracer) == [], warnings(tracer)
+
+
 def test_a_plaintext_go_server_gets_no_crypto_tls_warning(processes, receiver, tracers, tmp_path):
     if not shutil.which("go"):
         pytest.fail("go is missing: run `make test-deps` (package golang-go)")

@@ -7,9 +7,13 @@ import L7Events
 /// The direction whose first record is a ClientHello is the client's. Its
 /// records after the handshake are application data; in TLS 1.3 its first
 /// encrypted record (type 0x17 like application data) is still the
-/// handshake's Finished. The version is read from the ServerHello's
-/// supported_versions extension; when it cannot be read TLS 1.3 is assumed,
-/// which errs towards silence. Bytes in, verdict out.
+/// handshake's Finished — and its first three when the server may have asked
+/// for a client certificate (Certificate, CertificateVerify, Finished): told
+/// by the server's encrypted flight having a fifth record, a
+/// CertificateRequest beside EncryptedExtensions, Certificate,
+/// CertificateVerify and Finished. The version is read from the
+/// ServerHello's supported_versions extension; when it cannot be read TLS
+/// 1.3 is assumed. Both guesses err towards silence. Bytes in, verdict out.
 ///
 /// Why this tells traced from untraced: OpenSSL's reads and writes on a
 /// socket are followed by the probes, and the socket calls made inside them
@@ -40,6 +44,8 @@ public struct TLSHandshakeWatch {
     public private(set) var version = Version.unknown
     /// Application-data records the client sent, counting TLS 1.3's Finished.
     private var clientApplicationRecords = 0
+    /// The server's encrypted records before the client's first one (TLS 1.3's encrypted flight).
+    private var serverFlightRecords = 0
 
     public init() {}
 
@@ -48,18 +54,18 @@ public struct TLSHandshakeWatch {
     public mutating func feed(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, leadingHole: Int = 0,
                               startsCall: Bool = true, trailingHole: Int = 0) -> Verdict {
         guard verdict == .watching else { return verdict }
-        var clientRecords = 0
+        var encryptedRecords = 0
         var firstType: UInt8?
         if direction == .egress {
             let before = egress.records
             egress.feed(bytes, leadingHole: leadingHole, startsCall: startsCall, trailingHole: trailingHole) { record in
-                if record.contentType == TLSRecordReader.applicationData { clientRecords += 1 }
+                if record.contentType == TLSRecordReader.applicationData { encryptedRecords += 1 }
             }
             if before == 0 { firstType = egress.firstRecord?.contentType }
         } else {
             let before = ingress.records
             ingress.feed(bytes, leadingHole: leadingHole, startsCall: startsCall, trailingHole: trailingHole) { record in
-                if record.contentType == TLSRecordReader.applicationData { clientRecords += 1 }
+                if record.contentType == TLSRecordReader.applicationData { encryptedRecords += 1 }
             }
             if before == 0 { firstType = ingress.firstRecord?.contentType }
         }
@@ -68,10 +74,13 @@ public struct TLSHandshakeWatch {
             return verdict
         }
         identifyHellos()
+        guard let clientDirection else { return verdict }
         if clientDirection == direction {
-            clientApplicationRecords += clientRecords
-            let handshakeRecords = version == .tls12 ? 0 : 1
+            clientApplicationRecords += encryptedRecords
+            let handshakeRecords = version == .tls12 ? 0 : serverFlightRecords >= 5 ? 3 : 1
             if clientApplicationRecords > handshakeRecords { verdict = .applicationData }
+        } else if clientApplicationRecords == 0 {
+            serverFlightRecords += encryptedRecords
         }
         return verdict
     }
