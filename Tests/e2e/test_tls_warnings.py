@@ -131,6 +131,27 @@ def test_node_https_is_told_at_its_first_request_and_counted(processes, receiver
     assert of_kind(receiver.spans(), SERVER) == []
 
 
+def test_asyncio_https_is_told_as_openssl_through_memory_bios(processes, receiver, tracers, cert):
+    """aiohttp and uvicorn serve TLS through asyncio's memory BIOs: the
+    probes see the SSL calls but cannot tie them to a socket."""
+    port = free_port()
+    server = processes.start([sys.executable, str(SERVERS / "asyncio_https_server.py"), str(port), *cert])
+    wait_for_port(port)
+    metrics_port = free_port()
+    tracer = traced(tracers, receiver, "--port", str(port), "--metrics-port", str(metrics_port))
+    urls = [f"https://127.0.0.1:{port}/a/{i}" for i in range(3)]
+    out = run(["curl", "-sSk", "--noproxy", "*", "-w", "%{http_code}\n",
+               *[a for _ in urls for a in ("-o", "/dev/null")], *urls]).stdout.decode().split()
+    assert out == ["200"] * 3
+    expected = f"(pid {server.pid}) speaks TLS on port {port} {CANNOT_READ} (OpenSSL through memory BIOs)"
+    assert wait_until(lambda: any(expected in line for line in tracer.stderr_lines), timeout=5), \
+        "".join(tracer.stderr_lines)
+    assert wait_until(lambda: unreadable(metrics_port) == 1, timeout=5)
+    tracer.stop()
+    assert len(warnings(tracer)) == 1, warnings(tracer)
+    assert of_kind(receiver.spans(), SERVER) == [] and len(of_kind(receiver.spans(), CLIENT)) == 3
+
+
 def test_grpcio_over_tls_is_told_at_the_handshake_and_counted(processes, receiver, tracers, tmp_path, cert):
     """grpcio: BoringSSL linked into its extension module, through memory BIOs."""
     port = free_port()

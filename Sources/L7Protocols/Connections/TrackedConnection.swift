@@ -362,6 +362,7 @@ final class TrackedConnection {
     /// so that bytes still in flight do not start detection again.
     private func stopTracking(as state: DetectedProtocol) -> Verdict {
         detected = state
+        tlsWatch = nil
         if state == .notHTTP { stitcher.stats.connectionsIgnored += 1 }
         egress = HTTP1Parser(kind: egress.kind, mode: .resync, limits: limits)
         ingress = HTTP1Parser(kind: ingress.kind, mode: .resync, limits: limits)
