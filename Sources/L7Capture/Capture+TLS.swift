@@ -39,6 +39,11 @@ extension Capture {
         tlsDiscovery?.connectionUnreadable(pid: pid, port: port)
     }
 
+    /// Gives the lines still noted (at exit, after the last poll).
+    public func reportPendingTLS() {
+        tlsDiscovery?.runPending(nowNs: MonotonicClock.nowNs())
+    }
+
     /// The libssl files in the usual library directories, each file once.
     static func systemOpenSSLLibraries() -> [MappedFile] {
         let directories = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",

@@ -96,6 +96,7 @@ final class Tracer {
                 timeoutMs = Int32(min(UInt64(timeoutMs), (deadline - now) / 1_000_000 + 1))
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
+            tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
             if configuration.dumpEvents { fflush(stdout) }
@@ -104,6 +105,7 @@ final class Tracer {
         let lastCounters = capture.counters()
         capture.close()
         tracker.flushAll { exchange in self.export(exchange) }
+        capture.reportPendingTLS()
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
         telemetry.tick(tracker.stats, http2: tracker.http2Stats)
         telemetry.finish()

@@ -76,6 +76,9 @@ final class TrackerHarness {
 
     func flush() { tracker.flushAll { exchanges.append($0) } }
 
+    /// The tracer's poll: judges TLS suspects `afterNs` from now.
+    func judgeTLS(afterNs: UInt64) { tracker.judgeUnreadableTLS(nowNs: now + afterNs) }
+
     var stats: ProtocolStats { tracker.stats }
 }
 

@@ -13,9 +13,10 @@ final class TrackedConnection {
         /// It speaks HTTP/2: send its large calls whole, so that no frame
         /// header is lost in a hole (given once).
         case http2
-        /// A TLS handshake, then application data whose plaintext no probe
-        /// gave: tell the user; the bytes may stop being sent (as `ignore`).
-        case unreadableTLS
+        /// A TLS handshake, then application data and no plaintext yet:
+        /// unreadable unless plaintext comes within a grace (see
+        /// `unreadableSuspectSinceNs`).
+        case suspectUnreadableTLS
     }
 
     let key: ConnectionKey
@@ -44,6 +45,14 @@ final class TrackedConnection {
     /// Directions in which application-data records passed with no
     /// handshake before them (a TLS connection older than the tracer).
     private var midStreamCiphertext: Set<Direction> = []
+    /// When the client's application data was first seen with no plaintext
+    /// from a probe (kernel time). Cleared by plaintext. Not decided at once:
+    /// a traced server may read a request together with the handshake's end
+    /// (inside SSL_do_handshake, which no probe follows) and give the
+    /// plaintext of its answer a moment later.
+    private(set) var unreadableSuspectSinceNs: UInt64?
+    /// Whether this connection was judged unreadable (once).
+    private(set) var judgedUnreadable = false
     private(set) var stitcher: HTTP1Stitcher
     /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
     /// of the frames) showed the connection speaks HTTP/2.
@@ -149,10 +158,11 @@ final class TrackedConnection {
             ciphertextBytes += max(chunk.bytes.count, chunk.returnedLength - chunk.offset)
             stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
             switch watchCiphertext(chunk) {
+            case .applicationData where unreadableSuspectSinceNs == nil && !judgedUnreadable:
+                unreadableSuspectSinceNs = chunk.exitNs
+                return .suspectUnreadableTLS
             case .applicationData:
-                stitcher.stats.tlsConnectionsUnreadable += 1
-                _ = stopTracking(as: .notHTTP)
-                return .unreadableTLS
+                break
             case .midStream:
                 midStreamCiphertext.insert(chunk.direction)
             case .watching, .notHandshake:
@@ -192,6 +202,17 @@ final class TrackedConnection {
         let other: Direction = chunk.direction == .egress ? .ingress : .egress
         guard midStreamCiphertext.contains(other), chunk.offset == 0 else { return false }
         return chunk.bytes.count >= 5 && chunk.bytes.starts(with: "HTTP/".utf8)
+    }
+
+    /// The grace is over (or the connection ends) and no plaintext came:
+    /// counted once; its bytes need not be sent any more. Whether it was judged now.
+    func confirmUnreadable() -> Bool {
+        guard unreadableSuspectSinceNs != nil, !info.isTLS, !judgedUnreadable else { return false }
+        unreadableSuspectSinceNs = nil
+        judgedUnreadable = true
+        stitcher.stats.tlsConnectionsUnreadable += 1
+        if detected == .awaitingTLSPlaintext { _ = stopTracking(as: .notHTTP) }
+        return true
     }
 
     /// Follows the TLS records of the syscall bytes (see `TLSHandshakeWatch`).
@@ -341,6 +362,7 @@ final class TrackedConnection {
     private func startPlaintext() {
         info.isTLS = true
         tlsWatch = nil
+        unreadableSuspectSinceNs = nil
         detected = .undecided
         let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
         egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
