@@ -166,6 +166,21 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 1)
     }
 
+    func testApplicationDataOnlyWithTheHandshakesEndIsJudgedWhenTheConnectionEndsWithoutPlaintext() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server, local: SocketAddress(ipv4: 127, 0, 0, 1, port: 8443))
+        h.call(key, .ingress, TLSWire.clientHello)
+        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
+        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.call(key, .egress, TLSWire.encrypted(300)) // the answer, ciphertext only
+        h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
+        XCTAssertTrue(h.unreadableTLS.isEmpty, "not yet: a traced server's plaintext may still come")
+        h.close(key)
+        XCTAssertEqual(h.unreadableTLS.map(\.local?.port), [8443])
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 1)
+    }
+
     func testARequestReadWithTheHandshakesEndByATracedServerIsNotUnreadable() {
         // nginx: the client's Finished and first request come in one read,
         // inside SSL_do_handshake (no probe); SSL_read then serves the request

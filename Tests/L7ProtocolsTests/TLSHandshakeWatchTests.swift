@@ -70,12 +70,22 @@ final class TLSHandshakeWatchTests: XCTestCase {
         XCTAssertEqual(feed(&plain, .ingress, TLSWire.encrypted(80)), .applicationData)
     }
 
-    func testFinishedAndRequestReadTogetherDecide() {
+    func testARequestReadTogetherWithFinishedDecidesNothingAloneButTheNextCallDoes() {
+        // A traced server reads both inside SSL_do_handshake, which no probe follows.
         var w = TLSHandshakeWatch()
         _ = feed(&w, .ingress, TLSWire.clientHello)
         _ = feed(&w, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(900))
         XCTAssertEqual(feed(&w, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(80)),
-                       .applicationData)
+                       .watching)
+        XCTAssertTrue(w.applicationDataWithHandshake)
+        XCTAssertEqual(feed(&w, .ingress, TLSWire.encrypted(80)), .applicationData)
+
+        var tls12 = TLSHandshakeWatch() // Finished is a handshake record there
+        _ = feed(&tls12, .ingress, TLSWire.clientHello)
+        _ = feed(&tls12, .egress, TLSWire.serverHello(tls13: false))
+        XCTAssertEqual(feed(&tls12, .ingress, TLSWire.changeCipherSpec + TLSWire.record(0x16, [1, 2, 3]) + TLSWire.encrypted(80)),
+                       .watching)
+        XCTAssertTrue(tls12.applicationDataWithHandshake)
     }
 
     func testTLS12FinishedIsAHandshakeRecordSoTheFirstEncryptedRecordDecides() {

@@ -170,7 +170,7 @@ public final class ConnectionTracker {
 
     /// A connection ending while suspected: no plaintext came at all.
     private func judgeAtEnd(_ connection: TrackedConnection) {
-        if connection.unreadableSuspectSinceNs != nil { judge(connection, stopBytes: false) }
+        if connection.isUnreadableSuspect { judge(connection, stopBytes: false) }
     }
 
     private func judge(_ connection: TrackedConnection, stopBytes: Bool) {

@@ -53,6 +53,13 @@ final class TrackedConnection {
     private(set) var unreadableSuspectSinceNs: UInt64?
     /// Whether this connection was judged unreadable (once).
     private(set) var judgedUnreadable = false
+    /// Application data came only with the end of the handshake (see
+    /// `TLSHandshakeWatch.applicationDataWithHandshake`): judged when the
+    /// connection ends, if no plaintext came by then.
+    private var applicationDataWithHandshake = false
+
+    /// Whether the connection may turn out unreadable TLS.
+    var isUnreadableSuspect: Bool { unreadableSuspectSinceNs != nil || applicationDataWithHandshake }
     private(set) var stitcher: HTTP1Stitcher
     /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
     /// of the frames) showed the connection speaks HTTP/2.
@@ -207,8 +214,9 @@ final class TrackedConnection {
     /// The grace is over (or the connection ends) and no plaintext came:
     /// counted once; its bytes need not be sent any more. Whether it was judged now.
     func confirmUnreadable() -> Bool {
-        guard unreadableSuspectSinceNs != nil, !info.isTLS, !judgedUnreadable else { return false }
+        guard isUnreadableSuspect, !info.isTLS, !judgedUnreadable else { return false }
         unreadableSuspectSinceNs = nil
+        applicationDataWithHandshake = false
         judgedUnreadable = true
         stitcher.stats.tlsConnectionsUnreadable += 1
         if detected == .awaitingTLSPlaintext { _ = stopTracking(as: .notHTTP) }
@@ -223,8 +231,10 @@ final class TrackedConnection {
                                  isLastChunk: chunk.isLastChunk)
             : ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
                                   isLastChunk: chunk.isLastChunk)
-        return tlsWatch!.feed(chunk.direction, chunk.bytes, leadingHole: placement.leadingHole,
-                              startsCall: placement.startsCall, trailingHole: placement.trailingHole)
+        let verdict = tlsWatch!.feed(chunk.direction, chunk.bytes, leadingHole: placement.leadingHole,
+                                     startsCall: placement.startsCall, trailingHole: placement.trailingHole)
+        if tlsWatch!.applicationDataWithHandshake { applicationDataWithHandshake = true }
+        return verdict
     }
 
     private func feedHTTP2(_ http2: HTTP2Connection, _ chunk: DataChunk, timing: CallTiming) {
@@ -363,6 +373,7 @@ final class TrackedConnection {
         info.isTLS = true
         tlsWatch = nil
         unreadableSuspectSinceNs = nil
+        applicationDataWithHandshake = false
         detected = .undecided
         let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
         egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)

@@ -46,6 +46,13 @@ public struct TLSHandshakeWatch {
     private var clientApplicationRecords = 0
     /// The server's encrypted records before the client's first one (TLS 1.3's encrypted flight).
     private var serverFlightRecords = 0
+    /// The client's current call carried a record of the handshake.
+    private var clientCallHadHandshake = false
+    /// Application data came in the same call as the end of the client's
+    /// handshake: a server reading both at once inside SSL_do_handshake (no
+    /// probe follows it) is traced all the same, so this alone decides
+    /// nothing — only if the connection ends with no plaintext at all.
+    public private(set) var applicationDataWithHandshake = false
 
     public init() {}
 
@@ -54,18 +61,18 @@ public struct TLSHandshakeWatch {
     public mutating func feed(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, leadingHole: Int = 0,
                               startsCall: Bool = true, trailingHole: Int = 0) -> Verdict {
         guard verdict == .watching else { return verdict }
-        var encryptedRecords = 0
+        var types: [UInt8] = []
         var firstType: UInt8?
         if direction == .egress {
             let before = egress.records
             egress.feed(bytes, leadingHole: leadingHole, startsCall: startsCall, trailingHole: trailingHole) { record in
-                if record.contentType == TLSRecordReader.applicationData { encryptedRecords += 1 }
+                types.append(record.contentType)
             }
             if before == 0 { firstType = egress.firstRecord?.contentType }
         } else {
             let before = ingress.records
             ingress.feed(bytes, leadingHole: leadingHole, startsCall: startsCall, trailingHole: trailingHole) { record in
-                if record.contentType == TLSRecordReader.applicationData { encryptedRecords += 1 }
+                types.append(record.contentType)
             }
             if before == 0 { firstType = ingress.firstRecord?.contentType }
         }
@@ -76,13 +83,32 @@ public struct TLSHandshakeWatch {
         identifyHellos()
         guard let clientDirection else { return verdict }
         if clientDirection == direction {
-            clientApplicationRecords += encryptedRecords
-            let handshakeRecords = version == .tls12 ? 0 : serverFlightRecords >= 5 ? 3 : 1
-            if clientApplicationRecords > handshakeRecords { verdict = .applicationData }
+            if startsCall { clientCallHadHandshake = false }
+            for type in types { clientRecord(type) }
         } else if clientApplicationRecords == 0 {
-            serverFlightRecords += encryptedRecords
+            serverFlightRecords += types.filter { $0 == TLSRecordReader.applicationData }.count
         }
         return verdict
+    }
+
+    private mutating func clientRecord(_ type: UInt8) {
+        guard verdict == .watching else { return }
+        switch type {
+        case TLSRecordReader.applicationData:
+            clientApplicationRecords += 1
+            let handshakeRecords = version == .tls12 ? 0 : serverFlightRecords >= 5 ? 3 : 1
+            if clientApplicationRecords <= handshakeRecords {
+                clientCallHadHandshake = true
+            } else if clientCallHadHandshake {
+                applicationDataWithHandshake = true
+            } else {
+                verdict = .applicationData
+            }
+        case TLSRecordReader.handshake, 0x14:
+            if clientApplicationRecords == 0 { clientCallHadHandshake = true }
+        default:
+            break
+        }
     }
 
     /// Reads the ClientHello's direction and the ServerHello's version once their bodies are there.
