@@ -165,7 +165,7 @@ final class Tracer {
         }
         if counters.sslUnattributed > 0 {
             let line = "l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced"
-                + " (memory BIOs: see the \"cannot read\" warnings)"
+                + " (memory BIOs, named by the \"cannot read\" warnings; or a first request read with the handshake's end)"
             logger.warning("\(line)")
         }
     }
