@@ -43,8 +43,20 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 POST = b"POST /orders HTTP/1.1\r\nHost: shop\r\nContent-Length: 11\r\n\r\n{\"id\":1234}"
 CHUNKED = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n"
 
+def tls_record(ctype, body):
+    return bytes([ctype, 3, 3]) + struct.pack(">H", len(body)) + body
+
+
+CLIENT_HELLO = tls_record(0x16, bytes([1, 0, 0, 40, 3, 3]) + bytes(32) + bytes([0, 0, 2, 0x13, 1, 1, 0]))
+SERVER_HELLO = tls_record(0x16, bytes([2, 0, 0, 48, 3, 3]) + bytes(32) + bytes([0, 0x13, 1, 0, 0, 6, 0, 0x2B, 0, 2, 3, 4]))
+
 HTTP1 = {
     "get-ok": data(GET) + data(OK, direction=EGRESS),
+    # TLS no probe reads: handshake, Finished, application data both ways; then an old TLS connection.
+    "tls-unreadable": data(CLIENT_HELLO) + data(SERVER_HELLO + tls_record(0x17, bytes(60)), direction=EGRESS)
+    + data(tls_record(0x14, b"\x01") + tls_record(0x17, bytes(53)) + tls_record(0x17, bytes(30)))
+    + data(tls_record(0x17, bytes(40))) + data(tls_record(0x17, bytes(50)), direction=EGRESS)
+    + control(1, conn=2) + data(tls_record(0x17, bytes(40)), conn=2) + data(OK, conn=2, direction=EGRESS, tls=True),
     "post-chunked": data(POST[:30]) + data(POST[30:]) + data(CHUNKED, direction=EGRESS),
     "pipelined": data(GET + POST) + data(OK + CHUNKED, direction=EGRESS),
     "split-gap": split(GET, 17, gap=True) + data(OK, direction=EGRESS, hole=3),

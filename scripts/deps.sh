@@ -6,7 +6,7 @@ what=${1:-build}
 
 build_pkgs=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool libprotobuf-c-dev protobuf-c-compiler
             libcurl4-openssl-dev libnghttp2-dev pkg-config)
-test_pkgs=(curl nginx apache2 nghttp2-client nghttp2-server wrk openssl gnutls-bin python3-pip iproute2 procps nodejs
+test_pkgs=(curl nginx apache2 nghttp2-client nghttp2-server wrk openssl gnutls-bin python3-pip iproute2 procps golang-go nodejs
            qemu-system-x86 busybox-static cpio debian-archive-keyring)  # the last four: the kernel matrix (make test-kernels)
 py_modules=("opentelemetry.proto:opentelemetry-proto" "google.protobuf:protobuf" "grpc:grpcio" "pytest:pytest")
 

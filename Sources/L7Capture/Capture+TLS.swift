@@ -32,6 +32,18 @@ extension Capture {
         discovery.scan(startingPids())
     }
 
+    /// The tracker saw a connection of `pid` do a TLS handshake and carry
+    /// application data no probe gave the plaintext of: the user is told,
+    /// once per executable, after the ring buffer is drained.
+    public func tlsConnectionUnreadable(pid: UInt32, port: UInt16?) {
+        tlsDiscovery?.connectionUnreadable(pid: pid, port: port)
+    }
+
+    /// Gives the lines still noted (at exit, after the last poll).
+    public func reportPendingTLS() {
+        tlsDiscovery?.runPending(nowNs: MonotonicClock.nowNs())
+    }
+
     /// The libssl files in the usual library directories, each file once.
     static func systemOpenSSLLibraries() -> [MappedFile] {
         let directories = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",

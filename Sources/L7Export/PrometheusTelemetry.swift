@@ -49,6 +49,8 @@ public final class PrometheusTelemetry: @unchecked Sendable {
             now.bodySizesUnknown, last.bodySizesUnknown)
         add("connections_evicted", "Connections forgotten to respect the connection limit",
             now.connectionsEvicted, last.connectionsEvicted)
+        add("tls_connections_unreadable", "TLS connections whose plaintext no probe could read (no spans)",
+            now.tlsConnectionsUnreadable, last.tlsConnectionsUnreadable)
         let export = now.export, was = last.export
         add("spans_exported", "Spans the exporter delivered", export.spansExported, was.spansExported)
         let dropHelp = "Spans dropped, by cause"

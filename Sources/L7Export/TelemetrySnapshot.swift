@@ -30,6 +30,8 @@ public struct TelemetrySnapshot: Equatable, Sendable {
     public var bodySizesUnknown: UInt64 = 0
     /// Connections forgotten to respect the connection limit.
     public var connectionsEvicted: UInt64 = 0
+    /// TLS connections (handshake seen) whose plaintext no probe could read.
+    public var tlsConnectionsUnreadable: UInt64 = 0
     public var export = ExportCounters()
 
     public init() {}
@@ -43,6 +45,7 @@ public struct TelemetrySnapshot: Equatable, Sendable {
         if headerFieldsOmitted > 0 { line += "; header fields omitted \(headerFieldsOmitted)" }
         if bodySizesUnknown > 0 { line += "; body sizes unknown \(bodySizesUnknown)" }
         if connectionsEvicted > 0 { line += "; connections evicted \(connectionsEvicted)" }
+        if tlsConnectionsUnreadable > 0 { line += "; unreadable TLS connections \(tlsConnectionsUnreadable)" }
         line += "; spans exported \(export.spansExported), dropped \(export.spansDropped)"
         if export.spansDropped > 0 {
             line += " (queue full \(export.spansDroppedQueueFull), export failed \(export.spansDroppedExportFailed), "

@@ -88,11 +88,7 @@ struct L7TraceCommand: ParsableCommand {
             FileHandle.standardError.write("l7trace: second signal \(number): exiting without flushing\n".data(using: .utf8)!)
             _exit(128 + number)
         })
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in StderrLogHandler() }
         var logger = Logger(label: "l7trace")
         logger.logLevel = verbose ? .debug : .info
 

@@ -106,6 +106,7 @@ final class SelfTelemetry: @unchecked Sendable {
             .init(protocolName: "http1", reason: "pipeline_overflow", count: UInt64(http1.pipelineOverflows)),
             .init(protocolName: "http1", reason: "dropped", count: UInt64(http1.droppedExchanges)),
             .init(protocolName: "http1", reason: "orphan_response", count: UInt64(http1.orphanResponses)),
+            .init(protocolName: "http1", reason: "tls_in_flight_at_start", count: UInt64(http1.tlsInFlightAtStart)),
             .init(protocolName: "http2", reason: "dropped", count: UInt64(http2.droppedExchanges)),
             .init(protocolName: "http2", reason: "orphan_response", count: UInt64(http2.orphanResponses)),
             .init(protocolName: "http2", reason: "refused", count: UInt64(http2.refusedStreams)),
@@ -113,6 +114,7 @@ final class SelfTelemetry: @unchecked Sendable {
         snapshot.headerFieldsOmitted = UInt64(stats.headerFieldsOmitted)
         snapshot.bodySizesUnknown = UInt64(stats.bodiesOfUnknownSize)
         snapshot.connectionsEvicted = UInt64(stats.connectionsEvicted)
+        snapshot.tlsConnectionsUnreadable = UInt64(stats.tlsConnectionsUnreadable)
         snapshot.export = processor.counters
         return snapshot
     }

@@ -69,6 +69,10 @@ final class Tracer {
         tracker.onHTTP2 = { [capture] key, fd in
             capture.markHTTP2(tgid: key.tgid, fd: fd, connectionID: key.connectionID)
         }
+        tracker.onUnreadableTLS = { [capture] info in
+            let port = info.role == .client ? info.remote?.port : info.local?.port ?? info.remote?.port
+            capture.tlsConnectionUnreadable(pid: info.pid, port: port)
+        }
         // HTTPS: OpenSSL probes on the libraries of the processes selected.
         capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
     }
@@ -92,6 +96,7 @@ final class Tracer {
                 timeoutMs = Int32(min(UInt64(timeoutMs), (deadline - now) / 1_000_000 + 1))
             }
             _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
+            tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
             if configuration.dumpEvents { fflush(stdout) }
@@ -100,6 +105,7 @@ final class Tracer {
         let lastCounters = capture.counters()
         capture.close()
         tracker.flushAll { exchange in self.export(exchange) }
+        capture.reportPendingTLS()
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
         telemetry.tick(tracker.stats, http2: tracker.http2Stats)
         telemetry.finish()
@@ -164,7 +170,9 @@ final class Tracer {
             logger.warning("l7trace: \(counters.threadStatesFull) calls of traced threads were not followed: the kernel's table of \(KernelFallback.maxThreadStates) thread states was full")
         }
         if counters.sslUnattributed > 0 {
-            logger.warning("l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced")
+            let line = "l7trace: \(counters.sslUnattributed) OpenSSL reads/writes could not be tied to a socket and were not traced"
+                + " (memory BIOs, named by the \"cannot read\" warnings; or a first request read with the handshake's end)"
+            logger.warning("\(line)")
         }
     }
 }

@@ -74,7 +74,7 @@ final class TLSDiscoveryTests: XCTestCase {
         XCTAssertEqual(world.lines, ["l7trace: attached TLS probes to /usr/lib/x86_64-linux-gnu/libssl.so.3 (SSL_read, SSL_write)"])
     }
 
-    func testTLSItCannotSeeIsToldOncePerExecutableAtTheFirstTracedConnection() {
+    func testUnreadableTLSIsToldOncePerExecutableWhenAConnectionShowsIt() {
         let world = World()
         for pid: UInt32 in [30, 31] {
             world.maps[pid] = [libc, gnutls]
@@ -82,15 +82,32 @@ final class TLSDiscoveryTests: XCTestCase {
         }
         let d = discovery(world)
         d.scan([30, 31])
-        XCTAssertTrue(world.lines.isEmpty, "no connection selected yet: nothing to say")
-
-        d.connectionOpened(by: 30)
         d.connectionOpened(by: 30)
         d.connectionOpened(by: 31)
         d.runPending(nowNs: 0)
-        XCTAssertEqual(world.lines, ["l7trace: warning: pid 30 (gnutls-cli) uses GnuTLS (libgnutls.so.30),"
-                                     + " whose TLS l7trace cannot see: its encrypted requests give no spans"])
+        XCTAssertTrue(world.lines.isEmpty, "mapping GnuTLS says nothing about what the connections speak")
+
+        d.connectionUnreadable(pid: 30, port: 443)
+        d.connectionUnreadable(pid: 30, port: 443)
+        d.connectionUnreadable(pid: 31, port: 8443)
+        d.runPending(nowNs: 1)
+        XCTAssertEqual(world.lines, ["l7trace: warning: gnutls-cli (pid 30) speaks TLS on port 443 that l7trace cannot read"
+                                     + " (GnuTLS (libgnutls.so.30)): its encrypted requests give no spans"])
         XCTAssertTrue(world.attached.isEmpty)
+    }
+
+    func testCurlMappingGnuTLSBesideLibsslGetsNoWarningForItsConnections() {
+        let world = World()
+        world.maps[32] = [libc, libssl, gnutls] // Debian's curl: librtmp brings libgnutls in
+        world.exes[32] = exe("curl", inode: 90)
+        world.attachResult["/proc/32/root/usr/lib/x86_64-linux-gnu/libssl.so.3"] = 15
+        let d = discovery(world)
+        d.processStarted(32, nowNs: 0)
+        d.connectionOpened(by: 32)
+        for delay in [0] + TLSDiscovery.rescanDelaysNs { d.runPending(nowNs: delay) }
+        XCTAssertEqual(world.lines, ["l7trace: attached TLS probes to /usr/lib/x86_64-linux-gnu/libssl.so.3"
+                                     + " (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)"])
+        XCTAssertTrue(world.searched.isEmpty)
     }
 
     func testAShortLivedClientGoneBeforeItsConnectionIsLookedAtIsStillNamed() {
@@ -103,13 +120,14 @@ final class TLSDiscoveryTests: XCTestCase {
         let d = discovery(world)
         d.processStarted(35, nowNs: 0)
         d.runPending(nowNs: 0)
-        // Connected, then exited, all within one ring-buffer batch.
+        // Connected, spoke, exited, all within one ring-buffer batch.
         world.exes[35] = nil
         d.connectionOpened(by: 35)
+        d.connectionUnreadable(pid: 35, port: 443)
         d.processExited(35)
         d.runPending(nowNs: 1)
-        XCTAssertEqual(world.lines, ["l7trace: warning: pid 35 (gnutls-cli) uses GnuTLS (libgnutls.so.30),"
-                                     + " whose TLS l7trace cannot see: its encrypted requests give no spans"])
+        XCTAssertEqual(world.lines, ["l7trace: warning: gnutls-cli (pid 35) speaks TLS on port 443 that l7trace cannot read"
+                                     + " (GnuTLS (libgnutls.so.30)): its encrypted requests give no spans"])
     }
 
     func testAnExecutableLinkingLibsslIsNotProbedItselfBeforeTheLoaderMapsIt() {
@@ -129,7 +147,7 @@ final class TLSDiscoveryTests: XCTestCase {
         XCTAssertTrue(world.searched.isEmpty, "its libssl says all: its bytes need no search")
     }
 
-    func testGoAndStrippedOpenSSLExecutablesAreNamed() {
+    func testGoAndStrippedOpenSSLExecutablesAreNamedOnlyWhenAConnectionIsUnreadable() {
         let world = World()
         world.maps[40] = [libc]
         world.exes[40] = exe("goserver", inode: 80)
@@ -144,9 +162,18 @@ final class TLSDiscoveryTests: XCTestCase {
         d.connectionOpened(by: 40)
         d.connectionOpened(by: 41)
         d.runPending(nowNs: 0)
-        XCTAssertEqual(world.lines.count, 2)
-        XCTAssertTrue(world.lines[0].contains("pid 40 (goserver) uses Go crypto/tls"))
-        XCTAssertTrue(world.lines[1].contains("pid 41 (static-openssl) uses OpenSSL linked in without symbols"))
+        XCTAssertTrue(world.lines.isEmpty, "net/http links crypto/tls into every Go program, plaintext or not")
+        XCTAssertTrue(world.searched.isEmpty)
+
+        d.connectionUnreadable(pid: 40, port: 8443)
+        d.connectionUnreadable(pid: 41, port: nil)
+        d.runPending(nowNs: 1)
+        XCTAssertEqual(world.lines, [
+            "l7trace: warning: goserver (pid 40) speaks TLS on port 8443 that l7trace cannot read (Go crypto/tls):"
+                + " its encrypted requests give no spans",
+            "l7trace: warning: static-openssl (pid 41) speaks TLS that l7trace cannot read (OpenSSL linked in without symbols):"
+                + " its encrypted requests give no spans",
+        ])
     }
 
     func testAnExecutableDefiningSSLReadGetsTheProbesAndNoWarning() {
@@ -164,6 +191,61 @@ final class TLSDiscoveryTests: XCTestCase {
         XCTAssertEqual(world.lines, ["l7trace: attached TLS probes to /usr/bin/envoy (SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)"])
     }
 
+    func testNodeWithOpenSSLInsideAndMemoryBIOsIsNamedWhenItsConnectionIsUnreadable() {
+        let world = World()
+        world.maps[55] = [libc]
+        world.exes[55] = exe("node", inode: 91)
+        var scan = ExecutableScan()
+        scan.definesSSLRead = true
+        world.scans["/proc/55/root/usr/bin/node"] = scan
+        world.attachResult["/proc/55/root/usr/bin/node"] = 15
+        let d = discovery(world)
+        d.connectionOpened(by: 55)
+        d.connectionUnreadable(pid: 55, port: 8443)
+        d.runPending(nowNs: 0)
+        XCTAssertEqual(world.lines.last, "l7trace: warning: node (pid 55) speaks TLS on port 8443 that l7trace cannot read"
+                       + " (OpenSSL inside the executable, through memory BIOs):"
+                       + " its encrypted requests give no spans")
+    }
+
+    func testGrpcioIsNamedByItsExtensionModule() {
+        let world = World()
+        let cygrpc = MappedFile(path: "/usr/lib/python3/site-packages/grpc/_cython/cygrpc.cpython-311-x86_64-linux-gnu.so",
+                                identity: FileIdentity(device: "fe:00", inode: 5000))
+        world.maps[56] = [libc, libssl, cygrpc]
+        world.exes[56] = exe("python3", inode: 92)
+        let d = discovery(world)
+        d.connectionUnreadable(pid: 56, port: 50051)
+        d.runPending(nowNs: 0)
+        XCTAssertEqual(world.lines.last, "l7trace: warning: python3 (pid 56) speaks TLS on port 50051 that l7trace cannot read"
+                       + " (BoringSSL in grpcio (cygrpc.cpython-311-x86_64-linux-gnu.so)):"
+                       + " its encrypted requests give no spans")
+    }
+
+    func testAsyncioOverAProbedLibsslIsToldOfMemoryBIOs() {
+        let world = World()
+        world.maps[58] = [libc, libssl]
+        world.exes[58] = exe("python3", inode: 94)
+        world.attachResult["/proc/58/root/usr/lib/x86_64-linux-gnu/libssl.so.3"] = 15
+        let d = discovery(world)
+        d.scan([58])
+        d.connectionUnreadable(pid: 58, port: 8443)
+        d.runPending(nowNs: 0)
+        XCTAssertEqual(world.lines.last, "l7trace: warning: python3 (pid 58) speaks TLS on port 8443 that l7trace cannot read"
+                       + " (OpenSSL through memory BIOs): its encrypted requests give no spans")
+    }
+
+    func testAProcessWithNothingKnownIsToldOfAnUnknownTLSLibrary() {
+        let world = World()
+        world.maps[57] = [libc]
+        world.exes[57] = exe("mystery", inode: 93)
+        let d = discovery(world)
+        d.connectionUnreadable(pid: 57, port: 9000)
+        d.runPending(nowNs: 0)
+        XCTAssertEqual(world.lines, ["l7trace: warning: mystery (pid 57) speaks TLS on port 9000 that l7trace cannot read"
+                                     + " (unknown TLS library): its encrypted requests give no spans"])
+    }
+
     func testAnExecutableImportingSSLReadFromLibsslIsNotProbedItself() {
         let world = World()
         world.maps[60] = [libc, libssl]
@@ -176,6 +258,7 @@ final class TLSDiscoveryTests: XCTestCase {
         d.runPending(nowNs: 0)
         XCTAssertEqual(world.attached, ["/proc/60/root/usr/lib/x86_64-linux-gnu/libssl.so.3"])
         XCTAssertEqual(world.lines.count, 1)
+        XCTAssertTrue(world.searched.isEmpty)
     }
 
     func testAProgramStartingWithoutATracedConnectionIsNotSearched() {
@@ -236,6 +319,8 @@ final class ProcessMapsTests: XCTestCase {
         XCTAssertEqual(TLSStack.ofLibrary(named: "libssl3.so"), .invisible(InvisibleTLS("NSS", "libssl3.so")))
         XCTAssertEqual(TLSStack.ofLibrary(named: "libgnutls.so.30"), .invisible(InvisibleTLS("GnuTLS", "libgnutls.so.30")))
         XCTAssertEqual(TLSStack.ofLibrary(named: "libjvm.so"), .invisible(InvisibleTLS("Java", "libjvm.so")))
+        XCTAssertEqual(TLSStack.ofLibrary(named: "cygrpc.cpython-311-x86_64-linux-gnu.so"),
+                       .invisible(InvisibleTLS("BoringSSL in grpcio", "cygrpc.cpython-311-x86_64-linux-gnu.so")))
         XCTAssertNil(TLSStack.ofLibrary(named: "libcrypto.so.3"))
     }
 }

@@ -25,6 +25,15 @@ final class TelemetryTests: XCTestCase {
                        + "spans exported 38, dropped 2 (queue full 2, export failed 0, at shutdown 0); export failures 3; queued 7")
     }
 
+    func testUnreadableTLSConnectionsAreInTheLineAndTheExposition() {
+        var unreadable = snapshot(exported: 1)
+        unreadable.tlsConnectionsUnreadable = 2
+        XCTAssertTrue(unreadable.logLine.contains("; unreadable TLS connections 2; spans exported 1"), unreadable.logLine)
+        XCTAssertFalse(snapshot(exported: 1).logLine.contains("unreadable"))
+        let text = String(decoding: PrometheusTelemetry().exposition(for: unreadable), as: UTF8.self)
+        XCTAssertTrue(text.contains("l7trace_tls_connections_unreadable_total 2"), text)
+    }
+
     /// The body a plain HTTP/1.0 client gets from the endpoint; throws on a
     /// non-200 answer. A socket, not a curl child process: Foundation's
     /// Process/Pipe on Linux now and then hands back an empty output.

@@ -125,6 +125,96 @@ final class ConnectionTrackingTests: XCTestCase {
         XCTAssertTrue(h.ignored.isEmpty)
         XCTAssertEqual(h.stats.malformedMessages + h.stats.orphanResponses + h.stats.droppedExchanges, 0)
         XCTAssertGreaterThan(h.stats.ciphertextBytesIgnored, 0)
+        XCTAssertTrue(h.unreadableTLS.isEmpty)
+    }
+
+    func testAHandshakeFollowedByApplicationDataNoProbeReadIsReportedOnceAfterTheGrace() {
+        // Node.js / asyncio (memory BIOs), Go, GnuTLS: every record crosses the socket.
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server, local: SocketAddress(ipv4: 127, 0, 0, 1, port: 8443))
+        h.call(key, .ingress, TLSWire.clientHello)
+        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.changeCipherSpec + TLSWire.encrypted(1500))
+        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53))
+        h.call(key, .egress, TLSWire.encrypted(250))
+        h.call(key, .ingress, TLSWire.encrypted(90))
+        h.call(key, .egress, TLSWire.encrypted(120))
+        h.judgeTLS(afterNs: 1_000_000)
+        XCTAssertTrue(h.unreadableTLS.isEmpty, "plaintext may still come")
+        h.judgeTLS(afterNs: h.tracker.unreadableTLSGraceNs)
+        XCTAssertEqual(h.unreadableTLS.map(\.local?.port), [8443])
+        XCTAssertEqual(h.unreadableTLS.first?.role, .server)
+        XCTAssertEqual(h.ignored.map(\.0), [key], "its bytes need not be sent any more")
+        h.call(key, .ingress, TLSWire.encrypted(90))
+        h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
+        h.close(key)
+        XCTAssertEqual(h.unreadableTLS.count, 1)
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 1)
+        XCTAssertEqual(h.stats.malformedMessages + h.stats.orphanResponses, 0)
+    }
+
+    func testAShortUnreadableConnectionIsJudgedWhenItCloses() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .client, remote: SocketAddress(ipv4: 127, 0, 0, 1, port: 443))
+        h.call(key, .egress, TLSWire.clientHello)
+        h.call(key, .ingress, TLSWire.serverHello(tls13: false))
+        h.call(key, .egress, TLSWire.encrypted(100))
+        h.close(key)
+        XCTAssertEqual(h.unreadableTLS.map(\.remote?.port), [443])
+        XCTAssertTrue(h.ignored.isEmpty, "closed: nothing to stop")
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 1)
+    }
+
+    func testApplicationDataOnlyWithTheHandshakesEndIsJudgedWhenTheConnectionEndsWithoutPlaintext() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server, local: SocketAddress(ipv4: 127, 0, 0, 1, port: 8443))
+        h.call(key, .ingress, TLSWire.clientHello)
+        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
+        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.call(key, .egress, TLSWire.encrypted(300)) // the answer, ciphertext only
+        h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
+        XCTAssertTrue(h.unreadableTLS.isEmpty, "not yet: a traced server's plaintext may still come")
+        h.close(key)
+        XCTAssertEqual(h.unreadableTLS.map(\.local?.port), [8443])
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 1)
+    }
+
+    func testARequestReadWithTheHandshakesEndByATracedServerIsNotUnreadable() {
+        // nginx: the client's Finished and first request come in one read,
+        // inside SSL_do_handshake (no probe); SSL_read then serves the request
+        // from OpenSSL's buffer, and the answer's SSL_write gives plaintext.
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server)
+        h.call(key, .ingress, TLSWire.clientHello)
+        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
+        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.call(key, .egress, TLSWire.encrypted(1066) + TLSWire.encrypted(1066)) // session tickets
+        h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", source: .ssl)
+        h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
+        h.close(key)
+        XCTAssertTrue(h.unreadableTLS.isEmpty)
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 0)
+    }
+
+    func testAnOpenSSLClientsHandshakeThenItsPlaintextIsNeverReported() {
+        // curl, requests: the handshake crosses the socket, the application data only the probes.
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .client, remote: SocketAddress(ipv4: 127, 0, 0, 1, port: 443))
+        h.call(key, .egress, TLSWire.clientHello)
+        h.call(key, .ingress, TLSWire.serverHello(tls13: true) + TLSWire.changeCipherSpec)
+        h.call(key, .ingress, TLSWire.encrypted(3000))
+        h.call(key, .egress, TLSWire.changeCipherSpec + TLSWire.encrypted(53))
+        h.call(key, .egress, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", source: .ssl)
+        h.call(key, .ingress, ok, source: .ssl)
+        h.call(key, .egress, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n", source: .ssl)
+        h.call(key, .ingress, ok, source: .ssl)
+        XCTAssertEqual(h.exchanges.summaries.map(\.target), ["/a", "/b"])
+        XCTAssertTrue(h.unreadableTLS.isEmpty)
+        XCTAssertEqual(h.stats.tlsConnectionsUnreadable, 0)
     }
 
     func testPlaintextStillGetsParsedAfterItsCiphertextWasJudgedNotHTTP() {

@@ -9,6 +9,7 @@ final class TrackerHarness {
     private(set) var ignored: [(ConnectionKey, Int32)] = []
     private(set) var ciphertextIgnored: [ConnectionKey] = []
     private(set) var toldHTTP2: [(ConnectionKey, Int32)] = []
+    private(set) var unreadableTLS: [ConnectionInfo] = []
     /// Monotonic clock; every call takes 10 ns, every event starts 100 ns after the last.
     private(set) var now: UInt64 = 1_000
 
@@ -17,6 +18,7 @@ final class TrackerHarness {
         tracker.onIgnore = { [unowned self] key, fd in self.ignored.append((key, fd)) }
         tracker.onIgnoreCiphertext = { [unowned self] key, _ in self.ciphertextIgnored.append(key) }
         tracker.onHTTP2 = { [unowned self] key, fd in self.toldHTTP2.append((key, fd)) }
+        tracker.onUnreadableTLS = { [unowned self] info in self.unreadableTLS.append(info) }
     }
 
     static func key(_ id: UInt64, pid: UInt32 = 4242) -> ConnectionKey { ConnectionKey(tgid: pid, connectionID: id) }
@@ -74,6 +76,9 @@ final class TrackerHarness {
     }
 
     func flush() { tracker.flushAll { exchanges.append($0) } }
+
+    /// The tracer's poll: judges TLS suspects `afterNs` from now.
+    func judgeTLS(afterNs: UInt64) { tracker.judgeUnreadableTLS(nowNs: now + afterNs) }
 
     var stats: ProtocolStats { tracker.stats }
 }

@@ -191,4 +191,6 @@ def test_the_metrics_endpoint_agrees_with_the_receiver(processes, tracers, tmp_p
     assert wait_until(lambda: any("l7trace: stats: " in line for line in tracer.stderr_lines), timeout=10)
     tracer.stop()
     final = [line for line in tracer.stderr_lines if "l7trace: stats: " in line][-1]
+    # One prefix: `<time> info l7trace: stats: …`, not `… l7trace: [l7trace] l7trace: stats: …`.
+    assert re.match(r"^\S+ info l7trace: stats: events ", final) and final.count("l7trace") == 1, final
     assert "exchanges http1 8" in final and "spans exported 8, dropped 0" in final, final

@@ -6,10 +6,12 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, service, traced, wait_for_port, wait_until
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, parse_metrics, run, service, traced, wait_for_port,
+                      wait_until)
 
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
 
@@ -220,7 +222,7 @@ def test_tls_the_tracer_cannot_see_is_told_once_and_gives_no_garbage(processes, 
     port = free_port()
     start_https_server(processes, port, cert)
     tracer = traced(tracers, receiver, "--port", str(port))
-    warning = "(gnutls-cli) uses GnuTLS (libgnutls.so.30"
+    warning = f"speaks TLS on port {port} that l7trace cannot read (GnuTLS (libgnutls.so.30"
     for i in range(2):
         out = tmp_path / f"gnutls-{i}.out"
         client = processes.start(["gnutls-cli", "--insecure", "-p", str(port), "127.0.0.1"],
@@ -228,7 +230,7 @@ def test_tls_the_tracer_cannot_see_is_told_once_and_gives_no_garbage(processes, 
         client.stdin.write(f"GET /gnutls/{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         client.stdin.flush()
         assert wait_until(lambda: b"200 OK" in out.read_bytes())
-        # Kept alive until told, so the test does not race the tracer's look at it.
+        # Told at its first request, while it is still connected.
         assert wait_until(lambda: stderr_has(tracer, warning), timeout=10), "".join(tracer.stderr_lines)
         client.stdin.close()
         client.wait(timeout=30)
@@ -236,9 +238,9 @@ def test_tls_the_tracer_cannot_see_is_told_once_and_gives_no_garbage(processes, 
     time.sleep(1)
     tracer.stop()
 
-    warnings = [line for line in tracer.stderr_lines if "uses GnuTLS" in line]
+    warnings = [line for line in tracer.stderr_lines if "cannot read" in line]
     assert len(warnings) == 1, warnings
-    assert "whose TLS l7trace cannot see" in warnings[0]
+    assert warnings[0].startswith("l7trace: warning: gnutls-cli (pid "), warnings[0]
     spans = receiver.spans()
     # The Python server's side is plaintext through OpenSSL; the client's is not seen at all.
     assert len(spans) == 2 and of_kind(spans, CLIENT) == [], spans
@@ -270,3 +272,41 @@ def test_a_client_with_openssl_linked_in_statically_gets_the_probes_itself(proce
     assert service(clients[0]) == "static-tls-client"
     assert attrs(clients[0])["url.full"] == f"https://127.0.0.1:{port}/static"
     assert attrs(clients[0])["http.response.status_code"] == 200
+
+
+def test_a_keep_alive_connection_opened_before_the_tracer_loses_no_request_silently(processes, receiver, tracers, cert):
+    """The server thread is already inside SSL_read when the probes attach:
+    that call's entry was never seen, so its plaintext cannot be had. The
+    request is counted as lost (http1/tls_in_flight_at_start), never silent;
+    every later request on the connection gives its span."""
+    port = free_port()
+    start_https_server(processes, port, cert)
+    client = processes.start([sys.executable, str(SERVERS / "slow_keepalive_client.py"), "--tls", str(port),
+                              "/before", *[f"/after/{i}" for i in range(5)]],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert client.stdout.readline().strip() == "200"
+    metrics_port = free_port()
+    tracer = traced(tracers, receiver, "--port", str(port), "--metrics-port", str(metrics_port))
+    time.sleep(0.5)  # the server thread sits in SSL_read the whole time
+    for _ in range(5):
+        client.stdin.write("\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "200"
+
+    def metrics():
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            return parse_metrics(response.read().decode())
+
+    lost = 'l7trace_exchanges_lost_total{protocol="http1",reason="tls_in_flight_at_start"}'
+    assert wait_until(lambda: len(of_kind(receiver.spans(), SERVER)) + metrics().get(lost, 0) >= 5)
+    time.sleep(0.5)
+    values = metrics()
+    tracer.stop()
+    servers = sorted(attrs(s)["url.path"] for s in of_kind(receiver.spans(), SERVER))
+    clients = sorted(attrs(s)["url.path"] for s in of_kind(receiver.spans(), CLIENT))
+    assert clients == [f"/after/{i}" for i in range(5)]
+    # 5 of 5: 4 spans and the first request counted with its reason; nothing else lost or invented.
+    assert values[lost] == 1 and servers == [f"/after/{i}" for i in range(1, 5)], (servers, values)
+    others = {k: v for k, v in values.items() if v and "exchanges_lost" in k and k != lost}
+    assert others == {}, others
+    assert not any("cannot read" in line for line in tracer.stderr_lines)

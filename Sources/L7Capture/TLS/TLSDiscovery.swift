@@ -1,12 +1,15 @@
 /// Finds the TLS libraries of traced processes and attaches the OpenSSL
 /// probes to each file once; tells the user, once per executable, when a
-/// traced process carries TLS that no probe of ours can see.
+/// traced process speaks TLS that no probe of ours can read, naming the TLS
+/// stack where the process's files tell it.
 ///
 /// When it looks: every selected process at start; a process after exec,
 /// then again a few times while its loader and `dlopen` (Python's `ssl`)
-/// bring libraries in; and at a process's first traced connection, which is
-/// also when the "cannot see" line is given — a connection the user selected
-/// is what makes the missing spans matter.
+/// bring libraries in; and at a process's first traced connection. The
+/// "cannot read" line is not given from what a process maps (curl maps
+/// GnuTLS but speaks OpenSSL; every Go program links crypto/tls) but when
+/// the tracker sees a connection's TLS handshake followed by application
+/// data that no probe gave the plaintext of (`connectionUnreadable`).
 ///
 /// All I/O goes through `Environment`, so the decisions are unit-tested.
 final class TLSDiscovery {
@@ -47,7 +50,9 @@ final class TLSDiscovery {
     private var exited: [UInt32] = []
     private var rescans: [(dueNs: UInt64, pid: UInt32)] = []
     /// Work noted while the ring buffer is drained, done after it.
-    private var pendingScans: [(pid: UInt32, warn: Bool)] = []
+    private var pendingScans: [UInt32] = []
+    /// Unreadable TLS connections noted, warned about after the drain.
+    private var pendingUnreadable: [(pid: UInt32, port: UInt16?)] = []
 
     init(environment: Environment, selfPid: UInt32) {
         self.environment = environment
@@ -59,13 +64,19 @@ final class TLSDiscovery {
     func processStarted(_ pid: UInt32, nowNs: UInt64) {
         connected.remove(pid)
         rescans.removeAll { $0.pid == pid }
-        pendingScans.append((pid, false))
+        pendingScans.append(pid)
         for delay in Self.rescanDelaysNs { rescans.append((nowNs + delay, pid)) }
     }
 
     func connectionOpened(by pid: UInt32) {
         guard connected.insert(pid).inserted else { return }
-        pendingScans.append((pid, true))
+        pendingScans.append(pid)
+    }
+
+    /// A connection of `pid` did a TLS handshake and then carried
+    /// application data that no probe gave the plaintext of.
+    public func connectionUnreadable(pid: UInt32, port: UInt16?) {
+        pendingUnreadable.append((pid, port))
     }
 
     func processExited(_ pid: UInt32) {
@@ -81,7 +92,7 @@ final class TLSDiscovery {
 
     /// Looks at each of `pids` (the processes running at start).
     func scan(_ pids: [UInt32]) {
-        for pid in pids { scan(pid, warn: false) }
+        for pid in pids { scan(pid) }
     }
 
     /// Probes libraries no process may map yet (the system's libssl when
@@ -102,12 +113,17 @@ final class TLSDiscovery {
                 due.append(entry.pid)
                 return true
             }
-            for pid in due { pendingScans.append((pid, connected.contains(pid))) }
+            pendingScans.append(contentsOf: due)
         }
         if !pendingScans.isEmpty {
             let work = pendingScans
             pendingScans.removeAll(keepingCapacity: true)
-            for (pid, warn) in work { scan(pid, warn: warn) }
+            for pid in work { scan(pid) }
+        }
+        if !pendingUnreadable.isEmpty {
+            let work = pendingUnreadable
+            pendingUnreadable.removeAll(keepingCapacity: true)
+            for (pid, port) in work { warnUnreadable(pid: pid, port: port) }
         }
         if !exited.isEmpty {
             for pid in exited { executables[pid] = nil }
@@ -115,59 +131,70 @@ final class TLSDiscovery {
         }
     }
 
-    private func scan(_ pid: UInt32, warn: Bool) {
+    private func scan(_ pid: UInt32) {
         guard pid != selfPid, isSelected(pid) else { return }
         let files = environment.mappedFiles(pid)
-
-        var invisible = [InvisibleTLS]()
-        var hasOpenSSLLibrary = false
-        for file in files {
-            switch TLSStack.ofLibrary(named: file.fileName) {
-            case .openSSLLibrary?:
-                hasOpenSSLLibrary = true
-                probe(file, at: reachablePath(file, pid: pid))
-            case .invisible(let what)? where !invisible.contains(where: { $0.stack == what.stack }):
-                invisible.append(what)
-            case .invisible?, nil:
-                break
-            }
+        for file in files where TLSStack.ofLibrary(named: file.fileName) == .openSSLLibrary {
+            probe(file, at: reachablePath(file, pid: pid))
         }
-
         if let exePath = environment.executablePath(pid), let exe = files.first(where: { $0.path == exePath }) {
             executables[pid] = exe
         }
-        guard let executable = executables[pid] else {
-            if warn { warnOnce(about: nil, name: environment.executableName(pid) ?? "?", pid: pid, invisible) }
-            return
-        }
+        guard let executable = executables[pid] else { return }
         let scanned = scanExecutable(executable, pid: pid)
-        // Libraries the executable names but the loader may not have mapped yet.
-        for name in scanned.tlsLibraryNames {
-            switch TLSStack.ofLibrary(named: name[...]) {
-            case .openSSLLibrary?: hasOpenSSLLibrary = true
-            case .invisible(let what)? where !invisible.contains(where: { $0.stack == what.stack }):
-                invisible.append(what)
-            default: break
-            }
-        }
-        var exeProbed = probedFiles[executable.identity] ?? false
         if scanned.definesSSLRead && !files.isEmpty {
-            exeProbed = probe(executable, at: reachablePath(executable, pid: pid))
+            probe(executable, at: reachablePath(executable, pid: pid))
         }
-        if warn && !warnedExecutables.contains(executable.identity) {
-            // TLS inside the executable that no probe reaches: a search of
-            // its bytes, paid once and only for a traced process's executable.
-            let versionMatters = !hasOpenSSLLibrary && !exeProbed
-            if scanned.isGo || versionMatters {
-                let markers = searchExecutable(executable, pid: pid)
-                if scanned.isGo && markers.hasGoCryptoTLS { invisible.append(InvisibleTLS("Go crypto/tls")) }
-                if versionMatters && markers.hasOpenSSLVersion {
-                    invisible.append(InvisibleTLS("OpenSSL linked in without symbols"))
-                }
+    }
+
+    /// Tells the user, once per executable, that `pid` speaks TLS l7trace
+    /// cannot read, naming the stacks its files suggest.
+    private func warnUnreadable(pid: UInt32, port: UInt16?) {
+        guard pid != selfPid else { return }
+        scan(pid) // libraries loaded since the last look
+        let executable = executables[pid]
+        if let executable, warnedExecutables.contains(executable.identity) { return }
+        let name = environment.executableName(pid) ?? executable.map { String($0.fileName) } ?? "?"
+        if let executable { warnedExecutables.insert(executable.identity) }
+        let stacks = stacksOf(pid, executable: executable)
+        let described = stacks.isEmpty ? "unknown TLS library" : stacks.joined(separator: " or ")
+        environment.report("l7trace: warning: \(name) (pid \(pid)) speaks TLS\(port.map { " on port \($0)" } ?? "")"
+                           + " that l7trace cannot read (\(described)): its encrypted requests give no spans")
+    }
+
+    /// The TLS stacks a process's files point to, the likeliest first.
+    private func stacksOf(_ pid: UInt32, executable: MappedFile?) -> [String] {
+        let files = environment.mappedFiles(pid)
+        var stacks = [String]()
+        var openSSLProbed = false
+        for file in files {
+            switch TLSStack.ofLibrary(named: file.fileName) {
+            case .openSSLLibrary?:
+                openSSLProbed = openSSLProbed || (probedFiles[file.identity] ?? false)
+            case .invisible(let what)?:
+                let text = what.description
+                if !stacks.contains(text) { stacks.append(text) }
+            case nil:
+                break
             }
-            let name = environment.executableName(pid) ?? String(executable.fileName)
-            warnOnce(about: executable.identity, name: name, pid: pid, invisible)
         }
+        guard let executable else { return stacks }
+        let scanned = scanExecutable(executable, pid: pid)
+        for name in scanned.tlsLibraryNames {
+            if case .invisible(let what)? = TLSStack.ofLibrary(named: name[...]), !stacks.contains(what.description) {
+                stacks.append(what.description)
+            }
+        }
+        let exeProbed = probedFiles[executable.identity] ?? false
+        // TLS inside the executable: a search of its bytes, paid once per executable.
+        let markers = searchExecutable(executable, pid: pid)
+        if scanned.isGo && markers.hasGoCryptoTLS { stacks.insert("Go crypto/tls", at: 0) }
+        guard stacks.isEmpty else { return stacks }
+        // Probed OpenSSL whose calls were not tied to this socket: memory
+        // BIOs (Node.js, asyncio), or a connection made before the probes.
+        if exeProbed { return ["OpenSSL inside the executable, through memory BIOs"] }
+        if openSSLProbed { return ["OpenSSL through memory BIOs"] }
+        return markers.hasOpenSSLVersion ? ["OpenSSL linked in without symbols"] : []
     }
 
     private func scanExecutable(_ file: MappedFile, pid: UInt32) -> ExecutableScan {
@@ -196,13 +223,6 @@ final class TLSDiscovery {
             environment.report("l7trace: attached TLS probes to \(file.path) (\(Self.functionNames(result)))")
         }
         return attached
-    }
-
-    private func warnOnce(about executable: FileIdentity?, name: String, pid: UInt32, _ invisible: [InvisibleTLS]) {
-        guard !invisible.isEmpty else { return }
-        if let executable, !warnedExecutables.insert(executable).inserted { return }
-        environment.report("l7trace: warning: pid \(pid) (\(name)) uses \(invisible.map(\.description).joined(separator: ", ")),"
-                           + " whose TLS l7trace cannot see: its encrypted requests give no spans")
     }
 
     /// The file through the process's own root, so that a library inside a

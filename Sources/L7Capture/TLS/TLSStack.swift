@@ -14,6 +14,10 @@ public enum TLSStack: Hashable, Sendable {
         if name.hasPrefix("libgnutls.so") { return .invisible(InvisibleTLS("GnuTLS", String(name))) }
         if name.hasPrefix("libnss3.so") || name.hasPrefix("libssl3.so") { return .invisible(InvisibleTLS("NSS", String(name))) }
         if name.hasPrefix("libjvm.so") { return .invisible(InvisibleTLS("Java", String(name))) }
+        // grpcio's extension module: BoringSSL linked in, used through memory BIOs.
+        if name.hasPrefix("cygrpc.") && name.contains(".so") {
+            return .invisible(InvisibleTLS("BoringSSL in grpcio", String(name)))
+        }
         return nil
     }
 }

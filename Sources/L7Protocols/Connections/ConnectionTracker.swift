@@ -21,6 +21,13 @@ public final class ConnectionTracker {
     /// should send its large calls whole, so that the frame headers after a
     /// large DATA run are not lost in a hole.
     public var onHTTP2: ((ConnectionKey, Int32) -> Void)?
+    /// Called once per connection that did a TLS handshake and then carried
+    /// application data no probe gave the plaintext of within
+    /// `unreadableTLSGraceNs` (then `onIgnore`), or before it closed.
+    public var onUnreadableTLS: ((ConnectionInfo) -> Void)?
+    /// How long a connection's plaintext may lag behind its application
+    /// data's ciphertext before it is judged unreadable.
+    public var unreadableTLSGraceNs: UInt64 = 500_000_000
     /// Counters of every protocol (HTTP/2's included).
     public private(set) var stats = ProtocolStats()
     /// The HTTP/2 part of `stats` (what remains is HTTP/1's and the connections').
@@ -29,6 +36,8 @@ public final class ConnectionTracker {
     private var table: ConnectionTable
     /// Queue buffers lent to the connection being fed (see `HTTP1SpareBuffers`).
     private var spares = HTTP1SpareBuffers()
+    /// Connections suspected of unreadable TLS, waiting out the grace.
+    private var tlsSuspects: [ConnectionKey] = []
 
     public init(limits: TrackerLimits = .init()) {
         self.limits = limits
@@ -73,6 +82,7 @@ public final class ConnectionTracker {
             // reads). Otherwise no one we know uses it any more: it ends here.
             if closed.shared && (!connection.holders.isEmpty || !connection.sawBytes) { return }
             table.remove(connection.id)
+            judgeAtEnd(connection)
             connection.close()
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
 
@@ -90,6 +100,7 @@ public final class ConnectionTracker {
         case .ignore: onIgnore?(connection.key, connection.fd)
         case .ignoreCiphertext: onIgnoreCiphertext?(connection.key, connection.fd)
         case .http2: onHTTP2?(connection.key, connection.fd)
+        case .suspectUnreadableTLS: tlsSuspects.append(connection.key)
         }
     }
 
@@ -102,6 +113,7 @@ public final class ConnectionTracker {
             connection.holders.remove(tgid)
             guard connection.holders.isEmpty else { continue }
             table.remove(id)
+            judgeAtEnd(connection)
             connection.close()
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
         }
@@ -156,9 +168,35 @@ public final class ConnectionTracker {
     public func flushAll(emit: (Exchange) -> Void) {
         for key in table.allKeys {
             guard let connection = table.remove(key) else { continue }
+            judgeAtEnd(connection)
             connection.close()
             connection.drain(into: &stats, http2: &http2Stats, emit: emit)
         }
+    }
+
+    /// Judges the suspects whose grace is over (call it on every poll, with
+    /// the kernel's clock: CLOCK_MONOTONIC).
+    public func judgeUnreadableTLS(nowNs: UInt64) {
+        guard !tlsSuspects.isEmpty else { return }
+        tlsSuspects.removeAll { key in
+            guard let connection = table.peek(key.connectionID), let since = connection.unreadableSuspectSinceNs else { return true }
+            guard nowNs >= since &+ unreadableTLSGraceNs else { return false }
+            judge(connection, stopBytes: true)
+            return true
+        }
+    }
+
+    /// A connection ending while suspected: no plaintext came at all.
+    private func judgeAtEnd(_ connection: TrackedConnection) {
+        if connection.isUnreadableSuspect { judge(connection, stopBytes: false) }
+    }
+
+    private func judge(_ connection: TrackedConnection, stopBytes: Bool) {
+        guard connection.confirmUnreadable() else { return }
+        // Only counters to hand over: no message is parsed while awaiting plaintext.
+        connection.drain(into: &stats, http2: &http2Stats, emit: { _ in })
+        onUnreadableTLS?(connection.info)
+        if stopBytes { onIgnore?(connection.key, connection.fd) }
     }
 
     private func track(_ key: ConnectionKey, fd: Int32, role: ConnectionRole, local: SocketAddress?,

@@ -43,6 +43,13 @@ public struct ProtocolStats: Sendable, Equatable {
     public var bytesSkipped = 0
     /// Syscall bytes of TLS connections (ciphertext), never parsed.
     public var ciphertextBytesIgnored = 0
+    /// TLS connections whose handshake was seen and whose application data
+    /// no probe gave the plaintext of (a TLS stack l7trace cannot read).
+    public var tlsConnectionsUnreadable = 0
+    /// Requests on a TLS connection older than the tracer that were read by
+    /// an SSL_read already under way when the probes attached: the entry
+    /// was never seen, so the plaintext cannot be had.
+    public var tlsInFlightAtStart = 0
 
     public init() {}
 
@@ -59,6 +66,8 @@ public struct ProtocolStats: Sendable, Equatable {
         rest.http2Connections -= part.http2Connections; rest.bytesSkipped -= part.bytesSkipped
         rest.ciphertextBytesIgnored -= part.ciphertextBytesIgnored
         rest.bodiesOfUnknownSize -= part.bodiesOfUnknownSize
+        rest.tlsConnectionsUnreadable -= part.tlsConnectionsUnreadable
+        rest.tlsInFlightAtStart -= part.tlsInFlightAtStart
         return rest
     }
 
@@ -73,5 +82,7 @@ public struct ProtocolStats: Sendable, Equatable {
         http2Connections += o.http2Connections; bytesSkipped += o.bytesSkipped
         ciphertextBytesIgnored += o.ciphertextBytesIgnored
         bodiesOfUnknownSize += o.bodiesOfUnknownSize
+        tlsConnectionsUnreadable += o.tlsConnectionsUnreadable
+        tlsInFlightAtStart += o.tlsInFlightAtStart
     }
 }

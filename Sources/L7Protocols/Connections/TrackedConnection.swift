@@ -13,6 +13,10 @@ final class TrackedConnection {
         /// It speaks HTTP/2: send its large calls whole, so that no frame
         /// header is lost in a hole (given once).
         case http2
+        /// A TLS handshake, then application data and no plaintext yet:
+        /// unreadable unless plaintext comes within a grace (see
+        /// `unreadableSuspectSinceNs`).
+        case suspectUnreadableTLS
     }
 
     /// The socket's id (the same for every fd and process that reach it).
@@ -44,6 +48,26 @@ final class TrackedConnection {
     private var egressFirstCall: CallTiming?
     private var ingressFirstCall: CallTiming?
     private var ciphertextBytes = 0
+    /// Reads the ciphertext's record headers while no plaintext has come.
+    private var tlsWatch: TLSHandshakeWatch?
+    /// Directions in which application-data records passed with no
+    /// handshake before them (a TLS connection older than the tracer).
+    private var midStreamCiphertext: Set<Direction> = []
+    /// When the client's application data was first seen with no plaintext
+    /// from a probe (kernel time). Cleared by plaintext. Not decided at once:
+    /// a traced server may read a request together with the handshake's end
+    /// (inside SSL_do_handshake, which no probe follows) and give the
+    /// plaintext of its answer a moment later.
+    private(set) var unreadableSuspectSinceNs: UInt64?
+    /// Whether this connection was judged unreadable (once).
+    private(set) var judgedUnreadable = false
+    /// Application data came only with the end of the handshake (see
+    /// `TLSHandshakeWatch.applicationDataWithHandshake`): judged when the
+    /// connection ends, if no plaintext came by then.
+    private var applicationDataWithHandshake = false
+
+    /// Whether the connection may turn out unreadable TLS.
+    var isUnreadableSuspect: Bool { unreadableSuspectSinceNs != nil || applicationDataWithHandshake }
     private(set) var stitcher: HTTP1Stitcher
     /// The HTTP/2 parser, once the preface (or, mid-connection, the shape
     /// of the frames) showed the connection speaks HTTP/2.
@@ -155,7 +179,12 @@ final class TrackedConnection {
         var verdict = Verdict.none
         if chunk.source == .ssl {
             if !info.isTLS {
+                let lostRequest = requestLostInFlight(before: chunk)
                 startPlaintext()
+                if lostRequest {
+                    stitcher.requestLostUncounted()
+                    stitcher.stats.tlsInFlightAtStart += 1
+                }
                 verdict = .ignoreCiphertext
             }
         } else if info.isTLS {
@@ -166,6 +195,17 @@ final class TrackedConnection {
             detected = .awaitingTLSPlaintext
             ciphertextBytes += max(chunk.bytes.count, chunk.returnedLength - chunk.offset)
             stitcher.stats.ciphertextBytesIgnored += chunk.bytes.count
+            switch watchCiphertext(chunk) {
+            case .applicationData where unreadableSuspectSinceNs == nil && !judgedUnreadable:
+                unreadableSuspectSinceNs = chunk.exitNs
+                return .suspectUnreadableTLS
+            case .applicationData:
+                break
+            case .midStream:
+                midStreamCiphertext.insert(chunk.direction)
+            case .watching, .notHandshake:
+                break
+            }
             return ciphertextBytes > limits.detectionScanBytes ? stopTracking(as: .notHTTP) : .none
         }
 
@@ -192,6 +232,42 @@ final class TrackedConnection {
         }
         let after = afterParsing()
         return after == .none ? verdict : after
+    }
+
+    /// The first plaintext of a connection older than the tracer is a
+    /// response, and ciphertext came the other way before it: that request
+    /// was read by an SSL_read already under way when the probes attached
+    /// (its entry never seen, so its plaintext cannot be had).
+    private func requestLostInFlight(before chunk: DataChunk) -> Bool {
+        let other: Direction = chunk.direction == .egress ? .ingress : .egress
+        guard midStreamCiphertext.contains(other), chunk.offset == 0 else { return false }
+        return chunk.bytes.count >= 5 && chunk.bytes.starts(with: "HTTP/".utf8)
+    }
+
+    /// The grace is over (or the connection ends) and no plaintext came:
+    /// counted once; its bytes need not be sent any more. Whether it was judged now.
+    func confirmUnreadable() -> Bool {
+        guard isUnreadableSuspect, !info.isTLS, !judgedUnreadable else { return false }
+        unreadableSuspectSinceNs = nil
+        applicationDataWithHandshake = false
+        judgedUnreadable = true
+        stitcher.stats.tlsConnectionsUnreadable += 1
+        if detected == .awaitingTLSPlaintext { _ = stopTracking(as: .notHTTP) }
+        return true
+    }
+
+    /// Follows the TLS records of the syscall bytes (see `TLSHandshakeWatch`).
+    private func watchCiphertext(_ chunk: DataChunk) -> TLSHandshakeWatch.Verdict {
+        if tlsWatch == nil { tlsWatch = TLSHandshakeWatch() }
+        let placement = chunk.direction == .egress
+            ? egressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                 isLastChunk: chunk.isLastChunk)
+            : ingressCursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
+                                  isLastChunk: chunk.isLastChunk)
+        let verdict = tlsWatch!.feed(chunk.direction, chunk.bytes, leadingHole: placement.leadingHole,
+                                     startsCall: placement.startsCall, trailingHole: placement.trailingHole)
+        if tlsWatch!.applicationDataWithHandshake { applicationDataWithHandshake = true }
+        return verdict
     }
 
     private func feedHTTP2(_ http2: HTTP2Connection, _ chunk: DataChunk, timing: CallTiming) {
@@ -328,6 +404,9 @@ final class TrackedConnection {
     /// starts over on the plaintext streams.
     private func startPlaintext() {
         info.isTLS = true
+        tlsWatch = nil
+        unreadableSuspectSinceNs = nil
+        applicationDataWithHandshake = false
         detected = .undecided
         let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
         egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
@@ -349,6 +428,7 @@ final class TrackedConnection {
     /// so that bytes still in flight do not start detection again.
     private func stopTracking(as state: DetectedProtocol) -> Verdict {
         detected = state
+        tlsWatch = nil
         if state == .notHTTP { stitcher.stats.connectionsIgnored += 1 }
         egress = HTTP1Parser(kind: egress.kind, mode: .resync, limits: limits)
         ingress = HTTP1Parser(kind: ingress.kind, mode: .resync, limits: limits)

@@ -330,6 +330,10 @@ struct HTTP1Stitcher: HTTP1ParserSink {
         passedOver = 0
     }
 
+    /// A request was lost before it reached us and is counted by the caller:
+    /// its response, when it comes, is not counted as an orphan.
+    mutating func requestLostUncounted() { passedOver += 1 }
+
     /// The connection is forgotten (evicted): nothing more is emitted.
     mutating func discard() {
         stats.droppedExchanges += uncountedRequests(pendingStart..<pending.count) + (response?.request?.head != nil ? 1 : 0)

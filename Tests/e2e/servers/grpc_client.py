@@ -7,14 +7,23 @@
                                the server lacks (a new :path, which gRPC's
                                encoder adds to its header table, so the
                                table turns over), then a Unary call
-Prints one line per call: METHOD CODE."""
+Prints one line per call: METHOD CODE. With GRPC_TLS_CERT=CERT in the
+environment, over TLS trusting that certificate."""
+import os
 import sys
 import threading
 
 import grpc
 
 port, mode = int(sys.argv[1]), sys.argv[2]
-channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 8 << 20)])
+options = [("grpc.max_receive_message_length", 8 << 20)]
+if os.environ.get("GRPC_TLS_CERT"):  # TLS, trusting that (self-signed, CN=localhost) certificate
+    with open(os.environ["GRPC_TLS_CERT"], "rb") as c:
+        credentials = grpc.ssl_channel_credentials(root_certificates=c.read())
+    channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials,
+                                  options=options + [("grpc.ssl_target_name_override", "localhost")])
+else:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
 ident = lambda b: b
 
 

@@ -2,7 +2,7 @@
 generic handlers with raw-bytes messages. Service demo.Echo:
 Unary (OK), NotFound, Internal, ServerStream (3 replies), ClientStream
 (one reply after all requests), Bidi (one reply per request), Big (one
-2 MiB reply)."""
+2 MiB reply). `grpc_server.py PORT [CERT KEY]`: h2c, or TLS with CERT/KEY."""
 import sys
 from concurrent import futures
 
@@ -53,6 +53,11 @@ handlers = {
 server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
                      options=[("grpc.max_send_message_length", 8 << 20)])
 server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("demo.Echo", handlers),))
-server.add_insecure_port(f"127.0.0.1:{int(sys.argv[1])}")
+if len(sys.argv) > 3:  # CERT KEY: over TLS (BoringSSL inside grpcio)
+    with open(sys.argv[2], "rb") as c, open(sys.argv[3], "rb") as k:
+        credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+    server.add_secure_port(f"127.0.0.1:{int(sys.argv[1])}", credentials)
+else:
+    server.add_insecure_port(f"127.0.0.1:{int(sys.argv[1])}")
 server.start()
 server.wait_for_termination()

@@ -41,7 +41,10 @@ final class TrackerFeeder {
     private var now: UInt64 = 1_000
     private var emitted = 0
 
-    init(limits: TrackerLimits) { tracker = ConnectionTracker(limits: limits) }
+    init(limits: TrackerLimits) {
+        tracker = ConnectionTracker(limits: limits)
+        tracker.unreadableTLSGraceNs = 1_000 // ten steps
+    }
 
     private func key(_ connection: UInt64) -> ConnectionKey {
         ConnectionKey(tgid: TrackerTarget.pid, connectionID: connection)
@@ -103,6 +106,7 @@ final class TrackerFeeder {
             now += 100
             handle(.processExited(ProcessExited(tgid: TrackerTarget.pid, timestampNs: now)))
         }
+        tracker.judgeUnreadableTLS(nowNs: now)
     }
 
     /// What the limits promise after any call.
@@ -110,6 +114,9 @@ final class TrackerFeeder {
         let limits = tracker.limits
         if tracker.trackedConnections > limits.maxConnections {
             violated("\(tracker.trackedConnections) connections tracked, limit \(limits.maxConnections)")
+        }
+        if tracker.stats.tlsConnectionsUnreadable > tracker.stats.connectionsTracked {
+            violated("\(tracker.stats.tlsConnectionsUnreadable) unreadable TLS connections of \(tracker.stats.connectionsTracked) tracked")
         }
         if tracker.maxBufferedBytesPerDirection > limits.maxHeadBytes {
             violated("\(tracker.maxBufferedBytesPerDirection) bytes buffered in one direction, limit \(limits.maxHeadBytes)")
