@@ -97,12 +97,6 @@ public final class Capture {
         _ = l7_probes_set_process_verdict(probes, tgid, UInt8(trace ? L7_VERDICT_TRACE.rawValue : L7_VERDICT_IGNORE.rawValue))
     }
 
-    /// Removes a process's verdict so that the mode's default applies again.
-    public func clearProcessVerdict(_ tgid: UInt32) {
-        guard let probes else { return }
-        _ = l7_probes_set_process_verdict(probes, tgid, 0)
-    }
-
     /// Tells the kernel to stop copying the bytes of a connection (not HTTP,
     /// say). A connection already closed or replaced is left alone. The close
     /// event still comes.

@@ -46,14 +46,6 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return SocketAddress(family: .ipv4, high: (low & 0xffff_ffff) << 32, low: 0, port: port)
     }
 
-    public var isLoopback: Bool {
-        let c = canonical
-        switch c.family {
-        case .ipv4: return c.high >> 56 == 127
-        case .ipv6: return c.high == 0 && c.low == 1
-        }
-    }
-
     /// The address without the port: `127.0.0.1`, `::1`.
     public var host: String {
         let c = canonical

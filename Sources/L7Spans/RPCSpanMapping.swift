@@ -11,10 +11,8 @@ extension SpanBuilder {
         "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
     ]
 
-    /// Codes a server reports as errors; a client reports every code but OK.
-    static let grpcServerErrorCodes: Set<Int> = [2, 4, 12, 13, 14, 15]
-
-    /// Whether a server reports `code` as an error (`grpcServerErrorCodes`, without hashing).
+    /// Whether a server reports `code` as an error (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+    /// INTERNAL, UNAVAILABLE, DATA_LOSS); a client reports every code but OK.
     static func isGRPCServerError(_ code: Int) -> Bool {
         switch code {
         case 2, 4, 12, 13, 14, 15: return true

@@ -52,7 +52,6 @@ struct HTTP2FrameReader {
         headerBytes.reserveCapacity(HTTP2FrameHeader.size)
     }
 
-    var isInSync: Bool { if case .lost = state { return false } else { return true } }
     var bufferedBytes: Int { headerBytes.count + payload.count + block.count }
 
     // MARK: - Input

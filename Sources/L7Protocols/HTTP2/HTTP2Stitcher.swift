@@ -40,12 +40,6 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         ingressDecoder = HPACKDecoder(startsEmpty: seenFromStart)
     }
 
-    var openStreams: Int { streams.count }
-    /// Whether each direction's HPACK model is known to hold the whole table.
-    func tableIsExact(_ direction: Direction) -> Bool {
-        direction == .egress ? egressDecoder.isExact : ingressDecoder.isExact
-    }
-
     // MARK: - Frame sink
 
     mutating func headerBlock(_ block: UnsafeRawBufferPointer, stream id: UInt32, endStream: Bool,
