@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "L7Events", swiftSettings: hotPath),
         .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"], swiftSettings: hotPath),
         .target(name: "L7Protocols", dependencies: ["L7Events"], swiftSettings: hotPath),
-        .target(name: "L7Spans", dependencies: ["L7Protocols"], swiftSettings: hotPath),
+        .target(name: "L7Spans", dependencies: ["L7Events", "L7Protocols"], swiftSettings: hotPath),
         .target(
             name: "L7Export",
             dependencies: [
