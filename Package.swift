@@ -14,7 +14,7 @@ let package = Package(
     products: [
         .executable(name: "l7trace", targets: ["l7trace"]),
         // The pure layers, for the benchmarks that replay recorded traffic (bench/parsers).
-        .library(name: "L7Protocols", targets: ["L7Protocols", "L7Events"]),
+        .library(name: "L7Protocols", targets: ["L7Protocols", "L7Events", "L7Basics"]),
         .library(name: "L7Spans", targets: ["L7Spans"]),
         .library(name: "L7Export", targets: ["L7Export"]),
     ],
@@ -44,13 +44,15 @@ let package = Package(
 
         // Value types shared by capture and the pure layers (no I/O).
         .target(name: "L7Events", swiftSettings: hotPath),
+        // Byte and text helpers every layer uses (percent-decoding, gRPC status names).
+        .target(name: "L7Basics", swiftSettings: hotPath),
         .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"], swiftSettings: hotPath),
-        .target(name: "L7Protocols", dependencies: ["L7Events"], swiftSettings: hotPath),
-        .target(name: "L7Spans", dependencies: ["L7Events", "L7Protocols"], swiftSettings: hotPath),
+        .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: hotPath),
+        .target(name: "L7Spans", dependencies: ["L7Events", "L7Basics", "L7Protocols"], swiftSettings: hotPath),
         .target(
             name: "L7Export",
             dependencies: [
-                "L7Spans", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log"),
+                "L7Spans", "L7Basics", "COTLP", "CCurl", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: hotPath

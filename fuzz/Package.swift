@@ -22,8 +22,9 @@ let package = Package(
     targets: [
         .target(name: "CProbes"),
         .target(name: "L7Events", swiftSettings: instrumented),
-        .target(name: "L7Protocols", dependencies: ["L7Events"], swiftSettings: instrumented),
-        .target(name: "L7Spans", dependencies: ["L7Protocols"], swiftSettings: instrumented),
+        .target(name: "L7Basics", swiftSettings: instrumented),
+        .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: instrumented),
+        .target(name: "L7Spans", dependencies: ["L7Events", "L7Basics", "L7Protocols"], swiftSettings: instrumented),
         .target(name: "L7CaptureRecords", dependencies: ["CProbes", "L7Events"], swiftSettings: instrumented),
         .executableTarget(
             name: "l7fuzz",

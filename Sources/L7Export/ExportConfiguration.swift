@@ -1,5 +1,5 @@
 import Glibc
-import L7Spans
+import L7Basics
 import Logging
 
 /// Where spans go.

@@ -1,16 +1,10 @@
+import L7Basics
 import L7Protocols
 
 /// gRPC calls: one span per call (never an HTTP span as well), named
 /// `package.Service/Method`, with the RPC conventions' attributes and the
 /// client/server error rules of specs.md §7.
 extension SpanBuilder {
-    /// gRPC status code names, by code.
-    static let grpcCodeNames = [
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-    ]
-
     /// Whether a server reports `code` as an error (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
     /// INTERNAL, UNAVAILABLE, DATA_LOSS); a client reports every code but OK.
     static func isGRPCServerError(_ code: Int) -> Bool {
@@ -51,7 +45,7 @@ extension SpanBuilder {
         var statusCode = StatusCode.unset
         var statusMessage = ""
         if let code = grpc.statusCode {
-            let codeName = code < Self.grpcCodeNames.count ? Self.grpcCodeNames[code] : String(code)
+            let codeName = GRPCStatus.name(code) ?? String(code)
             if conventions != .stable { attributes.append(Attribute("rpc.grpc.status_code", .int(Int64(code)))) }
             if conventions != .legacy { attributes.append(Attribute("rpc.status_code", .string(codeName))) }
             let isError = kind == .client ? code != 0 : Self.isGRPCServerError(code)

@@ -1,3 +1,5 @@
+import L7Basics
+
 /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,…` with percent-encoding. Any
 /// malformed entry discards the whole variable, as the SDK specification
 /// asks, so a half-parsed value never labels a service wrongly.

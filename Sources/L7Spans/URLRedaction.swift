@@ -1,3 +1,5 @@
+import L7Basics
+
 /// What of a request's URL may leave the host: the values of parameters
 /// that look like credentials become `REDACTED`, in the query (`a=1&b=2`,
 /// `a=1;b=2`) and in the path's matrix parameters (`/app;jsessionid=…`).

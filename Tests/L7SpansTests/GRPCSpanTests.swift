@@ -1,3 +1,4 @@
+import L7Basics
 import L7Events
 import L7Protocols
 @testable import L7Spans
@@ -56,7 +57,7 @@ final class GRPCSpanTests: XCTestCase {
             XCTAssertEqual(client.statusCode, clientError ? .error : .unset, "client \(code)")
             XCTAssertEqual(server.statusCode, serverError ? .error : .unset, "server \(code)")
             if clientError {
-                XCTAssertEqual(client.string("error.type"), SpanBuilder.grpcCodeNames[code])
+                XCTAssertEqual(client.string("error.type"), GRPCStatus.names[code])
                 XCTAssertEqual(client.statusMessage, "boom")
             }
         }

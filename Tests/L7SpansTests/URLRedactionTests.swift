@@ -1,3 +1,4 @@
+import L7Basics
 @testable import L7Spans
 import XCTest
 

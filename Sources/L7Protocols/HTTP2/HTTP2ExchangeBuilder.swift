@@ -1,3 +1,4 @@
+import L7Basics
 import L7Events
 
 /// Builds the exchange of one finished HTTP/2 stream: pseudo-headers become
@@ -183,16 +184,7 @@ struct HTTP2ExchangeBuilder {
     }
 
     /// gRPC's http-grpc-status-mapping.md.
-    static func grpcCode(httpStatus: Int) -> Int {
-        switch httpStatus {
-        case 400, 431: return 13
-        case 401: return 16
-        case 403: return 7
-        case 404: return 12
-        case 429, 502, 503, 504: return 14
-        default: return 2
-        }
-    }
+    static func grpcCode(httpStatus: Int) -> Int { GRPCStatus.code(httpStatus: httpStatus) }
 
     /// gRPC's mapping of RST_STREAM codes.
     static func grpcCode(rstStream code: UInt32) -> Int {
