@@ -44,6 +44,16 @@ def spans_after(receiver, tracer, count):
     return receiver.spans()
 
 
+def sides(receiver, tracer, n, server_pid=None):
+    """The spans once the tracer stops: n SERVER (from `server_pid`, when given) and n CLIENT."""
+    spans = spans_after(receiver, tracer, 2 * n)
+    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
+    assert len(servers) == n and len(clients) == n, spans
+    if server_pid is not None:
+        assert {s["resource"]["process.pid"] for s in servers} == {server_pid}
+    return servers, clients
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_nginx_gzip_responses_on_one_connection_get_spans_with_the_size_curl_received(
         processes, receiver, tracers, tmp_path, cert, scheme):
@@ -60,9 +70,7 @@ def test_nginx_gzip_responses_on_one_connection_get_spans_with_the_size_curl_rec
     sizes = [size for _, size in received]
     assert all(4096 < size < 13_500 for size in sizes), f"compressed, and larger than the capture: {sizes}"
 
-    spans = spans_after(receiver, tracer, 2 * n)
-    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
-    assert len(servers) == n and len(clients) == n, spans
+    servers, clients = sides(receiver, tracer, n)
     assert {service(s) for s in servers} == {"nginx"} and {service(s) for s in clients} == {"curl"}
     assert len({attrs(s)["network.peer.port"] for s in servers}) == 1, "one keep-alive connection"
     for span in servers + clients:
@@ -88,10 +96,7 @@ def test_a_chunked_node_response_gets_spans_on_both_sides(processes, receiver, t
     url = f"http://127.0.0.1:{port}/chunked/{size}"
     assert curl_sizes(*[url] * n) == [(200, size)] * n
 
-    spans = spans_after(receiver, tracer, 2 * n)
-    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
-    assert len(servers) == n and len(clients) == n, spans
-    assert {s["resource"]["process.pid"] for s in servers} == {node.pid}
+    servers, clients = sides(receiver, tracer, n, node.pid)
     for span in servers + clients:
         a = attrs(span)
         assert a["http.response.status_code"] == 200
@@ -115,10 +120,7 @@ def test_a_chunked_curl_upload_gets_spans_on_both_sides(processes, receiver, tra
     out = run(["curl", *one, *[arg for _ in range(n - 1) for arg in ("--next", *one)]])
     assert out.stdout.decode().split() == [str(size), "201"] * n
 
-    spans = spans_after(receiver, tracer, 2 * n)
-    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
-    assert len(servers) == n and len(clients) == n, spans
-    assert {s["resource"]["process.pid"] for s in servers} == {node.pid}
+    servers, clients = sides(receiver, tracer, n, node.pid)
     for span in servers + clients:
         a = attrs(span)
         assert span["name"].startswith("POST")
@@ -137,10 +139,7 @@ def test_chunks_whose_framing_was_not_copied_give_spans_without_a_body_size(proc
     url = f"http://127.0.0.1:{port}/corked/10/2000"
     assert curl_sizes(*[url] * n) == [(200, 20_000)] * n
 
-    spans = spans_after(receiver, tracer, 2 * n)
-    servers, clients = of_kind(spans, SERVER), of_kind(spans, CLIENT)
-    assert len(servers) == n and len(clients) == n, spans
-    assert {s["resource"]["process.pid"] for s in servers} == {node.pid}
+    servers, clients = sides(receiver, tracer, n, node.pid)
     for span in servers:
         a = attrs(span)
         assert a["http.response.status_code"] == 200
