@@ -145,13 +145,18 @@ public final class ConnectionTracker {
         table.allKeys.reduce(0) { max($0, table.peek($1)?.maxBufferedBytesPerDirection ?? 0) }
     }
 
-    /// What a connection was found to carry, if it is tracked.
     /// What one connection holds of messages waiting for their partners
     /// (tests: memory that a hostile peer must not be able to grow).
     func heldMessages(of key: ConnectionKey) -> (requestHeads: Int, queueEntries: Int, http2HeaderBytes: Int)? {
         guard let connection = table.peek(key.connectionID) else { return nil }
-        return (connection.stitcher.pendingHeads, connection.stitcher.pendingEntries,
-                connection.http2?.stitcher.heldHeaderBytes ?? 0)
+        switch connection.state {
+        case .detecting(let session), .http1(let session):
+            return (session.requests.heldHeads, session.requests.entries, 0)
+        case .http2(let session):
+            return (0, 0, session.stitcher.heldHeaderBytes)
+        case .awaitingTLSPlaintext, .ignored:
+            return (0, 0, 0)
+        }
     }
 
     public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {

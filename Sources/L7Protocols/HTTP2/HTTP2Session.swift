@@ -1,8 +1,8 @@
 import L7Events
 
-/// The HTTP/2 side of one tracked connection: a frame reader per direction
-/// feeding one stitcher (which owns both HPACK contexts and the streams).
-final class HTTP2Connection {
+/// HTTP/2 on one connection: a frame reader per direction feeding one
+/// stitcher (which owns both HPACK contexts and the streams).
+final class HTTP2Session: ProtocolSession {
     private var egress: HTTP2FrameReader
     private var ingress: HTTP2FrameReader
     private(set) var stitcher: HTTP2Stitcher
@@ -18,39 +18,43 @@ final class HTTP2Connection {
                                  maxStreams: max(limits.maxPendingRequests, 1024))
     }
 
+    /// The role the frames showed (who sent the preface or HEADERS on odd streams).
     var role: ConnectionRole { stitcher.connection.role }
     var bufferedBytes: Int { egress.bufferedBytes + ingress.bufferedBytes }
+    var maxBufferedBytesPerDirection: Int { max(egress.bufferedBytes, ingress.bufferedBytes) }
 
-    func setConnection(_ info: ConnectionInfo) {
+    func connectionChanged(_ info: ConnectionInfo) {
         let role = stitcher.connection.role
         stitcher.connection = info
         if info.role == .unknown { stitcher.connection.role = role }
     }
 
-    /// Bytes of one call (or a chunk of it), with the holes around them.
-    func feed(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, leadingHole: Int, startsCall: Bool,
-              trailingHole: Int, timing: CallTiming) {
+    func feed(_ direction: Direction, _ bytes: UnsafeRawBufferPointer, _ placement: CallCursor.Placement,
+              timing: CallTiming) {
         switch direction {
         case .egress:
-            egress.skipHole(leadingHole, timing: timing, sink: &stitcher)
-            egress.feed(bytes, startsCall: startsCall, timing: timing, sink: &stitcher)
-            egress.skipHole(trailingHole, timing: timing, sink: &stitcher)
+            egress.skipHole(placement.leadingHole, timing: timing, sink: &stitcher)
+            egress.feed(bytes, startsCall: placement.startsCall, timing: timing, sink: &stitcher)
+            egress.skipHole(placement.trailingHole, timing: timing, sink: &stitcher)
         case .ingress:
-            ingress.skipHole(leadingHole, timing: timing, sink: &stitcher)
-            ingress.feed(bytes, startsCall: startsCall, timing: timing, sink: &stitcher)
-            ingress.skipHole(trailingHole, timing: timing, sink: &stitcher)
+            ingress.skipHole(placement.leadingHole, timing: timing, sink: &stitcher)
+            ingress.feed(bytes, startsCall: placement.startsCall, timing: timing, sink: &stitcher)
+            ingress.skipHole(placement.trailingHole, timing: timing, sink: &stitcher)
         }
     }
+
+    /// Frames are self-delimiting: the end of a call says nothing.
+    func callEnded(_ direction: Direction) {}
 
     func close() {
         egress.finish(sink: &stitcher)
         ingress.finish(sink: &stitcher)
         stitcher.flush()
     }
+
     func discard() { stitcher.discard() }
 
-    /// Hands over the exchanges and counters gathered since the last call.
-    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+    func drain(into stats: inout ProtocolStats, protocolStats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // By index: each exchange is lent to `emit` where it lies, not copied out.
             for i in stitcher.ready.indices { emit(stitcher.ready[i]) }
@@ -58,7 +62,7 @@ final class HTTP2Connection {
         }
         if stitcher.stats != ProtocolStats() {
             stats.add(stitcher.stats)
-            http2Stats.add(stitcher.stats)
+            protocolStats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
     }
