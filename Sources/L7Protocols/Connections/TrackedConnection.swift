@@ -6,7 +6,8 @@ import L7Events
 /// A state machine (`State`): detecting → an HTTP/1 or HTTP/2 session, or
 /// ignored (with why); TLS records in the syscall bytes wait for OpenSSL's
 /// plaintext, which starts detection over. How bytes are told apart while
-/// detecting is in `TrackedConnection+Detection.swift`.
+/// detecting is in `+Detection`, the TLS wait in `+TLS` (members are
+/// internal for those files alone).
 final class TrackedConnection {
     /// What the tracker must tell the capture after an event.
     enum Verdict {
@@ -54,8 +55,8 @@ final class TrackedConnection {
     var holders = ConnectionHolders()
     /// Whether any bytes were handed to it.
     private(set) var sawBytes = false
-    private(set) var info: ConnectionInfo
-    private(set) var state: State
+    var info: ConnectionInfo
+    var state: State
     /// The connection was seen from its start (connect/accept), so its
     /// first bytes must be a message's first bytes.
     let seenFromStart: Bool
@@ -65,9 +66,9 @@ final class TrackedConnection {
     /// Whether the `.http2` verdict was given.
     private var toldHTTP2 = false
     /// Set while syscall bytes carry TLS records and no plaintext came.
-    private var ciphertext: CiphertextWatch?
+    var ciphertext: CiphertextWatch?
     /// Whether this connection was judged unreadable (once).
-    private(set) var judgedUnreadable = false
+    var judgedUnreadable = false
     /// Counters of the connection itself (not of a protocol's messages), since last drained.
     var stats = ProtocolStats()
     /// Sessions left behind by a change of state, holding exchanges or
@@ -212,7 +213,7 @@ final class TrackedConnection {
         }
     }
 
-    private func place(_ chunk: DataChunk) -> CallCursor.Placement {
+    func place(_ chunk: DataChunk) -> CallCursor.Placement {
         chunk.direction == .egress ? egress.place(chunk) : ingress.place(chunk)
     }
 
@@ -255,26 +256,9 @@ final class TrackedConnection {
                      timing: timing)
     }
 
-    /// Plaintext from OpenSSL: what came before was ciphertext, so parsing
-    /// starts over on the plaintext streams.
-    private func startPlaintext(before chunk: DataChunk) {
-        let lostRequest = ciphertext?.requestLostInFlight(before: chunk) ?? false
-        retireSession()
-        info.isTLS = true
-        ciphertext = nil
-        egress = DirectionState()
-        ingress = DirectionState()
-        let session = HTTP1Session(connection: info, seenFromStart: seenFromStart, limits: limits)
-        state = .detecting(session)
-        if lostRequest {
-            session.requestLostUncounted()
-            stats.tlsInFlightAtStart += 1
-        }
-    }
-
     /// Frees the parsing state; the connection stays as a small tombstone
     /// so that bytes still in flight do not start detection again.
-    private func stopTracking(_ why: IgnoredBecause) -> Verdict {
+    func stopTracking(_ why: IgnoredBecause) -> Verdict {
         retireSession()
         state = .ignored(why)
         if why != .tunnel { stats.connectionsIgnored += 1 }
@@ -283,31 +267,10 @@ final class TrackedConnection {
 
     /// The session parsing the connection is given up: what it holds is
     /// counted lost, and it waits to be drained.
-    private func retireSession() {
+    func retireSession() {
         guard let session else { return }
         session.discard()
         retired.append(session)
-    }
-
-    // MARK: - TLS
-
-    /// Follows the TLS records of the syscall bytes (see `CiphertextWatch`).
-    private func watchCiphertext(_ chunk: DataChunk) -> Verdict {
-        stats.ciphertextBytesIgnored += chunk.bytes.count
-        if ciphertext == nil { ciphertext = CiphertextWatch() }
-        if ciphertext!.watch(chunk, place(chunk), alreadyJudged: judgedUnreadable) { return .suspectUnreadableTLS }
-        return ciphertext!.bytes > limits.detectionScanBytes ? stopTracking(.notHTTP) : .none
-    }
-
-    /// The grace is over (or the connection ends) and no plaintext came:
-    /// counted once; its bytes need not be sent any more. Whether it was judged now.
-    func confirmUnreadable() -> Bool {
-        guard isUnreadableSuspect, !info.isTLS, !judgedUnreadable else { return false }
-        ciphertext = nil
-        judgedUnreadable = true
-        stats.tlsConnectionsUnreadable += 1
-        if case .awaitingTLSPlaintext = state { _ = stopTracking(.unreadableTLS) }
-        return true
     }
 
     // MARK: - Closing and draining

@@ -1,14 +1,12 @@
-/// Entry and exit times of the read or write call that carried some bytes.
-struct CallTiming: Sendable, Equatable {
-    var enterNs: UInt64
-    var exitNs: UInt64
-}
-
 /// Turns one direction of a connection — a byte stream with holes — into
 /// HTTP/1.x messages, reported to a sink. Incremental and single-pass: bytes
 /// are looked at where they lie and copied only when a head, a start line or
 /// a chunk-size line is split across calls (at most `maxHeadBytes`). Bodies
 /// are never kept, only counted, so a hole in a body is skipped by length.
+///
+/// Split over three files: this one (state, input, holes, ends of
+/// messages), `+StartLines` (start lines and heads) and `+ChunkedBodies`;
+/// their members are internal for that reason alone.
 struct HTTP1Parser {
     typealias Kind = HTTP1StartLine.Kind
 
@@ -45,38 +43,38 @@ struct HTTP1Parser {
     }
 
     /// Progress of the search for the empty line that ends a head.
-    private enum LineScan { case inLine, afterLF, afterLFCR }
+    enum LineScan { case inLine, afterLF, afterLFCR }
 
     /// What this direction carries, once known.
-    private(set) var kind: Kind?
-    private(set) var state: State
+    var kind: Kind?
+    var state: State
     /// A start line has been found in this direction.
-    private(set) var hasSeenMessage = false
+    var hasSeenMessage = false
     /// Bytes passed over before the first start line (detection budget).
-    private(set) var skippedBeforeFirstMessage = 0
-    private let limits: TrackerLimits
+    var skippedBeforeFirstMessage = 0
+    let limits: TrackerLimits
 
     /// Owned copy of a split start line, head or chunk-size line.
-    private var buffer: [UInt8] = []
-    private var atLineStart = true
+    var buffer: [UInt8] = []
+    var atLineStart = true
     /// `buffer` holds the start of a candidate start line.
-    private var candidateOpen = false
-    private var lineScan = LineScan.inLine
-    private var trailerBytes = 0
+    var candidateOpen = false
+    var lineScan = LineScan.inLine
+    var trailerBytes = 0
 
-    private var current = CallTiming(enterNs: 0, exitNs: 0)
-    private var candidateTiming = CallTiming(enterNs: 0, exitNs: 0)
-    private var first = CallTiming(enterNs: 0, exitNs: 0)
-    private var last = CallTiming(enterNs: 0, exitNs: 0)
-    private var bodySize = 0
-    private var headReported = false
-    private var afterMessage = SeekMode.next
+    var current = CallTiming(enterNs: 0, exitNs: 0)
+    var candidateTiming = CallTiming(enterNs: 0, exitNs: 0)
+    var first = CallTiming(enterNs: 0, exitNs: 0)
+    var last = CallTiming(enterNs: 0, exitNs: 0)
+    var bodySize = 0
+    var headReported = false
+    var afterMessage = SeekMode.next
     /// While `framingLost`: the last bytes seen since the last hole (up to 8,
     /// newest in the low byte), how many, and whether the bytes seen so far
     /// end with the body's end (complete if the call ends there).
-    private var recentBytes: UInt64 = 0
-    private var recentCount = 0
-    private var endsWithTerminator = false
+    var recentBytes: UInt64 = 0
+    var recentCount = 0
+    var endsWithTerminator = false
 
     init(kind: Kind?, mode: SeekMode, limits: TrackerLimits) {
         self.kind = kind
@@ -98,14 +96,14 @@ struct HTTP1Parser {
     /// Bytes held for a split line or head.
     var bufferedBytes: Int { buffer.count }
 
-    private var isInMessage: Bool {
+    var isInMessage: Bool {
         switch state {
         case .seeking, .stopped: return false
         default: return true
         }
     }
 
-    private var messageTiming: MessageTiming {
+    var messageTiming: MessageTiming {
         MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
                       lastEnterNs: last.enterNs, lastExitNs: last.exitNs)
     }
@@ -264,359 +262,9 @@ struct HTTP1Parser {
         buffer = []
     }
 
-    // MARK: - Start lines
-
-    private mutating func seek<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int, mode: SeekMode,
-                                                    segmentStart: inout Int, sink: inout S) -> Int {
-        var i = start
-        let n = bytes.count
-        let methods: HTTP1StartLine.MethodRule = mode == .resync ? .known : .anyToken
-        while i < n {
-            if !candidateOpen {
-                if !atLineStart {
-                    guard let lf = bytes.index(of: ASCII.lf, from: i) else {
-                        noteSkipped(n - i, sink: &sink)
-                        return n
-                    }
-                    noteSkipped(lf + 1 - i, sink: &sink)
-                    i = lf + 1
-                    atLineStart = true
-                    continue
-                }
-                // Empty lines before a start line are tolerated (RFC 9112 §2.2).
-                if bytes[i] == ASCII.cr || bytes[i] == ASCII.lf {
-                    i += 1
-                    continue
-                }
-                candidateTiming = current
-            }
-            let lf = bytes.index(of: ASCII.lf, from: i)
-            let end = lf.map { $0 + 1 } ?? n
-            var accepted: Kind?
-            var plausible: Bool
-            var appended = false
-            if candidateOpen {
-                plausible = buffer.count + (end - i) <= limits.maxLineBytes
-                if plausible {
-                    buffer.appendBytes(bytes.slice(i..<end))
-                    appended = true
-                    plausible = buffer.withUnsafeBytes { line in
-                        HTTP1StartLine.isPlausiblePrefix(line.slice(0..<min(line.count, 24)), kind: kind, methods: methods)
-                    }
-                    if plausible, lf != nil {
-                        accepted = buffer.withUnsafeBytes { line in
-                            HTTP1StartLine.classify(line.slice(0..<(line.count - 1)).droppingCR(), kind: kind, methods: methods)
-                        }
-                    }
-                }
-            } else {
-                plausible = end - i <= limits.maxLineBytes
-                    && HTTP1StartLine.isPlausiblePrefix(bytes.slice(i..<min(end, i + 24)), kind: kind, methods: methods)
-                if plausible, let lf {
-                    accepted = HTTP1StartLine.classify(bytes.slice(i..<lf).droppingCR(), kind: kind, methods: methods)
-                }
-            }
-            if plausible && lf == nil {
-                if !candidateOpen {
-                    buffer.appendBytes(bytes.slice(i..<n))
-                    candidateOpen = true
-                }
-                return n
-            }
-            if let accepted {
-                // A message begins at the candidate; its head continues after the line.
-                segmentStart = candidateOpen ? end : i
-                candidateOpen = false
-                beginMessage(accepted)
-                lineScan = .afterLF
-                return scanHead(bytes, from: end, segmentStart: segmentStart, sink: &sink)
-            }
-            // Not a start line.
-            let passed = buffer.count + (appended ? 0 : end - i)
-            if candidateOpen { discardCandidate() }
-            switch mode {
-            case .detect:
-                sink.notHTTP()
-                state = .stopped
-                return n
-            case .next:
-                sink.lostSync(kind, unexpectedBytes: true)
-                state = .seeking(.resync)
-                noteSkipped(passed, sink: &sink)
-                atLineStart = lf != nil
-                return end
-            case .resync:
-                noteSkipped(passed, sink: &sink)
-                atLineStart = lf != nil
-                i = end
-            }
-        }
-        return n
-    }
-
-    private mutating func beginMessage(_ lineKind: Kind) {
-        if kind == nil { kind = lineKind }
-        hasSeenMessage = true
-        state = .head
-        headReported = false
-        bodySize = 0
-        first = candidateTiming
-        last = current
-    }
-
-    private mutating func discardCandidate() {
-        candidateOpen = false
-        releaseBuffer()
-    }
-
-    private mutating func noteSkipped<S: HTTP1ParserSink>(_ n: Int, sink: inout S) {
-        guard n > 0 else { return }
-        if !hasSeenMessage { skippedBeforeFirstMessage += n }
-        sink.skipped(n)
-    }
-
-    // MARK: - Heads
-
-    /// Advances `lineScan` through `bytes` from `start`; returns the index
-    /// after the LF of the empty line, if it is in `bytes`.
-    private mutating func scanForEmptyLine(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var j = start
-        while j < bytes.count {
-            switch lineScan {
-            case .inLine:
-                guard let lf = bytes.index(of: ASCII.lf, from: j) else { return nil }
-                j = lf + 1
-                lineScan = .afterLF
-            case .afterLF:
-                let b = bytes[j]
-                if b == ASCII.lf { return j + 1 }
-                if b == ASCII.cr { lineScan = .afterLFCR; j += 1 } else { lineScan = .inLine }
-            case .afterLFCR:
-                if bytes[j] == ASCII.lf { return j + 1 }
-                lineScan = .inLine
-            }
-        }
-        return nil
-    }
-
-    private mutating func scanHead<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                        segmentStart: Int, sink: inout S) -> Int {
-        // The common case, in one pass: the whole head lies in this call,
-        // right after its start line (at most `maxHeadBytes` are looked at).
-        // Otherwise the head is found line by line across calls, then parsed.
-        if buffer.isEmpty, lineScan == .afterLF,
-           let (result, length) = HTTP1HeadParser.parsePrefix(
-               bytes.slice(segmentStart..<min(bytes.count, segmentStart + limits.maxHeadBytes)), lineKind: kind ?? .request) {
-            headParsed(consume result, sink: &sink)
-            return segmentStart + length
-        }
-        let endOfHead = scanForEmptyLine(bytes, from: start)
-        let end = endOfHead ?? bytes.count
-        if buffer.count + (end - segmentStart) > limits.maxHeadBytes {
-            drop(.oversized, atLineStart: endOfHead != nil || lineScan == .afterLF, sink: &sink)
-            return end
-        }
-        guard let endOfHead else {
-            buffer.appendBytes(bytes.slice(segmentStart..<bytes.count))
-            return bytes.count
-        }
-        // `beginMessage` set `kind` from the start line that `seek` classified.
-        let lineKind = self.kind ?? .request
-        let result = withContiguous(bytes, segmentStart..<endOfHead) { block in
-            HTTP1HeadParser.parse(block, lineKind: lineKind)
-        }
-        headParsed(consume result, sink: &sink)
-        return endOfHead
-    }
-
-    private mutating func headParsed<S: HTTP1ParserSink>(_ result: consuming HTTP1HeadParser.Result, sink: inout S) {
-        switch consume result {
-        case .malformed:
-            drop(.malformed, atLineStart: true, sink: &sink)
-
-        case .request(let head, let framing):
-            let body: BodyPlan
-            if framing.hasTransferEncoding {
-                // A request whose final coding is not chunked has no knowable length.
-                guard framing.isChunked else { return drop(.malformed, atLineStart: true, sink: &sink) }
-                body = .chunked
-            } else {
-                switch framing.contentLength {
-                case .absent, .length(0): body = .none
-                case .length(let n): body = .fixed(n)
-                case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
-                }
-            }
-            // After an upgrade or CONNECT request, the next bytes may be another protocol.
-            afterMessage = framing.wantsUpgrade || head.method == "CONNECT" ? .resync : .next
-            sink.requestBegan(head, timing: messageTiming)
-            headReported = true
-            startBody(body, sink: &sink)
-
-        case .response(let head, let framing):
-            if head.status >= 100 && head.status < 200 && head.status != 101 {
-                // Interim (100 Continue, 103 Early Hints): the final response follows.
-                state = .seeking(.next)
-                atLineStart = true
-                return
-            }
-            var body: BodyPlan
-            if framing.hasTransferEncoding {
-                body = framing.isChunked ? .chunked : .untilClose
-            } else {
-                switch framing.contentLength {
-                case .absent: body = .untilClose
-                case .length(0): body = .none
-                case .length(let n): body = .fixed(n)
-                case .invalid: return drop(.malformed, atLineStart: true, sink: &sink)
-                }
-            }
-            let status = head.status
-            let context = sink.responseBegan(head, timing: messageTiming)
-            headReported = true
-            afterMessage = .next
-            if status == 101 || (context == .connect && status / 100 == 2) {
-                complete(sink: &sink)
-                sink.switchedProtocols()
-                state = .stopped
-                releaseBuffer()
-                return
-            }
-            if context == .head || status == 204 || status == 304 { body = .none }
-            startBody(body, sink: &sink)
-        }
-    }
-
-    private enum BodyPlan { case none, fixed(Int), chunked, untilClose }
-
-    private mutating func startBody<S: HTTP1ParserSink>(_ plan: BodyPlan, sink: inout S) {
-        switch plan {
-        case .none: complete(sink: &sink)
-        case .fixed(let n): state = .fixedBody(remaining: n)
-        case .chunked: state = .chunkSizeLine
-        case .untilClose: state = .untilClose
-        }
-    }
-
-    // MARK: - Chunked bodies
-
-    private mutating func chunkSizeLine<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                             sink: inout S) -> Int {
-        let lf = bytes.index(of: ASCII.lf, from: start)
-        let end = lf.map { $0 + 1 } ?? bytes.count
-        if buffer.count + (end - start) > limits.maxLineBytes {
-            drop(.malformed, atLineStart: lf != nil, sink: &sink)
-            return end
-        }
-        guard let lf else {
-            buffer.appendBytes(bytes.slice(start..<bytes.count))
-            return bytes.count
-        }
-        let size = withContiguous(bytes, start..<lf) { Self.chunkSize($0.droppingCR()) }
-        switch size {
-        case nil:
-            drop(.malformed, atLineStart: true, sink: &sink)
-        case 0?:
-            state = .trailers
-            lineScan = .afterLF
-            trailerBytes = 0
-        case let n?:
-            state = .chunkData(remaining: n)
-        }
-        return end
-    }
-
-    // MARK: - Chunked bodies whose framing was lost
-
-    /// The end of a chunked body: the CRLF after the last chunk's payload,
-    /// the last chunk, and the empty line (no trailers), as the low 7 bytes.
-    private static let lastChunk: UInt64 = 0x0D0A_300D_0A0D_0A  // "\r\n0\r\n\r\n"
-    /// The empty line that ends trailers, after the last trailer line.
-    private static let endOfTrailers: UInt64 = 0x0D0A_0D0A  // "\r\n\r\n"
-
-    private mutating func loseFraming<S: HTTP1ParserSink>(bodySizeKnown: Bool, sink: inout S) {
-        releaseBuffer()
-        state = .framingLost(bodySizeKnown: bodySizeKnown)
-        recentCount = 0
-        endsWithTerminator = false
-        if let kind { sink.framingLost(kind, bodySize: bodySizeKnown ? bodySize : nil) }
-    }
-
-    /// Passes over a lost body's bytes, watching for its end: at the end of
-    /// the call (decided by `callEnded`), or followed by a start line.
-    private mutating func scanLostFraming<S: HTTP1ParserSink>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                               bodySizeKnown: Bool, sink: inout S) -> Int {
-        let (terminator, mask): (UInt64, UInt64) = bodySizeKnown
-            ? (Self.endOfTrailers, 0xFFFF_FFFF) : (Self.lastChunk, 0xFF_FFFF_FFFF_FFFF)
-        let length = bodySizeKnown ? 4 : 7
-        var window = recentBytes
-        var count = recentCount
-        var i = start
-        let n = bytes.count
-        while i < n {
-            let b = bytes[i]
-            window = window << 8 | UInt64(b)
-            count += 1
-            i += 1
-            // Every terminator ends with LF: other bytes need no comparison.
-            if b == ASCII.lf, count >= length, window & mask == terminator, i < n,
-               Self.beginsWithStartLine(bytes, from: i, kind: kind, limits: limits) {
-                completeAfterLostFraming(sink: &sink)
-                return i
-            }
-        }
-        recentBytes = window
-        recentCount = min(count, 8)
-        endsWithTerminator = count >= length && window & mask == terminator
-        return n
-    }
-
-    /// Whether a complete start line (of this direction's kind) begins at `start`.
-    private static func beginsWithStartLine(_ bytes: UnsafeRawBufferPointer, from start: Int, kind: Kind?,
-                                            limits: TrackerLimits) -> Bool {
-        let end = min(bytes.count, start + limits.maxLineBytes)
-        guard start < end, HTTP1StartLine.isPlausiblePrefix(bytes.slice(start..<min(end, start + 24)), kind: kind,
-                                                             methods: .known),
-              let lf = bytes.index(of: ASCII.lf, from: start), lf < end else { return false }
-        return HTTP1StartLine.classify(bytes.slice(start..<lf).droppingCR(), kind: kind, methods: .known) != nil
-    }
-
-    private mutating func completeAfterLostFraming<S: HTTP1ParserSink>(sink: inout S) {
-        recentCount = 0
-        endsWithTerminator = false
-        complete(sink: &sink)
-        // The hole may also have held the end of this message and whole
-        // others: the end found may be a later message's.
-        sink.lostSync(kind, unexpectedBytes: false)
-    }
-
-    /// `1*HEXDIG [BWS] [";" extensions]`; extensions are not interpreted.
-    static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
-        var size = 0
-        var i = 0
-        while i < line.count, let digit = hexValue(line[i]) {
-            guard i < 15 else { return nil }
-            size = size << 4 | digit
-            i += 1
-        }
-        guard i > 0 else { return nil }
-        while i < line.count, line[i] == ASCII.space || line[i] == ASCII.tab { i += 1 }
-        guard i == line.count || line[i] == ASCII.semicolon else { return nil }
-        return size
-    }
-
-    private static func hexValue(_ b: UInt8) -> Int? {
-        switch b {
-        case 0x30...0x39: return Int(b - 0x30)
-        case 0x41...0x46: return Int(b - 0x41 + 10)
-        case 0x61...0x66: return Int(b - 0x61 + 10)
-        default: return nil
-        }
-    }
-
     // MARK: - Ends of messages
 
-    private mutating func complete<S: HTTP1ParserSink>(sink: inout S) {
+    mutating func complete<S: HTTP1ParserSink>(sink: inout S) {
         if let kind { sink.messageCompleted(kind, bodySize: bodySize, timing: messageTiming) }
         headReported = false
         state = .seeking(afterMessage)
@@ -624,7 +272,7 @@ struct HTTP1Parser {
     }
 
     /// Gives up the current message and looks for the next start line.
-    private mutating func drop<S: HTTP1ParserSink>(_ reason: HTTP1DropReason, atLineStart: Bool, sink: inout S) {
+    mutating func drop<S: HTTP1ParserSink>(_ reason: HTTP1DropReason, atLineStart: Bool, sink: inout S) {
         sink.messageDropped(kind ?? .request, reason: reason, headReported: headReported, timing: messageTiming)
         headReported = false
         candidateOpen = false
@@ -634,13 +282,13 @@ struct HTTP1Parser {
     }
 
     /// Empties the buffer, keeping a small allocation for the next split line.
-    private mutating func releaseBuffer() {
+    mutating func releaseBuffer() {
         buffer.removeAll(keepingCapacity: buffer.capacity <= 4096)
     }
 
     /// Runs `body` over `buffer + bytes[range]` as one contiguous buffer,
     /// copying `bytes[range]` only if earlier bytes are already buffered.
-    private mutating func withContiguous<R>(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>,
+    mutating func withContiguous<R>(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>,
                                             _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if buffer.isEmpty { return body(bytes.slice(range)) }
         buffer.appendBytes(bytes.slice(range))

@@ -1,0 +1,5 @@
+/// Entry and exit times of the read or write call that carried some bytes.
+struct CallTiming: Sendable, Equatable {
+    var enterNs: UInt64
+    var exitNs: UInt64
+}
