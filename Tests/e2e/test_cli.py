@@ -44,12 +44,12 @@ def test_sigterm_at_any_moment_stops_the_tracer_cleanly(processes):
     port = free_port()
     for when in ("starting", "ready", "starting", "ready"):
         proc = subprocess.Popen([BIN, "--port", str(port), "--exporter", "none"], stderr=subprocess.PIPE, text=True)
-        if when == "ready":
-            for line in proc.stderr:
-                if line.startswith("l7trace: ready"):
-                    break
-        else:
-            time.sleep(0.05)
+        # "starting": at the tracer's first line, printed while it attaches its
+        # probes (a fixed sleep could fire before main() on a loaded machine,
+        # where the default action of SIGTERM is all there is).
+        for line in proc.stderr:
+            if when == "starting" or line.startswith("l7trace: ready"):
+                break
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=30)
