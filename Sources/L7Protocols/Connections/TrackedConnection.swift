@@ -6,7 +6,7 @@ import L7Events
 /// A state machine (`State`): detecting → an HTTP/1 or HTTP/2 session, or
 /// ignored (with why); TLS records in the syscall bytes wait for OpenSSL's
 /// plaintext, which starts detection over. How bytes are told apart while
-/// detecting is in `+Detection`, the TLS wait in `+TLS` (members are
+/// detecting is in `+Detection`, the TLS wait in `+TLS`, role and holders in `+Role` (members are
 /// internal for those files alone).
 final class TrackedConnection {
     /// What the tracker must tell the capture after an event.
@@ -49,8 +49,8 @@ final class TrackedConnection {
     let id: UInt64
     /// The process and fd that last moved its bytes: its exchanges are
     /// that process's, and what the capture is told is about that fd.
-    private(set) var key: ConnectionKey
-    private(set) var fd: Int32
+    var key: ConnectionKey
+    var fd: Int32
     /// Who holds the socket; the connection ends when no one does.
     var holders = ConnectionHolders()
     /// Whether any bytes were handed to it.
@@ -64,7 +64,7 @@ final class TrackedConnection {
     var egress = DirectionState()
     var ingress = DirectionState()
     /// Whether the `.http2` verdict was given.
-    private var toldHTTP2 = false
+    var toldHTTP2 = false
     /// Set while syscall bytes carry TLS records and no plaintext came.
     var ciphertext: CiphertextWatch?
     /// Whether this connection was judged unreadable (once).
@@ -115,42 +115,6 @@ final class TrackedConnection {
     var unreadableSuspectSinceNs: UInt64? { ciphertext?.suspectSinceNs }
     /// Whether the connection may turn out unreadable TLS.
     var isUnreadableSuspect: Bool { ciphertext?.isSuspect ?? false }
-
-    // MARK: - Role and holders
-
-    /// Sets the role from outside (open event, procfs, listening ports),
-    /// unless the connection already knows it.
-    func assignRole(_ role: ConnectionRole, local: SocketAddress? = nil, remote: SocketAddress? = nil) {
-        if let local, info.local == nil { info.local = local }
-        if let remote, info.remote == nil { info.remote = remote }
-        if info.role == .unknown && role != .unknown { info.role = role }
-        session?.connectionChanged(info)
-    }
-
-    /// A protocol session found the role (who spoke first, with what).
-    func learnRole(_ role: ConnectionRole) {
-        guard info.role == .unknown, role != .unknown else { return }
-        info.role = role
-        session?.connectionChanged(info)
-    }
-
-    /// Another process or fd moves the bytes now (a forked child serving
-    /// the connection its parent accepted, fd 1 after fd 0): its exchanges
-    /// are attributed to that process. Returns what the capture was told
-    /// about the connection, to be told again: the kernel keeps it per fd.
-    func moveTo(_ key: ConnectionKey, fd: Int32) -> [Verdict] {
-        holders.noteUse(key.tgid)
-        guard key != self.key || fd != self.fd else { return [] }
-        self.key = key
-        self.fd = fd
-        info.key = key
-        session?.connectionChanged(info)
-        var verdicts: [Verdict] = []
-        if case .ignored = state { verdicts.append(.ignore) }
-        if info.isTLS { verdicts.append(.ignoreCiphertext) }
-        if toldHTTP2 { verdicts.append(.http2) }
-        return verdicts
-    }
 
     // MARK: - Data
 
