@@ -33,7 +33,7 @@ public final class ConnectionTracker {
     /// The HTTP/2 part of `stats` (what remains is HTTP/1's and the connections').
     public private(set) var http2Stats = ProtocolStats()
 
-    private var table: ConnectionTable
+    var table: ConnectionTable
     /// Queue buffers lent to the connection being fed (see `HTTP1SpareBuffers`).
     private var spares = HTTP1SpareBuffers()
     /// Connections suspected of unreadable TLS, waiting out the grace.
@@ -119,53 +119,12 @@ public final class ConnectionTracker {
         }
     }
 
-    /// Gives a connection its role when something outside the byte stream
-    /// knows it (procfs socket tables, for sockets older than the tracer).
-    public func assignRole(_ role: ConnectionRole, for key: ConnectionKey,
-                           local: SocketAddress? = nil, remote: SocketAddress? = nil) {
-        table.lookup(key.connectionID)?.assignRole(role, local: local, remote: remote)
-    }
-
     /// Gives back what a burst of connections grew, now that most are gone
     /// (the connection table's slots and index). Call it on a timer or when
     /// a burst has ended, never per event: it costs O(connections tracked).
     public func releaseSpareCapacity() {
         table.shrinkIfSparse()
         spares = HTTP1SpareBuffers()
-    }
-
-    /// Slots the connection table holds (for tests of shrinking).
-    var connectionSlots: Int { table.slotCount }
-
-    /// Bytes held in parser buffers across all connections (for tests of boundedness).
-    var bufferedBytes: Int { table.allKeys.reduce(0) { $0 + (table.peek($1)?.bufferedBytes ?? 0) } }
-
-    /// The largest buffer of any one direction (for tests of boundedness).
-    var maxBufferedBytesPerDirection: Int {
-        table.allKeys.reduce(0) { max($0, table.peek($1)?.maxBufferedBytesPerDirection ?? 0) }
-    }
-
-    /// What one connection holds of messages waiting for their partners
-    /// (tests: memory that a hostile peer must not be able to grow).
-    func heldMessages(of key: ConnectionKey) -> (requestHeads: Int, queueEntries: Int, http2HeaderBytes: Int)? {
-        guard let connection = table.peek(key.connectionID) else { return nil }
-        switch connection.state {
-        case .detecting(let session), .http1(let session):
-            return (session.requests.heldHeads, session.requests.entries, 0)
-        case .http2(let session):
-            return (0, 0, session.stitcher.heldHeaderBytes)
-        case .awaitingTLSPlaintext, .ignored:
-            return (0, 0, 0)
-        }
-    }
-
-    public func detectedProtocol(of key: ConnectionKey) -> DetectedProtocol? {
-        table.lookup(key.connectionID)?.detected
-    }
-
-    /// What is known about a tracked connection.
-    public func connectionInfo(of key: ConnectionKey) -> ConnectionInfo? {
-        table.lookup(key.connectionID)?.info
     }
 
     /// Closes out every connection (on shutdown): bodies delimited by the
