@@ -150,8 +150,8 @@ public struct URLRedaction: Sendable {
         var current: [UInt8] = []
         var previousWasLower = false
         for byte in bytes {
-            let isUpper = byte >= 0x41 && byte <= 0x5A
-            let isLower = byte >= 0x61 && byte <= 0x7A
+            let isUpper = ASCIICase.isUppercase(byte)
+            let isLower = ASCIICase.isLowercase(byte)
             let isDigit = byte >= 0x30 && byte <= 0x39
             if !(isUpper || isLower || isDigit) {
                 if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
