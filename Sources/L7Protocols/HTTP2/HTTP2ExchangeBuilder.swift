@@ -209,3 +209,39 @@ struct HTTP2ExchangeBuilder {
                       lastExitNs: last.exitNs)
     }
 }
+
+extension HTTP2ExchangeBuilder {
+    /// What a finished stream makes.
+    enum Outcome {
+        case built(Exchange)
+        /// Not a request, or a response without `:status`.
+        case malformed
+        /// Neither side's head says which side made the request.
+        case noRequestSide
+        /// A response to a request the capture never saw.
+        case orphanResponse
+        case nothing
+    }
+
+    /// The exchange of a finished stream, read where the stream lies (no copy of it).
+    static func outcome(of stream: HTTP2Stream, connection: ConnectionInfo) -> Outcome {
+        let requestDirection: Direction
+        switch connection.role {
+        case .client: requestDirection = .egress
+        case .server: requestDirection = .ingress
+        case .unknown:
+            if let head = stream.egress.head, stream.fields.has(":method", in: head) { requestDirection = .egress }
+            else if let head = stream.ingress.head, stream.fields.has(":method", in: head) { requestDirection = .ingress }
+            else { return .noRequestSide }
+        }
+        let requestSide = stream[requestDirection]
+        // A request whose head was lost was counted then (each loss counts once).
+        if requestSide.head == nil && requestSide.headerBlockLost { return .nothing }
+        guard requestSide.seen, let requestFirst = requestSide.first else {
+            return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
+        }
+        let builder = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
+                                           requestFirst: requestFirst)
+        return builder.build().map(Outcome.built) ?? .malformed
+    }
+}
