@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "L7Events", swiftSettings: hotPath),
         // Byte and text helpers every layer uses (percent-decoding, gRPC status names).
         .target(name: "L7Basics", swiftSettings: hotPath),
-        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"], swiftSettings: hotPath),
+        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events", "L7Basics"], swiftSettings: hotPath),
         .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: hotPath + [.swiftLanguageMode(.v6)]),
         .target(name: "L7Spans", dependencies: ["L7Events", "L7Basics", "L7Protocols"], swiftSettings: hotPath),
         .target(
@@ -66,6 +66,7 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
+        .testTarget(name: "L7BasicsTests", dependencies: ["L7Basics"]),
         .testTarget(name: "L7CaptureTests", dependencies: ["L7Capture", "CProbes", "L7Events"]),
         .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols", "CNghttp2"]),
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),

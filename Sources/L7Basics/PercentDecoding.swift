@@ -17,8 +17,9 @@ public enum PercentDecoding {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == 0x25, index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
-                out.append(high << 4 | low)
+            if byte == 0x25, index + 2 < bytes.count, let high = Hex.digitValue(bytes[index + 1]),
+               let low = Hex.digitValue(bytes[index + 2]) {
+                out.append(UInt8(high << 4 | low))
                 index += 3
                 continue
             }
@@ -33,14 +34,5 @@ public enum PercentDecoding {
     /// The decoded text; nil on a bad escape or when the bytes are not UTF-8.
     public static func decodeUTF8<S: StringProtocol>(_ text: S) -> String? {
         decode(text, badEscape: .reject).flatMap { String(validating: $0, as: UTF8.self) }
-    }
-
-    public static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: return byte - 0x30
-        case 0x41...0x46: return byte - 0x41 + 10
-        case 0x61...0x66: return byte - 0x61 + 10
-        default: return nil
-        }
     }
 }

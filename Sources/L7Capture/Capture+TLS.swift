@@ -1,4 +1,5 @@
 import CProbes
+import L7Basics
 import L7Events
 #if canImport(Glibc)
 import Glibc
@@ -73,8 +74,7 @@ extension Capture {
     static func deviceText(_ dev: UInt64) -> String {
         let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
         let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
-        func hex(_ v: UInt64) -> String { let h = String(v, radix: 16); return h.count < 2 ? "0" + h : h }
-        return "\(hex(major)):\(hex(minor))"
+        return Hex.string(major, minimumDigits: 2) + ":" + Hex.string(minor, minimumDigits: 2)
     }
 
     /// The processes to look at first: the listed ones and their

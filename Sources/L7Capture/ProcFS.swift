@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import L7Basics
 
 /// Read-only views of /proc used to name and classify traced processes.
 /// Nothing here interprets what it reads beyond splitting it; a process that
@@ -86,7 +87,7 @@ public enum ProcFS {
         var index = utf8.startIndex
         while true {
             let atEnd = index == utf8.endIndex
-            if !atEnd, isHex(utf8[index]) {
+            if !atEnd, Hex.digitValue(utf8[index]) != nil {
                 if runLength == 0 { runStart = index }
                 runLength += 1
             } else {
@@ -148,9 +149,5 @@ public enum ProcFS {
             result.append(contentsOf: chunk[0..<n])
         }
         return result
-    }
-
-    private static func isHex(_ c: UInt8) -> Bool {
-        (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)
     }
 }

@@ -1,3 +1,5 @@
+import L7Basics
+
 /// Extracts the human-readable reason from a collector's error response.
 ///
 /// OTLP/HTTP errors carry a `google.rpc.Status` in the request's encoding:
@@ -49,7 +51,7 @@ enum CollectorMessage {
     /// One line, printable, bounded.
     static func clean(_ text: String) -> String {
         var line = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
-        line = line.trimmingASCIIWhitespace
+        line = String(ASCIIWhitespace.trimmingWhitespace(line))
         if line.count > maxLength { line = String(line.prefix(maxLength)) + "…" }
         return line
     }

@@ -1,3 +1,4 @@
+import L7Basics
 import L7Spans
 
 /// Turns a span into the one line the console exporter prints:
@@ -35,8 +36,8 @@ public struct ConsoleSpanFormatter: Sendable {
         out.append(0x20)
         Self.appendDuration(span, &out)
         out.append(contentsOf: " trace=".utf8)
-        Self.appendHex(span.traceID.high, &out)
-        Self.appendHex(span.traceID.low, &out)
+        Hex.append(span.traceID.high, to: &out)
+        Hex.append(span.traceID.low, to: &out)
     }
 
     static func kindName(_ kind: SpanKind) -> String {
@@ -137,13 +138,6 @@ public struct ConsoleSpanFormatter: Sendable {
     private static func appendDecimal(_ value: Int64, _ out: inout [UInt8]) {
         if value < 0 { out.append(0x2D) }
         appendDigits(Int(value.magnitude), width: 1, &out)
-    }
-
-    private static func appendHex(_ value: UInt64, _ out: inout [UInt8]) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            let nibble = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-            out.append(nibble < 10 ? nibble + 0x30 : nibble + 0x57)
-        }
     }
 
     private static func appendPadded(_ text: String, to width: Int, _ out: inout [UInt8]) {

@@ -1,5 +1,6 @@
 import CCurl
 import Glibc
+import L7Basics
 
 /// One libcurl easy handle, set up once and reused for every request so the
 /// connection to the collector (and its TLS session) stays open.
@@ -212,10 +213,9 @@ final class ResponseCollector {
         }
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
         // Trim bytes, not Characters: "\r\n" is one Character and no whitespace test matches it.
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d || $0 == 0x0a }
         var start = colon + 1, end = bytes.endIndex
-        while start < end, isSpace(bytes[start]) { start += 1 }
-        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        while start < end, ASCIIWhitespace.isWhitespace(bytes[start]) { start += 1 }
+        while end > start, ASCIIWhitespace.isWhitespace(bytes[end - 1]) { end -= 1 }
         let name = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
         headers.append((name, String(decoding: bytes[start..<end], as: UTF8.self)))
     }

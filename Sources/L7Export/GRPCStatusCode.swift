@@ -6,7 +6,6 @@ struct GRPCStatusCode: Equatable, Sendable {
     var rawValue: Int
 
     static let ok = GRPCStatusCode(rawValue: 0)
-    static let resourceExhausted = GRPCStatusCode(rawValue: 8)
 
     var name: String { GRPCStatus.name(rawValue) ?? "code \(rawValue)" }
 

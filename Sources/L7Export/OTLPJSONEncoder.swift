@@ -1,3 +1,4 @@
+import L7Basics
 import L7Spans
 
 /// Writes a batch as one OTLP JSON `TracesData` object on one line (the
@@ -53,14 +54,14 @@ public struct OTLPJSONEncoder {
 
     private mutating func span(_ span: SpanRecord) {
         raw(#"{"traceId":""#)
-        hex(span.traceID.high, digits: 16)
-        hex(span.traceID.low, digits: 16)
+        Hex.append(span.traceID.high, to: &out)
+        Hex.append(span.traceID.low, to: &out)
         raw(#"","spanId":""#)
-        hex(span.spanID.value, digits: 16)
+        Hex.append(span.spanID.value, to: &out)
         raw("\"")
         if let parent = span.parentSpanID {
             raw(#","parentSpanId":""#)
-            hex(parent.value, digits: 16)
+            Hex.append(parent.value, to: &out)
             raw("\"")
         }
         if !span.traceState.isEmpty {
@@ -151,14 +152,6 @@ public struct OTLPJSONEncoder {
         out.append(contentsOf: text.utf8)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private mutating func hex(_ value: UInt64, digits: Int) {
-        for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-            out.append(Self.hexDigits[Int(value >> UInt64(shift) & 0xf)])
-        }
-    }
-
     private mutating func decimal(_ value: UInt64) {
         guard value > 0 else { out.append(UInt8(ascii: "0")); return }
         let start = out.count
@@ -182,8 +175,7 @@ public struct OTLPJSONEncoder {
             case UInt8(ascii: "\t"): raw(#"\t"#)
             case 0..<0x20:
                 raw(#"\u00"#)
-                out.append(Self.hexDigits[Int(byte >> 4)])
-                out.append(Self.hexDigits[Int(byte & 0xf)])
+                Hex.append(UInt64(byte), digits: 2, to: &out)
             default:
                 out.append(byte)
             }

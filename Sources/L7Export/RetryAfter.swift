@@ -1,11 +1,12 @@
 import Glibc
+import L7Basics
 
 /// The `Retry-After` header of an HTTP 429/503: a number of seconds, or an
 /// HTTP-date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) to wait until.
 enum RetryAfter {
     /// Seconds to wait from `now` (Unix seconds), nil when the value is neither form.
     static func seconds(_ value: String, now: Double = Double(time(nil))) -> Double? {
-        let text = value.trimmingASCIIWhitespace
+        let text = String(ASCIIWhitespace.trimmingWhitespace(value))
         if let seconds = Int(text) { return seconds >= 0 ? Double(seconds) : nil }
         guard let date = unixTime(imfFixdate: text) else { return nil }
         return max(0, Double(date) - now)

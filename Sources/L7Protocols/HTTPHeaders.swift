@@ -1,3 +1,5 @@
+import L7Basics
+
 /// Header fields in arrival order. Names keep their original case; lookups
 /// are case-insensitive (ASCII). Repeated fields stay separate entries.
 ///
@@ -201,14 +203,11 @@ public struct HTTPHeaders: Sendable, Equatable {
             let start = Int(e.nameStart)
             for i in 0..<key.count {
                 let x = all[start + i], y = key[i]
-                if x != y && lowercased(x) != lowercased(y) { return false }
+                if !ASCIICase.equal(x, y) { return false }
             }
             return true
         }
     }
-
-    @inline(__always)
-    private static func lowercased(_ b: UInt8) -> UInt8 { b &- 0x41 < 26 ? b | 0x20 : b }
 }
 
 @inline(__always)

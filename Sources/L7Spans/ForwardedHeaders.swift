@@ -1,3 +1,4 @@
+import L7Basics
 import L7Protocols
 
 /// What a reverse proxy says about the original request, from `Forwarded`
@@ -40,7 +41,7 @@ struct ForwardedHeaders {
     }
 
     static func firstEntry(_ list: String) -> Substring? {
-        let first = TraceState.trimOWS(list[..<(list.firstIndex(of: ",") ?? list.endIndex)])
+        let first = ASCIIWhitespace.trimmingOWS(list[..<(list.firstIndex(of: ",") ?? list.endIndex)])
         return first.isEmpty ? nil : first
     }
 
@@ -51,8 +52,8 @@ struct ForwardedHeaders {
         func flush(_ end: Substring.Index) {
             let pair = value[pairStart..<end]
             guard let eq = pair.firstIndex(of: "=") else { return }
-            let key = TraceState.trimOWS(pair[..<eq])
-            var v = TraceState.trimOWS(pair[pair.index(after: eq)...])
+            let key = ASCIIWhitespace.trimmingOWS(pair[..<eq])
+            var v = ASCIIWhitespace.trimmingOWS(pair[pair.index(after: eq)...])
             if v.count >= 2, v.first == "\"", v.last == "\"" { v = v.dropFirst().dropLast() }
             if !key.isEmpty { result.append((key, v)) }
         }

@@ -1,3 +1,5 @@
+import L7Basics
+
 /// A host and optional port as written in `Host`, `Forwarded: host=`,
 /// `X-Forwarded-Host` or a URI authority: `example.com`, `example.com:8080`,
 /// `[::1]:8080`, or a bare IPv6 address (as `X-Forwarded-For` carries it).
@@ -18,9 +20,8 @@ struct HostAndPort: Equatable {
     /// Parses the bytes of a field value; only the host becomes a String.
     /// (Slicing Substrings costs more than the whole parse on bytes.)
     static func parse(_ b: UnsafeRawBufferPointer) -> HostAndPort? {
-        var lo = 0, hi = b.count
-        while lo < hi, b[lo] == 0x20 || b[lo] == 0x09 { lo += 1 }
-        while hi > lo, b[hi - 1] == 0x20 || b[hi - 1] == 0x09 { hi -= 1 }
+        let b = ASCIIWhitespace.trimmingOWS(b)
+        let lo = 0, hi = b.count
         guard lo < hi else { return nil }
         func text(_ r: Range<Int>) -> Substring { Substring(String(decoding: UnsafeRawBufferPointer(rebasing: b[r]), as: UTF8.self)) }
         if b[lo] == 0x5B {  // [

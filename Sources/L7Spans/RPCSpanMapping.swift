@@ -56,24 +56,13 @@ extension SpanBuilder {
             }
         }
 
-        // Addresses: :authority, else the socket.
-        let server = kind == .server
-            ? Self.serverSideAddress(forwarded: ForwardedHeaders(exchange.request.headers),
-                                     target: Self.noTarget, host: recent.hostField(exchange.request.headers),
-                                     scheme: connection.isTLS ? "https" : "http", local: connection.local)
-            : Self.clientSideAddress(target: Self.noTarget, host: recent.hostField(exchange.request.headers),
-                                     scheme: connection.isTLS ? "https" : "http", remote: connection.remote)
-        if let server {
-            attributes.append(Attribute("server.address", .string(server.host)))
-            if let port = server.port { attributes.append(Attribute("server.port", .int(Int64(port)))) }
-        }
-        if let peer = connection.remote {
-            attributes.append(Attribute("network.peer.address", .string(recent.host(of: peer))))
-            attributes.append(Attribute("network.peer.port", .int(Int64(peer.port))))
-        }
-        if let userAgent = recent.userAgent(exchange.request.headers) {
-            attributes.append(Attribute("user_agent.original", .string(userAgent)))
-        }
+        // Addresses: :authority, else the socket. No protocol version: gRPC is HTTP/2.
+        let headers = exchange.request.headers
+        let server = serverAddress(kind: kind, forwarded: kind == .server ? ForwardedHeaders(headers) : nil,
+                                   target: Self.noTarget, headers: headers, scheme: connection.isTLS ? "https" : "http",
+                                   connection: connection)
+        appendEndpointAttributes(server: server, peerHost: connection.remote.map(recent.host(of:)), protocolVersion: "",
+                                 headers: headers, connection: connection, to: &attributes)
         if let n = grpc.requestMessages { attributes.append(Attribute("l7trace.grpc.request.message_count", .int(Int64(n)))) }
         if let n = grpc.responseMessages { attributes.append(Attribute("l7trace.grpc.response.message_count", .int(Int64(n)))) }
         if let code = exchange.streamErrorCode {
@@ -83,13 +72,8 @@ extension SpanBuilder {
             attributes.append(Attribute("l7trace.undecoded", .stringArray(exchange.undecoded.names)))
         }
 
-        let (startNs, endNs) = Self.times(exchange, kind: kind, closedAtNs: closedAtNs)
-        var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
-                                kind: kind, startUnixNano: clock.unixNanos(fromMonotonic: startNs),
-                                endUnixNano: clock.unixNanos(fromMonotonic: endNs), attributes: attributes,
-                                statusCode: statusCode, statusMessage: statusMessage, flags: 0, pid: connection.pid)
-        applyTraceContext(to: &record, headers: exchange.request.headers)
-        return record
+        return record(of: exchange, kind: kind, name: name, attributes: attributes, statusCode: statusCode,
+                      statusMessage: statusMessage, closedAtNs: closedAtNs)
     }
 
     /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.

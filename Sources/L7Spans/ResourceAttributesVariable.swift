@@ -11,11 +11,11 @@ enum ResourceAttributesVariable {
     static func parse(_ value: String) -> [(key: String, value: String)]? {
         var result: [(key: String, value: String)] = []
         for rawEntry in value.split(separator: ",", omittingEmptySubsequences: false) {
-            let entry = trimSpaces(rawEntry)
+            let entry = ASCIIWhitespace.trimmingOWS(rawEntry)
             if entry.isEmpty { continue }
             guard let eq = entry.firstIndex(of: "="),
-                  let key = decode(trimSpaces(entry[..<eq])), !key.isEmpty,
-                  let decodedValue = decode(trimSpaces(entry[entry.index(after: eq)...]))
+                  let key = decode(ASCIIWhitespace.trimmingOWS(entry[..<eq])), !key.isEmpty,
+                  let decodedValue = decode(ASCIIWhitespace.trimmingOWS(entry[entry.index(after: eq)...]))
             else { return nil }
             if let existing = result.firstIndex(where: { $0.key == key }) {
                 result[existing].value = decodedValue
@@ -32,8 +32,6 @@ enum ResourceAttributesVariable {
         guard let text = PercentDecoding.decodeUTF8(s), !ServiceNameGuard.hasControlCharacters(text) else { return nil }
         return text
     }
-
-    static func trimSpaces(_ s: Substring) -> Substring { TraceState.trimOWS(s) }
 }
 
 /// What a service name read from another process must look like to be used.
@@ -43,7 +41,7 @@ enum ServiceNameGuard {
     /// The trimmed name, or nil when it is empty, too long, or not printable text.
     static func accept(_ name: String?) -> String? {
         guard let name else { return nil }
-        let trimmed = TraceState.trimOWS(Substring(name))
+        let trimmed = ASCIIWhitespace.trimmingOWS(name)
         guard !trimmed.isEmpty, trimmed.utf8.count <= maxBytes, !hasControlCharacters(trimmed) else { return nil }
         return String(trimmed)
     }

@@ -1,3 +1,5 @@
+import L7Basics
+
 /// Turns a request path into a low-cardinality route for span names and
 /// `http.route`.
 ///
@@ -98,7 +100,7 @@ public struct RouteTemplater: Sendable {
         for (i, c) in u.enumerated() {
             if i == 8 || i == 13 || i == 18 || i == 23 {
                 if c != 0x2D { return false }
-            } else if !((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)) {
+            } else if Hex.digitValue(c) == nil {
                 return false
             }
         }

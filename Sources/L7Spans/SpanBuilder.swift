@@ -10,7 +10,7 @@ import L7Protocols
 public struct SpanBuilder {
     public let options: SpanOptions
     public let clock: ClockConversion
-    private let ids: IDSource
+    let ids: IDSource
     let recent = RecentFieldValues()
     private let routes: RouteTemplater
     /// `options.knownMethods` as a list: comparing a few short (inline)
@@ -70,37 +70,21 @@ public struct SpanBuilder {
         if let query { attributes.append(Attribute("url.query", .string(query))) }
         if let route { attributes.append(Attribute("http.route", .string(route))) }
 
-        // Server and client addresses.
+        // Server and client addresses: the server side names its client, the
+        // client side the URL it asked for; then what every span says.
         let peerHost = connection.remote.map(recent.host(of:))
-        let server: (host: String, port: Int?)?
+        let forwarded = kind == .server ? ForwardedHeaders(request.headers) : nil
+        let server = serverAddress(kind: kind, forwarded: forwarded, target: target, headers: request.headers,
+                                   scheme: scheme, connection: connection)
         if kind == .server {
-            let forwarded = ForwardedHeaders(request.headers)
-            server = Self.serverSideAddress(forwarded: forwarded, target: target, host: recent.hostField(request.headers),
-                                            scheme: scheme, local: connection.local)
             if let client = forwarded?.clientAddress.map(String.init) ?? peerHost {
                 attributes.append(Attribute("client.address", .string(client)))
             }
-        } else {
-            server = Self.clientSideAddress(target: target, host: recent.hostField(request.headers), scheme: scheme,
-                                            remote: connection.remote)
-            if let server {
-                attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, path: path, query: query))))
-            }
+        } else if let server {
+            attributes.append(Attribute("url.full", .string(Self.fullURL(scheme: scheme, server: server, path: path, query: query))))
         }
-        if let server {
-            attributes.append(Attribute("server.address", .string(server.host)))
-            if let port = server.port { attributes.append(Attribute("server.port", .int(Int64(port)))) }
-        }
-        if let peer = connection.remote, let peerHost {
-            attributes.append(Attribute("network.peer.address", .string(peerHost)))
-            attributes.append(Attribute("network.peer.port", .int(Int64(peer.port))))
-        }
-        if !request.version.isEmpty {
-            attributes.append(Attribute("network.protocol.version", .string(request.version)))
-        }
-        if let userAgent = recent.userAgent(request.headers) {
-            attributes.append(Attribute("user_agent.original", .string(userAgent)))
-        }
+        appendEndpointAttributes(server: server, peerHost: peerHost, protocolVersion: request.version,
+                                 headers: request.headers, connection: connection, to: &attributes)
 
         // Response and status.
         if exchange.requestBodySize > 0 && !exchange.undecoded.contains(.requestBodySize) {
@@ -135,51 +119,8 @@ public struct SpanBuilder {
             attributes.append(Attribute("l7trace.undecoded", .stringArray(exchange.undecoded.names)))
         }
 
-        // Times.
-        let (startNs, endNs) = Self.times(exchange, kind: kind, closedAtNs: closedAtNs)
-
-        // Trace context.
-        var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
-                                kind: kind, startUnixNano: clock.unixNanos(fromMonotonic: startNs),
-                                endUnixNano: clock.unixNanos(fromMonotonic: endNs), attributes: attributes,
-                                statusCode: statusCode, flags: 0, pid: connection.pid)
-        applyTraceContext(to: &record, headers: request.headers)
-        return record
-    }
-
-    /// Server: from the exit of the read that brought the first request byte
-    /// to the exit of the last response write. Client: from the entry of the
-    /// first request write to the exit of the read that completed the response.
-    static func times(_ exchange: Exchange, kind: SpanKind, closedAtNs: UInt64?) -> (start: UInt64, end: UInt64) {
-        let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
-        var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
-        if let closedAtNs, !exchange.hasResponse || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
-        return (startNs, max(endNs, startNs))
-    }
-
-    /// Ids, parent and flags. OTLP flags: W3C trace flags in the low byte,
-    /// 0x100 "whether the parent is remote is known", 0x200 "it is remote".
-    func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders) {
-        guard let parent = TraceParent(headers: headers) else {
-            record.traceID = ids.generator.nextTraceID()
-            record.spanID = ids.generator.nextSpanID()
-            record.flags = 0x101  // sampled, root
-            return
-        }
-        record.traceID = parent.traceID
-        record.traceState = TraceState.validated(headers)
-        if record.kind == .server {
-            // The caller's span is our parent.
-            record.spanID = ids.generator.nextSpanID()
-            record.parentSpanID = parent.parentID
-            record.flags = UInt32(parent.flags) | 0x300
-        } else {
-            // The header we saw leave names the span the remote server will
-            // call its parent: that span is this one.
-            record.spanID = parent.parentID
-            record.parentSpanID = nil
-            record.flags = UInt32(parent.flags) | 0x100
-        }
+        return record(of: exchange, kind: kind, name: name, attributes: attributes, statusCode: statusCode,
+                      closedAtNs: closedAtNs)
     }
 
     /// 5xx and uninterpretable codes always; 4xx only for the client, whose
@@ -187,36 +128,6 @@ public struct SpanBuilder {
     static func isError(status: Int, kind: SpanKind) -> Bool {
         if status < 100 || status > 599 || status >= 500 { return true }
         return status >= 400 && kind == .client
-    }
-
-    /// Forwarded/X-Forwarded-Host, then an absolute-form target, then Host,
-    /// then the socket the request arrived on.
-    static func serverSideAddress(forwarded: ForwardedHeaders?, target: RequestTarget, host: HostAndPort?,
-                                  scheme: String, local: SocketAddress?) -> (host: String, port: Int?)? {
-        if let h = forwarded?.host {
-            return (String(h.host), h.port ?? HostAndPort.defaultPort(scheme: forwarded?.proto ?? scheme) ?? local.map { Int($0.port) })
-        }
-        if let a = target.authority {
-            return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: target.scheme ?? scheme))
-        }
-        // HTTP/2's :authority, then Host.
-        if let h = host {
-            return (String(h.host), h.port ?? local.map { Int($0.port) })
-        }
-        return local.map { ($0.host, Int($0.port)) }
-    }
-
-    /// An absolute-form target (requests through a proxy), then Host, then
-    /// the socket the process connected to.
-    static func clientSideAddress(target: RequestTarget, host: HostAndPort?, scheme: String,
-                                  remote: SocketAddress?) -> (host: String, port: Int?)? {
-        if let a = target.authority {
-            return (String(a.host), a.port ?? HostAndPort.defaultPort(scheme: scheme))
-        }
-        if let h = host {
-            return (String(h.host), h.port ?? remote.map { Int($0.port) } ?? HostAndPort.defaultPort(scheme: scheme))
-        }
-        return remote.map { ($0.host, Int($0.port)) }
     }
 
     /// `scheme://host[:port]/path?query`; built from parsed parts, so

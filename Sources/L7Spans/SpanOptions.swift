@@ -1,3 +1,5 @@
+import L7Basics
+
 /// How exchanges become spans; built once from flags and environment.
 public struct SpanOptions: Sendable {
     /// The HTTP methods of RFC 9110 and RFC 5789 that the conventions know.
@@ -27,7 +29,7 @@ public struct SpanOptions: Sendable {
     /// the release-candidate names, `rpc/dup` both; otherwise the v1.37 names
     /// most backends read today.
     public static func rpcConventions(environmentValue: String?) -> RPCConventions {
-        let tokens = (environmentValue ?? "").split(separator: ",").map { TraceState.trimOWS($0) }
+        let tokens = (environmentValue ?? "").split(separator: ",").map { ASCIIWhitespace.trimmingOWS($0) }
         if tokens.contains("rpc/dup") { return .both }
         if tokens.contains("rpc") { return .stable }
         return .legacy
@@ -38,7 +40,7 @@ public struct SpanOptions: Sendable {
     /// with no method in it, keeps the default list.
     public static func knownMethods(environmentValue: String?) -> Set<String> {
         guard let value = environmentValue else { return defaultKnownMethods }
-        let methods = value.split(separator: ",").map { TraceState.trimOWS($0) }.filter { !$0.isEmpty }.map(String.init)
+        let methods = value.split(separator: ",").map { ASCIIWhitespace.trimmingOWS($0) }.filter { !$0.isEmpty }.map(String.init)
         return methods.isEmpty ? defaultKnownMethods : Set(methods)
     }
 }

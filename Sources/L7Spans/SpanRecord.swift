@@ -1,3 +1,5 @@
+import L7Basics
+
 /// An attribute value, as OTLP's AnyValue carries it.
 public enum AttributeValue: Sendable, Equatable {
     case string(String)
@@ -32,7 +34,7 @@ public struct TraceID: Hashable, Sendable, CustomStringConvertible {
     public var isValid: Bool { high != 0 || low != 0 }
     /// Big-endian bytes, as OTLP and the traceparent header order them.
     public var bytes: [UInt8] { withUnsafeBytes(of: high.bigEndian, Array.init) + withUnsafeBytes(of: low.bigEndian, Array.init) }
-    public var description: String { hex(high) + hex(low) }
+    public var description: String { Hex.string(high) + Hex.string(low) }
 }
 
 /// 8 bytes; zero is invalid.
@@ -41,12 +43,7 @@ public struct SpanID: Hashable, Sendable, CustomStringConvertible {
     public init(_ value: UInt64) { self.value = value }
     public var isValid: Bool { value != 0 }
     public var bytes: [UInt8] { withUnsafeBytes(of: value.bigEndian, Array.init) }
-    public var description: String { hex(value) }
-}
-
-func hex(_ v: UInt64) -> String {
-    let s = String(v, radix: 16)
-    return String(repeating: "0", count: 16 - s.count) + s
+    public var description: String { Hex.string(value) }
 }
 
 /// A finished span, ready for export. `pid` names the process whose

@@ -1,3 +1,4 @@
+import L7Basics
 import L7Protocols
 
 /// A parsed W3C `traceparent` header (Trace Context Level 1/2).
@@ -28,45 +29,23 @@ public struct TraceParent: Sendable, Equatable {
     /// Parses one header value (surrounding spaces and tabs allowed).
     public init?(_ value: String) {
         var value = value
-        guard let parsed = value.withUTF8({ TraceParent.parse(Self.trimmingOWS($0)) }) else { return nil }
+        guard let parsed = value.withUTF8({ TraceParent.parse(ASCIIWhitespace.trimmingOWS($0)) }) else { return nil }
         self = parsed
     }
 
-    private static func trimmingOWS(_ b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
-        var start = 0, end = b.count
-        while start < end, b[start] == 0x20 || b[start] == 0x09 { start += 1 }
-        while end > start, b[end - 1] == 0x20 || b[end - 1] == 0x09 { end -= 1 }
-        return UnsafeBufferPointer(rebasing: b[start..<end])
-    }
-
+    /// Ids in lowercase hex only: the specification rejects uppercase.
     private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> TraceParent? {
         guard b.count >= 55, b[2] == 0x2D, b[35] == 0x2D, b[52] == 0x2D,
-              let version = hexValue(b, 0, 2), version != 0xFF,
-              let high = hexValue(b, 3, 16), let low = hexValue(b, 19, 16),
-              let parent = hexValue(b, 36, 16),
-              let flags = hexValue(b, 53, 2)
+              let version = Hex.lowercaseValue(b, from: 0, count: 2), version != 0xFF,
+              let high = Hex.lowercaseValue(b, from: 3, count: 16), let low = Hex.lowercaseValue(b, from: 19, count: 16),
+              let parent = Hex.lowercaseValue(b, from: 36, count: 16),
+              let flags = Hex.lowercaseValue(b, from: 53, count: 2)
         else { return nil }
         // Version 00 is exactly 55 bytes; later versions may append fields after a dash.
         if version == 0 { guard b.count == 55 else { return nil } } else { guard b.count == 55 || b[55] == 0x2D else { return nil } }
         let traceID = TraceID(high: high, low: low), parentID = SpanID(parent)
         guard traceID.isValid, parentID.isValid else { return nil }
         return TraceParent(version: UInt8(version), traceID: traceID, parentID: parentID, flags: UInt8(flags))
-    }
-
-    /// Lowercase hex only: the specification rejects uppercase.
-    private static func hexValue(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> UInt64? {
-        var v: UInt64 = 0
-        for i in start..<(start + count) {
-            let c = b[i]
-            let digit: UInt8
-            switch c {
-            case 0x30...0x39: digit = c - 0x30
-            case 0x61...0x66: digit = c - 0x61 + 10
-            default: return nil
-            }
-            v = v << 4 | UInt64(digit)
-        }
-        return v
     }
 }
 
@@ -85,7 +64,7 @@ enum TraceState {
         var keys = Set<Substring>()
         for field in fields {
             for raw in field.split(separator: ",", omittingEmptySubsequences: false) {
-                let member = trimOWS(raw)
+                let member = ASCIIWhitespace.trimmingOWS(raw)
                 if member.isEmpty { continue }
                 guard let eq = member.firstIndex(of: "=") else { return "" }
                 let key = member[..<eq], value = member[member.index(after: eq)...]
@@ -95,21 +74,6 @@ enum TraceState {
             }
         }
         return members.joined(separator: ",")
-    }
-
-    static func trimOWS(_ s: Substring) -> Substring {
-        // Usually there is nothing to trim.
-        if let first = s.utf8.first, let last = s.utf8.last, first != 0x20, first != 0x09, last != 0x20, last != 0x09 {
-            return s
-        }
-        var start = s.utf8.startIndex, end = s.utf8.endIndex
-        while start < end, s.utf8[start] == 0x20 || s.utf8[start] == 0x09 { start = s.utf8.index(after: start) }
-        while start < end {
-            let before = s.utf8.index(before: end)
-            guard s.utf8[before] == 0x20 || s.utf8[before] == 0x09 else { break }
-            end = before
-        }
-        return s[start..<end]
     }
 
     /// `simple-key` or `tenant@system` multi-tenant key.

@@ -57,7 +57,7 @@ public struct URLRedaction: Sendable {
 
     /// The flags' choices added to the environment's.
     public init(environment: [String: String], extraNames: [String], omitQuery: Bool) {
-        let omit = omitQuery || environment[Self.omitQueryVariable].map { TraceState.trimOWS(Substring($0)).lowercased() == "true" } == true
+        let omit = omitQuery || environment[Self.omitQueryVariable].map { ASCIIWhitespace.trimmingOWS($0).lowercased() == "true" } == true
         self.init(policy: omit ? .omit : .redactSensitive,
                   extraNames: extraNames + Self.names(fromList: environment[Self.extraNamesVariable]))
     }
@@ -65,7 +65,7 @@ public struct URLRedaction: Sendable {
     /// Names from a comma-separated list (a flag's or a variable's value); blanks are skipped.
     public static func names(fromList value: String?) -> [String] {
         guard let value else { return [] }
-        return value.split(separator: ",").map { String(TraceState.trimOWS($0)) }.filter { !$0.isEmpty }
+        return value.split(separator: ",").map { String(ASCIIWhitespace.trimmingOWS($0)) }.filter { !$0.isEmpty }
     }
 
     // MARK: - Query and path
@@ -135,7 +135,7 @@ public struct URLRedaction: Sendable {
     func isSensitive(name: Substring) -> Bool {
         let decoded = PercentDecoding.decode(name, badEscape: .keep, plusIsSpace: true) ?? []
         if decoded.isEmpty { return false }
-        let lowered = String(decoding: decoded.map(Self.lowercased), as: UTF8.self)
+        let lowered = String(decoding: decoded.map(ASCIICase.lowercased), as: UTF8.self)
         if Self.conventionNames.contains(lowered) || extraNames.contains(lowered) { return true }
         if lowered.hasSuffix("key") { return true }
         for word in Self.words(decoded) where Self.sensitiveWords.contains(word) { return true }
@@ -150,8 +150,8 @@ public struct URLRedaction: Sendable {
         var current: [UInt8] = []
         var previousWasLower = false
         for byte in bytes {
-            let isUpper = byte >= 0x41 && byte <= 0x5A
-            let isLower = byte >= 0x61 && byte <= 0x7A
+            let isUpper = ASCIICase.isUppercase(byte)
+            let isLower = ASCIICase.isLowercase(byte)
             let isDigit = byte >= 0x30 && byte <= 0x39
             if !(isUpper || isLower || isDigit) {
                 if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
@@ -163,7 +163,7 @@ public struct URLRedaction: Sendable {
                 words.append(String(decoding: current, as: UTF8.self))
                 current.removeAll(keepingCapacity: true)
             }
-            current.append(lowercased(byte))
+            current.append(ASCIICase.lowercased(byte))
             previousWasLower = isLower
         }
         if !current.isEmpty { words.append(String(decoding: current, as: UTF8.self)) }
@@ -184,6 +184,4 @@ public struct URLRedaction: Sendable {
         }
         return letters && digits
     }
-
-    private static func lowercased(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
 }

@@ -1,3 +1,5 @@
+import L7Basics
+
 /// Name-based UUIDs (RFC 9562 §5.5): the same name under the same namespace
 /// always gives the same id, so a process keeps its `service.instance.id`
 /// across tracer restarts.
@@ -18,25 +20,19 @@ public enum UUIDv5 {
         var bytes: [UInt8] = []
         var high: UInt8?
         for c in text.utf8 where c != 0x2D {
-            let v: UInt8
-            switch c {
-            case 0x30...0x39: v = c - 0x30
-            case 0x61...0x66: v = c - 0x61 + 10
-            case 0x41...0x46: v = c - 0x41 + 10
-            default: return nil
-            }
+            guard let digit = Hex.digitValue(c) else { return nil }
+            let v = UInt8(digit)
             if let hi = high { bytes.append(hi << 4 | v); high = nil } else { high = v }
         }
         return bytes.count == 16 && high == nil ? bytes : nil
     }
 
     static func format(_ bytes: ArraySlice<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(36)
         for (i, b) in bytes.enumerated() {
             if i == 4 || i == 6 || i == 8 || i == 10 { out.append(0x2D) }
-            out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0x0F)])
+            Hex.append(UInt64(b), digits: 2, to: &out)
         }
         return String(decoding: out, as: UTF8.self)
     }

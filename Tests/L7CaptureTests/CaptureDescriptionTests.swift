@@ -34,12 +34,4 @@ final class CaptureDescriptionTests: XCTestCase {
             .description.contains("'exit_read'"))
         XCTAssertTrue(CaptureError.noBTF.description.contains("BTF"))
     }
-
-    func testUnixOffsetMatchesTheTwoClocks() {
-        var real = timespec(), mono = timespec()
-        clock_gettime(CLOCK_REALTIME, &real)
-        clock_gettime(CLOCK_MONOTONIC, &mono)
-        let expected = (Int64(real.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(real.tv_nsec) - Int64(mono.tv_nsec)
-        XCTAssertLessThan(abs(MonotonicClock.unixOffsetNs() - expected), 5_000_000)
-    }
 }

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import L7Basics
 
 /// ASCII bytes the HTTP/1 parser looks for.
 enum ASCII {
@@ -17,8 +18,6 @@ enum ASCII {
     static let comma: UInt8 = 0x2C
 
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
-    @inline(__always) static func isUpper(_ b: UInt8) -> Bool { b &- 0x41 < 26 }
-    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { isUpper(b) ? b | 0x20 : b }
 
     /// RFC 9110 tchar: the bytes of a token (method, field name). A bit per
     /// byte value: this runs for every byte of every field name.
@@ -53,17 +52,9 @@ extension UnsafeRawBufferPointer {
         guard count == n else { return false }
         guard n > 0 else { return true }
         let bytes = baseAddress!.assumingMemoryBound(to: UInt8.self), expected = lowercase.utf8Start
-        if ASCII.lower(bytes[0]) != expected[0] { return false }
-        for i in 1..<n where ASCII.lower(bytes[i]) != expected[i] { return false }
+        if ASCIICase.lowercased(bytes[0]) != expected[0] { return false }
+        for i in 1..<n where ASCIICase.lowercased(bytes[i]) != expected[i] { return false }
         return true
-    }
-
-    /// The bytes without leading and trailing spaces and tabs (OWS).
-    func trimmingOWS() -> UnsafeRawBufferPointer {
-        var lo = 0, hi = count
-        while lo < hi, self[lo] == ASCII.space || self[lo] == ASCII.tab { lo += 1 }
-        while hi > lo, self[hi - 1] == ASCII.space || self[hi - 1] == ASCII.tab { hi -= 1 }
-        return slice(lo..<hi)
     }
 
     /// The line without its trailing CR, if any (the LF is already excluded).

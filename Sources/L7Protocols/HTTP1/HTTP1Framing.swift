@@ -1,3 +1,5 @@
+import L7Basics
+
 /// What a head says about the body that follows it (RFC 9112 §6).
 struct HTTP1Framing: Sendable, Equatable {
     enum ContentLength: Sendable, Equatable {
@@ -22,7 +24,7 @@ struct HTTP1Framing: Sendable, Equatable {
         var sawValue = false
         while start <= value.count {
             let end = value.index(of: ASCII.comma, from: start) ?? value.count
-            let element = value.slice(start..<end).trimmingOWS()
+            let element = ASCIIWhitespace.trimmingOWS(value.slice(start..<end))
             if !element.isEmpty {
                 guard let n = Self.decimal(element) else { contentLength = .invalid; return }
                 if case .length(let previous) = contentLength, previous != n { contentLength = .invalid; return }
@@ -41,7 +43,7 @@ struct HTTP1Framing: Sendable, Equatable {
         var last = value
         if let comma = Self.lastIndex(of: ASCII.comma, in: value) { last = value.slice((comma + 1)..<value.count) }
         if let semi = last.index(of: ASCII.semicolon, from: 0) { last = last.slice(0..<semi) }
-        let coding = last.trimmingOWS()
+        let coding = ASCIIWhitespace.trimmingOWS(last)
         if coding.isEmpty { return }  // a trailing empty list element changes nothing
         isChunked = coding.equalsCaseInsensitive("chunked")
     }

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import L7Basics
 
 /// Parses one complete message head — start line, fields, and the empty
 /// line that ends them — in a single pass. A request's fields are copied into
@@ -66,7 +67,7 @@ enum HTTP1HeadParser {
             if p[start] == ASCII.space || p[start] == ASCII.tab {
                 // obs-fold: a continuation of the previous value, joined with one space.
                 guard sawField, !findingEnd else { return failed }
-                let more = trimmedOWS(p, start, end)
+                let more = ASCIIWhitespace.trimmingOWS(p, start..<end)
                 if keepsFields && !more.isEmpty {
                     headers.appendToLastValue(separator: ASCII.space, UnsafeRawBufferPointer(start: p + more.lowerBound, count: more.count))
                 }
@@ -79,7 +80,7 @@ enum HTTP1HeadParser {
                 colon += 1
             }
             guard colon < end, colon > start else { return failed }
-            let value = trimmedOWS(p, colon + 1, end)
+            let value = ASCIIWhitespace.trimmingOWS(p, (colon + 1)..<end)
             let nameCount = colon - start
             if nameCount == 14 || nameCount == 17 || nameCount == 7 {
                 noteFraming(name: UnsafeRawBufferPointer(start: p + start, count: nameCount),
@@ -110,15 +111,6 @@ enum HTTP1HeadParser {
                                         headers: headers)
             return (.response(head, framing), position)
         }
-    }
-
-    /// `lo..<hi` without leading and trailing spaces and tabs (OWS).
-    @inline(__always)
-    private static func trimmedOWS(_ p: UnsafePointer<UInt8>, _ lo: Int, _ hi: Int) -> Range<Int> {
-        var lo = lo, hi = hi
-        while lo < hi && (p[lo] == ASCII.space || p[lo] == ASCII.tab) { lo += 1 }
-        while hi > lo && (p[hi - 1] == ASCII.space || p[hi - 1] == ASCII.tab) { hi -= 1 }
-        return lo..<hi
     }
 
     private static func noteFraming(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,

@@ -1,3 +1,4 @@
+import L7Basics
 import L7Events
 
 /// Chunked bodies: chunk-size lines, and bodies whose framing fell in a
@@ -99,23 +100,14 @@ extension HTTP1Parser {
     static func chunkSize(_ line: UnsafeRawBufferPointer) -> Int? {
         var size = 0
         var i = 0
-        while i < line.count, let digit = hexValue(line[i]) {
+        while i < line.count, let digit = Hex.digitValue(line[i]) {
             guard i < 15 else { return nil }
             size = size << 4 | digit
             i += 1
         }
         guard i > 0 else { return nil }
-        while i < line.count, line[i] == ASCII.space || line[i] == ASCII.tab { i += 1 }
+        while i < line.count, ASCIIWhitespace.isOWS(line[i]) { i += 1 }
         guard i == line.count || line[i] == ASCII.semicolon else { return nil }
         return size
-    }
-
-    static func hexValue(_ b: UInt8) -> Int? {
-        switch b {
-        case 0x30...0x39: return Int(b - 0x30)
-        case 0x41...0x46: return Int(b - 0x41 + 10)
-        case 0x61...0x66: return Int(b - 0x61 + 10)
-        default: return nil
-        }
     }
 }

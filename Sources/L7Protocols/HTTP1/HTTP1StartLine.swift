@@ -1,3 +1,5 @@
+import L7Basics
+
 /// Recognises HTTP/1 start lines: `METHOD SP target SP HTTP/1.x` and
 /// `HTTP/1.x SP 3DIGIT [SP reason]`. Detection and resynchronisation rely
 /// on a *complete* line passing these checks, which binary data does not.
@@ -40,7 +42,7 @@ enum HTTP1StartLine {
             for i in 0..<min(prefix.count, maxMethodLength + 1) {
                 let b = prefix[i]
                 if b == ASCII.space { return i > 0 }
-                if !(ASCII.isUpper(b) || (i > 0 && (b == UInt8(ascii: "-") || b == UInt8(ascii: "_")))) { return false }
+                if !(ASCIICase.isUppercase(b) || (i > 0 && (b == UInt8(ascii: "-") || b == UInt8(ascii: "_")))) { return false }
             }
             return prefix.count <= maxMethodLength
         }

@@ -24,7 +24,8 @@ struct HPACKField: Equatable {
 /// included (`HPACKHuffman`). Fields are decoded as bytes into an
 /// `HPACKHeaderList`: no String is made here.
 struct HPACKDecoder {
-    private var table = HPACKDynamicTable()
+    /// Read by the fuzz harness (every entry costs at least 32 bytes of the size).
+    private(set) var table = HPACKDynamicTable()
     /// The table's maximum size: 4096 until a size update says otherwise.
     private(set) var maxSize = 4096
     /// The decoding endpoint's SETTINGS_HEADER_TABLE_SIZE (the bound of size
@@ -46,8 +47,6 @@ struct HPACKDecoder {
         isExact = startsEmpty
         settingsLimit = startsEmpty ? 4096 : 64 * 1024
     }
-
-    var modelledEntries: Int { table.count }
 
     enum Failure: Error {
         case malformed

@@ -200,32 +200,48 @@ struct HTTP2ExchangeBuilder {
     /// `grpc-message` is percent-encoded UTF-8; invalid escapes stay as they are.
     static func percentDecoded(_ text: String) -> String {
         guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
-        var out: [UInt8] = []
-        let b = Array(text.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let hi = hexValue(b[i + 1]), let lo = hexValue(b[i + 2]) {
-                out.append(hi << 4 | lo)
-                i += 3
-            } else {
-                out.append(b[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        // `.keep` never fails; a result that is not UTF-8 is repaired (U+FFFD), as before.
+        return String(decoding: PercentDecoding.decode(text, badEscape: .keep) ?? Array(text.utf8), as: UTF8.self)
     }
 
     static func timing(_ first: CallTiming, _ last: CallTiming) -> MessageTiming {
         MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs, lastEnterNs: last.enterNs,
                       lastExitNs: last.exitNs)
+    }
+}
+
+extension HTTP2ExchangeBuilder {
+    /// What a finished stream makes.
+    enum Outcome {
+        case built(Exchange)
+        /// Not a request, or a response without `:status`.
+        case malformed
+        /// Neither side's head says which side made the request.
+        case noRequestSide
+        /// A response to a request the capture never saw.
+        case orphanResponse
+        case nothing
+    }
+
+    /// The exchange of a finished stream, read where the stream lies (no copy of it).
+    static func outcome(of stream: HTTP2Stream, connection: ConnectionInfo) -> Outcome {
+        let requestDirection: Direction
+        switch connection.role {
+        case .client: requestDirection = .egress
+        case .server: requestDirection = .ingress
+        case .unknown:
+            if let head = stream.egress.head, stream.fields.has(":method", in: head) { requestDirection = .egress }
+            else if let head = stream.ingress.head, stream.fields.has(":method", in: head) { requestDirection = .ingress }
+            else { return .noRequestSide }
+        }
+        let requestSide = stream[requestDirection]
+        // A request whose head was lost was counted then (each loss counts once).
+        if requestSide.head == nil && requestSide.headerBlockLost { return .nothing }
+        guard requestSide.seen, let requestFirst = requestSide.first else {
+            return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
+        }
+        let builder = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
+                                           requestFirst: requestFirst)
+        return builder.build().map(Outcome.built) ?? .malformed
     }
 }

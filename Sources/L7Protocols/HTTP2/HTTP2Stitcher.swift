@@ -9,6 +9,12 @@ import L7Events
 /// Open streams live in an array searched by id (a connection has few open
 /// at once) and are updated in place: a frame costs no copy of a stream and
 /// no hashing. Their header lists are reused from stream to stream.
+///
+/// Over 300 lines on purpose: the frame-sink callbacks, the header-memory
+/// limits and the open-stream table read and write the same private state
+/// (streams, lists, held bytes, stats); a second file would need it all
+/// internal. Building an exchange from a finished stream lives in
+/// HTTP2ExchangeBuilder.
 struct HTTP2Stitcher: HTTP2FrameSink {
     var connection: ConnectionInfo
     private var egressDecoder: HPACKDecoder
@@ -259,7 +265,7 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             dropStream(at: i)
             return
         }
-        switch Self.exchange(of: streams[i], connection: connection) {
+        switch HTTP2ExchangeBuilder.outcome(of: streams[i], connection: connection) {
         case .built(let exchange):
             ready.append(exchange)
             stats.exchanges += 1
@@ -319,40 +325,5 @@ struct HTTP2Stitcher: HTTP2FrameSink {
         streams.removeAll()
         streamIDs.removeAll()
         heldHeaderBytes = 0
-    }
-
-    // MARK: - Exchanges
-
-    private enum Outcome {
-        case built(Exchange)
-        /// Not a request, or a response without `:status`.
-        case malformed
-        /// Neither side's head says which side made the request.
-        case noRequestSide
-        /// A response to a request the capture never saw.
-        case orphanResponse
-        case nothing
-    }
-
-    /// The exchange of a finished stream, read where the stream lies (no copy of it).
-    private static func exchange(of stream: HTTP2Stream, connection: ConnectionInfo) -> Outcome {
-        let requestDirection: Direction
-        switch connection.role {
-        case .client: requestDirection = .egress
-        case .server: requestDirection = .ingress
-        case .unknown:
-            if let head = stream.egress.head, stream.fields.has(":method", in: head) { requestDirection = .egress }
-            else if let head = stream.ingress.head, stream.fields.has(":method", in: head) { requestDirection = .ingress }
-            else { return .noRequestSide }
-        }
-        let requestSide = stream[requestDirection]
-        // A request whose head was lost was counted then (each loss counts once).
-        if requestSide.head == nil && requestSide.headerBlockLost { return .nothing }
-        guard requestSide.seen, let requestFirst = requestSide.first else {
-            return stream[requestDirection == .egress ? .ingress : .egress].seen ? .orphanResponse : .nothing
-        }
-        let builder = HTTP2ExchangeBuilder(connection: connection, stream: stream, requestDirection: requestDirection,
-                                           requestFirst: requestFirst)
-        return builder.build().map(Outcome.built) ?? .malformed
     }
 }

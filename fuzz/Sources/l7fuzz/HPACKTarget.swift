@@ -58,8 +58,8 @@ enum HPACKTarget {
                 violated("table size \(decoder.maxSize) accepted above the settings limit \(decoder.settingsLimit)")
             }
             // Every entry costs at least 32 bytes of the table's size.
-            if decoder.modelledEntries > max(decoder.maxSize, 0) / 32 {
-                violated("\(decoder.modelledEntries) entries in a table of \(decoder.maxSize) bytes")
+            if decoder.table.count > max(decoder.maxSize, 0) / 32 {
+                violated("\(decoder.table.count) entries in a table of \(decoder.maxSize) bytes")
             }
         }
         return all + list.decodedFields(in: 0..<list.count)
