@@ -71,5 +71,5 @@ let package = Package(
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
         .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -84,7 +84,8 @@ enum HPACKHuffman {
 
     /// Decoding tables, built once and never freed: plain pointers, so that
     /// reading them costs no reference counting.
-    private struct Tables {
+    // @unchecked: the pointers are written in init only, then only read; never freed.
+    private struct Tables: @unchecked Sendable {
         /// By first byte, for codes of at most 8 bits: symbol | length << 9 (0: a longer code).
         let firstByte: UnsafeMutablePointer<UInt16>
         /// Symbols ordered by code (length, then value).
