@@ -47,7 +47,7 @@ let package = Package(
         // Byte and text helpers every layer uses (percent-decoding, gRPC status names).
         .target(name: "L7Basics", swiftSettings: hotPath),
         .target(name: "L7Capture", dependencies: ["CProbes", "L7Events", "L7Basics"], swiftSettings: hotPath),
-        .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: hotPath + [.swiftLanguageMode(.v6)]),
+        .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: hotPath),
         .target(name: "L7Spans", dependencies: ["L7Events", "L7Basics", "L7Protocols"], swiftSettings: hotPath),
         .target(
             name: "L7Export",
@@ -72,5 +72,5 @@ let package = Package(
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
         .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -25,12 +25,25 @@ extension Capture {
             scanExecutable: { path in try? ExecutableScan.scan(path: path).get() },
             searchExecutable: ExecutableMarkers.search(path:),
             attachSSL: { [weak self] path in self?.attachSSL(toFile: path) ?? -ENODEV },
-            report: { line in fputs(line + "\n", stderr) })
+            report: { line in Self.writeToStandardError(line + "\n") })
         let discovery = TLSDiscovery(environment: environment, selfPid: UInt32(bitPattern: getpid()))
         discovery.isSelected = isSelected
         tlsDiscovery = discovery
         if options.processMode == .all { discovery.probeLibraries(Self.systemOpenSSLLibraries()) }
         discovery.scan(startingPids())
+    }
+
+    /// What `fputs(_, stderr)` did (stderr is unbuffered: straight to the
+    /// descriptor), without reading the C global `stderr`, which Swift 6
+    /// counts as shared mutable state.
+    static func writeToStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
     }
 
     /// The tracker saw a connection of `pid` do a TLS handshake and carry

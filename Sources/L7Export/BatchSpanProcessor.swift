@@ -14,6 +14,8 @@ import Logging
 /// collector asked for; a collector that is down costs memory up to the
 /// queue bound and nothing else, and once it is back every queued span
 /// arrives once.
+// @unchecked: every var is guarded by `condition` (an NSCondition: the export thread
+// waits on it, which Mutex cannot do) or, as marked, touched by the export thread only.
 public final class BatchSpanProcessor: @unchecked Sendable {
     private let exporter: SpanExporter
     private let configuration: BatchConfiguration

@@ -6,11 +6,11 @@ import L7Spans
 /// flushed at once so lines from one batch never interleave with others.
 public final class ConsoleExporter: SpanExporter {
     private let formatter = ConsoleSpanFormatter()
-    private let write: (String) -> Void
+    private let write: @Sendable (String) -> Void
 
     /// `write` receives a batch's lines, each ending in a newline; by default
     /// they go to standard output.
-    public init(write: @escaping (String) -> Void = ConsoleExporter.writeToStandardOutput) {
+    public init(write: @escaping @Sendable (String) -> Void = ConsoleExporter.writeToStandardOutput) {
         self.write = write
     }
 
@@ -31,7 +31,9 @@ public final class ConsoleExporter: SpanExporter {
     public func shutdown() {}
 
     public static func writeToStandardOutput(_ text: String) {
-        fputs(text, stdout)
-        fflush(stdout)
+        // print writes through C's stdout (one locked fwrite), like fputs did; fflush(nil)
+        // flushes it without naming the C global `stdout`, which Swift 6 counts as shared mutable state.
+        print(text, terminator: "")
+        fflush(nil)
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import L7Spans
+import Synchronization
 
 /// Writes spans as OTLP JSON Lines (`--exporter file`): one `TracesData`
 /// object per export, on its own line, to a file (appended to) or to
@@ -9,9 +10,13 @@ public final class FileExporter: SpanExporter {
     public let path: String
     private let descriptor: Int32
     private let ownsDescriptor: Bool
-    private var encoder = OTLPJSONEncoder()
-    private let lock = Mutex()
-    private var isShutDown = false
+    /// The encoder's buffers and the open/closed state, one export (or shutdown) at a time.
+    private let state = Mutex(State())
+
+    private struct State {
+        var encoder = OTLPJSONEncoder()
+        var isShutDown = false
+    }
 
     /// `path` `-` means standard output.
     public init(path: String) throws {
@@ -33,10 +38,10 @@ public final class FileExporter: SpanExporter {
     deinit { shutdown() }
 
     public func export(_ batches: [ResourceBatch]) -> ExportResult {
-        lock.withLock {
-            guard !isShutDown else { return .permanentFailure("the exporter is shut down") }
+        state.withLock { state in
+            guard !state.isShutDown else { return .permanentFailure("the exporter is shut down") }
             guard batches.contains(where: { !$0.spans.isEmpty }) else { return .success }
-            let error = encoder.withEncodedLine(batches) { line in writeAll(line) }
+            let error = state.encoder.withEncodedLine(batches) { line in writeAll(line) }
             guard error == 0 else {
                 return .permanentFailure("cannot write spans to \(path == "-" ? "standard output" : path): \(String(cString: strerror(error)))")
             }
@@ -45,9 +50,9 @@ public final class FileExporter: SpanExporter {
     }
 
     public func shutdown() {
-        lock.withLock {
-            guard !isShutDown else { return }
-            isShutDown = true
+        state.withLock { state in
+            guard !state.isShutDown else { return }
+            state.isShutDown = true
             if ownsDescriptor { close(descriptor) }
         }
     }

@@ -1,25 +1,25 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// Serves `GET /metrics` (Prometheus text format) from its own thread: a
 /// small blocking HTTP/1.0 responder, one scrape at a time, each answer
 /// closing its connection. A scrape is rare and tiny, so nothing fancier is
 /// worth its dependencies; the tracer's own traffic is never traced (the
 /// kernel ignores the tracer's process).
-public final class MetricsServer: @unchecked Sendable {
+public final class MetricsServer: Sendable {
     public let address: String
     /// The port bound (the one asked for, or the kernel's pick for 0).
-    public private(set) var port: UInt16 = 0
+    public let port: UInt16
     private let listener: Int32
-    private let render: () -> [UInt8]
-    private let stopped = Mutex()
-    private var isStopped = false
+    private let render: @Sendable () -> [UInt8]
+    private let isStopped = Mutex(false)
     /// Signalled when the serving thread has returned and will not touch the listener again.
     private let served = DispatchSemaphore(value: 0)
 
     /// Binds `address:port` now (so a busy port fails at start) and serves
     /// until `stop()`; `render` produces the exposition text per scrape.
-    public init(address: String, port: UInt16, render: @escaping () -> [UInt8]) throws {
+    public init(address: String, port: UInt16, render: @escaping @Sendable () -> [UInt8]) throws {
         self.address = address
         self.render = render
         var hints = addrinfo()
@@ -51,9 +51,9 @@ public final class MetricsServer: @unchecked Sendable {
     /// could be reused by another socket (another server's listener) before
     /// the thread's next accept(), which would then serve that socket.
     public func stop() {
-        let first = stopped.withLock { () -> Bool in
-            guard !isStopped else { return false }
-            isStopped = true
+        let first = isStopped.withLock { stopped -> Bool in
+            guard !stopped else { return false }
+            stopped = true
             return true
         }
         guard first else { return }
@@ -70,7 +70,7 @@ public final class MetricsServer: @unchecked Sendable {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if (errno == EINTR || errno == ECONNABORTED) && !stopped.withLock({ isStopped }) { continue }
+                if (errno == EINTR || errno == ECONNABORTED) && !isStopped.withLock({ $0 }) { continue }
                 return
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)

@@ -1,5 +1,6 @@
 import Logging
 import L7Spans
+import Synchronization
 
 /// Sends spans to an OTLP collector, as OTLP/HTTP protobuf (`POST
 /// …/v1/traces`) or OTLP/gRPC (`TraceService/Export`), through libcurl.
@@ -36,18 +37,22 @@ public final class OTLPExporter: SpanExporter {
     public let settings: Settings
     public var url: String { settings.url }
     private let logger: Logger
-    private let encoder = OTLPWireEncoder()
-    private let compressor: GzipCompressor?
-    private let connection: CurlConnection
-    private let lock = Mutex()
-    private var isShutDown = false
-    private var partialSuccessWarnings: RateLimiter
+    /// The encoder, the gzip stream and the curl handle serve one export at
+    /// a time: the mutex owns them, so only a locked export can reach them.
+    private let state: Mutex<State>
+
+    private struct State {
+        var isShutDown = false
+        var partialSuccessWarnings: RateLimiter
+        let encoder = OTLPWireEncoder()
+        let compressor: GzipCompressor?
+        let connection: CurlConnection
+    }
 
     public init(settings: Settings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        partialSuccessWarnings = RateLimiter(interval: settings.warningInterval)
-        compressor = settings.gzip ? try GzipCompressor() : nil
+        let compressor = settings.gzip ? try GzipCompressor() : nil
 
         var lines: [String] = []
         switch settings.transport {
@@ -61,10 +66,12 @@ public final class OTLPExporter: SpanExporter {
             if settings.timeout > 0 { lines.append("grpc-timeout: \(max(1, Int(settings.timeout * 1000)))m") }
         }
         lines += settings.headers.map { "\($0.name): \($0.value)" }
-        connection = try CurlConnection(CurlConnection.Settings(
+        let connection = try CurlConnection(CurlConnection.Settings(
             url: settings.url, requireHTTP2: settings.transport == .grpc, headerLines: lines,
             userAgent: "OTel-OTLP-Exporter-Swift/\(L7TraceVersion.current) l7trace/\(L7TraceVersion.current)",
             timeout: settings.timeout, tls: settings.tls))
+        state = Mutex(State(partialSuccessWarnings: RateLimiter(interval: settings.warningInterval),
+                            compressor: compressor, connection: connection))
     }
 
     /// OTLP/HTTP protobuf to `url`, kept for callers that need nothing else.
@@ -75,16 +82,20 @@ public final class OTLPExporter: SpanExporter {
     }
 
     public func export(_ batches: [ResourceBatch]) -> ExportResult {
-        lock.withLock {
-            guard !isShutDown else { return .permanentFailure("the exporter is shut down") }
+        state.withLock { state in
+            guard !state.isShutDown else { return .permanentFailure("the exporter is shut down") }
             let headroom = settings.transport == .grpc ? Self.grpcPrefixBytes : 0
-            let outcome = encoder.withEncodedRequest(batches, headroom: headroom) { request -> ExportOutcome in
-                guard let compressor else { return send(request, headroom: headroom, compressed: false) }
+            let connection = state.connection
+            let outcome = state.encoder.withEncodedRequest(batches, headroom: headroom) { request -> ExportOutcome in
+                guard let compressor = state.compressor else {
+                    return send(request, on: connection, headroom: headroom, compressed: false)
+                }
                 let message = UnsafeRawBufferPointer(rebasing: request[headroom...])
-                return compressor.withCompressed(message, headroom: headroom) { send($0, headroom: headroom, compressed: true) }
-                    ?? ExportOutcome(.permanentFailure("cannot export to \(url): gzip compression failed"))
+                return compressor.withCompressed(message, headroom: headroom) {
+                    send($0, on: connection, headroom: headroom, compressed: true)
+                } ?? ExportOutcome(.permanentFailure("cannot export to \(url): gzip compression failed"))
             }
-            if let warning = outcome.partialSuccessWarning, partialSuccessWarnings.allow() {
+            if let warning = outcome.partialSuccessWarning, state.partialSuccessWarnings.allow() {
                 logger.warning("l7trace: \(warning)")
             }
             return outcome.result
@@ -92,11 +103,12 @@ public final class OTLPExporter: SpanExporter {
     }
 
     public func shutdown() {
-        lock.withLock { isShutDown = true }
+        state.withLock { $0.isShutDown = true }
     }
 
     /// Frames (gRPC) and posts one request, then reads the answer.
-    private func send(_ request: UnsafeMutableRawBufferPointer, headroom: Int, compressed: Bool) -> ExportOutcome {
+    private func send(_ request: UnsafeMutableRawBufferPointer, on connection: CurlConnection, headroom: Int,
+                      compressed: Bool) -> ExportOutcome {
         let messageBytes = request.count - headroom
         guard messageBytes <= Self.maxRequestBytes else {
             return ExportOutcome(.permanentFailure(

@@ -14,8 +14,9 @@ public enum ExportResult: Equatable, Sendable {
 }
 
 /// A destination for finished spans. `export` is called from one thread at a
-/// time (the batch processor's) and may block up to its own timeout.
-public protocol SpanExporter: AnyObject {
+/// time (the batch processor's) and may block up to its own timeout;
+/// `shutdown` comes from another, so an exporter is Sendable.
+public protocol SpanExporter: AnyObject, Sendable {
     func export(_ batches: [ResourceBatch]) -> ExportResult
     /// Releases the exporter's resources; no export follows.
     func shutdown()

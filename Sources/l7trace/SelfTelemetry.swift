@@ -3,6 +3,7 @@ import L7Capture
 import L7Export
 import L7Protocols
 import Logging
+import Synchronization
 
 /// The tracer's own counters: gathered from capture (kernel counters),
 /// protocols (tracker stats, exchanges by protocol) and export (the batch
@@ -12,6 +13,8 @@ import Logging
 /// The tracker lives on the capture thread, so the capture thread hands its
 /// figures over here (`record`, `protocolStats`) under a lock; a scrape on
 /// the metrics thread reads only those copies, never the tracker itself.
+// @unchecked: `nextLog` and `exchangeCounts` are the capture thread's alone, and a
+// scrape reads `capture` only inside `published`'s lock, taken by captureClosing() before Capture closes.
 final class SelfTelemetry: @unchecked Sendable {
     private let capture: Capture
     private let processor: BatchSpanProcessor
@@ -21,15 +24,20 @@ final class SelfTelemetry: @unchecked Sendable {
     private let prometheus = PrometheusTelemetry()
     private var server: MetricsServer?
 
-    private let lock = NSLock()
-    private var stats = ProtocolStats()
-    private var http2Stats = ProtocolStats()
+    /// What the capture thread handed over, for the stats line and the scrapes.
+    private let published = Mutex(Published())
+
+    private struct Published {
+        var stats = ProtocolStats()
+        var http2Stats = ProtocolStats()
+        var exchangeCounts: [UInt64] = [0, 0, 0]
+        /// Capture's counters once it is closed (its maps are gone then).
+        var finalCapture: CaptureCounters?
+    }
+
     /// Exchanges by protocol (HTTP/1, HTTP/2, gRPC): counted on the capture
     /// thread without the lock, published under it by `tick`.
     private var exchangeCounts: [UInt64] = [0, 0, 0]
-    private var publishedExchangeCounts: [UInt64] = [0, 0, 0]
-    /// Capture's counters once it is closed (its maps are gone then).
-    private var finalCapture: CaptureCounters?
 
     init(capture: Capture, processor: BatchSpanProcessor, configuration: TracerConfiguration, logger: Logger) throws {
         self.capture = capture
@@ -57,11 +65,12 @@ final class SelfTelemetry: @unchecked Sendable {
 
     /// The tracker's latest figures (capture thread, once per poll); logs the stats line when it is due.
     func tick(_ protocolStats: ProtocolStats, http2: ProtocolStats) {
-        lock.lock()
-        stats = protocolStats
-        http2Stats = http2
-        publishedExchangeCounts = exchangeCounts
-        lock.unlock()
+        let counts = exchangeCounts
+        published.withLock {
+            $0.stats = protocolStats
+            $0.http2Stats = http2
+            $0.exchangeCounts = counts
+        }
         guard interval > 0 else { return }
         let now = Self.now()
         if now >= nextLog {
@@ -70,12 +79,9 @@ final class SelfTelemetry: @unchecked Sendable {
         }
     }
 
-    /// Keeps capture's last counters before it is closed.
+    /// Keeps capture's last counters before it is closed; no scrape reads Capture afterwards.
     func captureClosing() {
-        let counters = capture.counters()
-        lock.lock()
-        finalCapture = counters
-        lock.unlock()
+        published.withLock { $0.finalCapture = capture.counters() }
     }
 
     /// Logs the final line and stops the endpoint.
@@ -85,10 +91,10 @@ final class SelfTelemetry: @unchecked Sendable {
     }
 
     func snapshot() -> TelemetrySnapshot {
-        lock.lock()
-        let stats = self.stats, http2 = http2Stats, exchanges = publishedExchangeCounts, closed = finalCapture
-        lock.unlock()
-        let kernel = closed ?? capture.counters()
+        // Capture is read under the lock: a scrape racing captureClosing() must not read closed maps.
+        let (stats, http2, exchanges, kernel) = published.withLock {
+            ($0.stats, $0.http2Stats, $0.exchangeCounts, $0.finalCapture ?? capture.counters())
+        }
         var snapshot = TelemetrySnapshot()
         snapshot.eventsReceived = kernel.events
         snapshot.eventsLost = kernel.lostEvents

@@ -1,10 +1,9 @@
-import Foundation
+import Synchronization
 
 /// Set from the signal handler's queue, read by the capture loop between polls.
-final class ManagedAtomicFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
+final class ManagedAtomicFlag: Sendable {
+    private let value = Atomic<Bool>(false)
 
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -99,7 +99,7 @@ final class Tracer {
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
-            if configuration.dumpEvents { fflush(stdout) }
+            if configuration.dumpEvents { fflush(nil) }  // stdout, without naming the C global
         }
         telemetry.captureClosing()
         let lastCounters = capture.counters()

@@ -62,13 +62,14 @@ final class ConsoleExporterTests: XCTestCase {
     }
 
     func testAnExportWritesOneLinePerSpanInOneWrite() {
-        var writes: [String] = []
-        let exporter = ConsoleExporter { writes.append($0) }
+        let written = Locked<[String]>([])
+        let exporter = ConsoleExporter { text in written.update { $0.append(text) } }
         let result = exporter.export([
             ResourceBatch(resource: Samples.resource(pid: 1, service: "nginx"), spans: [Samples.span(), Samples.span(id: 2)]),
             ResourceBatch(resource: Samples.resource(pid: 2, service: "curl"), spans: [Samples.span(kind: .client)]),
         ])
         XCTAssertEqual(result, .success)
+        let writes = written.value
         XCTAssertEqual(writes.count, 1)
         let lines = writes[0].split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.count, 4, "three lines, each ending in a newline")
@@ -78,8 +79,8 @@ final class ConsoleExporterTests: XCTestCase {
     }
 
     func testNothingIsWrittenForNoSpans() {
-        var writes = 0
-        XCTAssertEqual(ConsoleExporter { _ in writes += 1 }.export([]), .success)
-        XCTAssertEqual(writes, 0)
+        let writes = Locked(0)
+        XCTAssertEqual(ConsoleExporter { _ in writes.update { $0 += 1 } }.export([]), .success)
+        XCTAssertEqual(writes.value, 0)
     }
 }

@@ -67,11 +67,9 @@ final class TelemetryTests: XCTestCase {
 
     func testTheEndpointServesCountersThatFollowTheSnapshots() throws {
         let telemetry = PrometheusTelemetry()
-        var current = snapshot(exported: 10)
-        let lock = NSLock()
+        let current = Locked(snapshot(exported: 10))
         let server = try MetricsServer(address: "127.0.0.1", port: 0) {
-            lock.lock(); defer { lock.unlock() }
-            return telemetry.exposition(for: current)
+            telemetry.exposition(for: current.value)
         }
         defer { server.stop() }
         XCTAssertNotEqual(server.port, 0)
@@ -86,7 +84,7 @@ final class TelemetryTests: XCTestCase {
         XCTAssertTrue(text.contains("l7trace_bytes_lost_total 4096"), text)
         XCTAssertTrue(text.contains("l7trace_export_queue_spans 7"), text)
 
-        lock.lock(); current = snapshot(exported: 25, queueFull: 4); lock.unlock()
+        current.update { $0 = self.snapshot(exported: 25, queueFull: 4) }
         text = try scrape(server.port)
         XCTAssertTrue(text.contains("l7trace_spans_exported_total 25"), text)
         XCTAssertTrue(text.contains(#"l7trace_spans_dropped_total{cause="queue_full"} 4"#), text)

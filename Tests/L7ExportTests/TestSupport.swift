@@ -2,16 +2,27 @@ import Foundation
 import L7Export
 import L7Spans
 import Logging
+import Synchronization
 import XCTest
 
+/// A value a test shares with a closure that runs on another thread.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
+}
+
 /// Log lines an exporter or processor wrote, captured instead of printed.
-final class CapturedLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
+final class CapturedLog: Sendable {
+    private let lines = Locked<[String]>([])
 
-    var messages: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    var messages: [String] { lines.value }
 
-    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    func append(_ line: String) { lines.update { $0.append(line) } }
 
     func logger() -> Logger {
         Logger(label: "test") { _ in CapturingLogHandler(log: self) }

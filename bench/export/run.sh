@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per span of each export encoder, counted by callgrind (stable
+# Instructions per span of each export encoder and of the batch processor's
+# queue, counted by callgrind (stable
 # on a shared machine, unlike times): a run encoding N batches of 512 spans
 # minus a run encoding none, divided by the spans. `make bench-export`.
 set -euo pipefail
@@ -16,7 +17,7 @@ trap 'rm -f "$bin"' EXIT
 strip --strip-debug -o "$bin" .build-export/release/ExportBench
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 printf '%-12s %14s\n' encoder 'instr/span'
-for mode in wire protobuf-c json console; do
+for mode in wire protobuf-c json console processor; do
   base=$(count "$mode" 0) full=$(count "$mode" "$batches")
   printf '%-12s %14d\n' "$mode" $(( (full - base) / (batches * 512) ))
 done

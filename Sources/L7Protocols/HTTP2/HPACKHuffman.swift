@@ -83,8 +83,8 @@ enum HPACKHuffman {
     private static let tables = Tables()
 
     /// Decoding tables, built once and never freed: plain pointers, so that
-    /// reading them costs no reference counting. Sendable: written only by
-    /// `init` (the lazy global's one-time initialisation), read-only after.
+    /// reading them costs no reference counting.
+    // @unchecked: the pointers are written in init only, then only read; never freed.
     private struct Tables: @unchecked Sendable {
         /// By first byte, for codes of at most 8 bits: symbol | length << 9 (0: a longer code).
         let firstByte: UnsafeMutablePointer<UInt16>

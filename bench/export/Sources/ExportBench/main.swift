@@ -1,8 +1,9 @@
 import Glibc
 import L7Export
 import L7Spans
+import Logging
 
-// Usage: ExportBench wire|protobuf-c|json|console [batches]
+// Usage: ExportBench wire|protobuf-c|json|console|processor [batches]
 // Encodes `batches` batches of 512 spans shaped like nginx's server spans
 // (the attributes SpanBuilder gives an HTTP/1.1 request) and prints a
 // checksum so that the work cannot be optimised away. Per-span cost:
@@ -57,11 +58,20 @@ case "json":
 case "console":
     let formatter = ConsoleSpanFormatter()
     for _ in 0..<batches { for span in spans { checksum &+= formatter.line(for: span, serviceName: "nginx").utf8.count } }
+case "processor":  // the capture thread's add() and the export thread's batching, locks included
+    var configuration = BatchConfiguration()
+    configuration.maxQueueSize = batches * spans.count + 1  // nothing dropped: the queue path only
+    configuration.scheduleDelay = 3600
+    let processor = BatchSpanProcessor(exporter: NoopSpanExporter(), configuration: configuration,
+                                       logger: Logger(label: "bench"))
+    for _ in 0..<batches { for span in spans { processor.add(span, resource: resource) } }
+    processor.shutdown(timeout: 60)
+    checksum = Int(processor.counters.spansExported)
 case "dump":  // one batch's request body on standard output, to try compressors on
     let bytes = OTLPWireEncoder().encode(batch)
     bytes.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
     exit(0)
 default:
-    fatalError("mode: wire, protobuf-c, json, console or dump")
+    fatalError("mode: wire, protobuf-c, json, console, processor or dump")
 }
 print(checksum)
