@@ -24,8 +24,8 @@ interleaved with the one under test on the same nginx, load and rates (the
 order alternates each repetition: new base, base new, ...), and each gets an
 "A/B" row: new / base, the range of the per-repetition ratios, and the noise
 (the larger spread, (max - min) / median, of either binary against itself
-over the repetitions; `--runs N` sets how many, at least 2 for a noise
-figure). `make bench-ab BASE=<ref> FULL=1` builds the base and runs this.
+over the repetitions, or of the paired ratios; `--runs N` sets how many, at
+least 2 for a noise figure; "WORSE?" outside it: run again with more). `make bench-ab BASE=<ref> FULL=1` builds the base and runs this.
 
 `--memory-minutes N` runs only the long memory figure instead: 10,000 idle
 connections plus steady traffic for N minutes, the tracer's RSS sampled
@@ -315,18 +315,20 @@ def spread(values):
 
 def ab_row(figure, unit, new, base, higher_is_better=False):
     """One A/B row: medians of the new build and the base, new / base, the range of
-    the paired per-repetition ratios, and whether the ratio is within the noise."""
+    the paired per-repetition ratios, and whether the ratio is within the noise:
+    the largest spread of either build against itself or of the paired ratios.
+    Few repetitions on a busy machine make a rough noise figure, hence "WORSE?"."""
     ratio = statistics.median(new) / statistics.median(base)
     pairs = [n / b for n, b in zip(new, base)]
-    noises = [x for x in (spread(new), spread(base)) if x is not None]
+    noises = [x for x in (spread(new), spread(base), spread(pairs)) if x is not None]
     noise = max(noises) if noises else None
     fmt = (lambda v: f"{v:,.0f} {unit}") if unit == "req/s" else (lambda v: f"{v:.2f} {unit}")
     if noise is None:
         goal, verdict = "(1 run: no noise figure)", ""
     elif higher_is_better:
-        goal, verdict = f"≥ {1 - noise:.2f} (noise ±{noise:.0%})", "ok" if ratio >= 1 - noise else "WORSE"
+        goal, verdict = f"≥ {1 - noise:.2f} (noise ±{noise:.0%})", "ok" if ratio >= 1 - noise else "WORSE?"
     else:
-        goal, verdict = f"≤ {1 + noise:.2f} (noise ±{noise:.0%})", "ok" if ratio <= 1 + noise else "WORSE"
+        goal, verdict = f"≤ {1 + noise:.2f} (noise ±{noise:.0%})", "ok" if ratio <= 1 + noise else "WORSE?"
     return (f"  A/B {figure}", f"new {fmt(statistics.median(new))}", f"base {fmt(statistics.median(base))}",
             f"{ratio:.2f} new/base (runs {min(pairs):.2f}–{max(pairs):.2f})", goal, verdict)
 
