@@ -136,4 +136,4 @@ bench-memory: build test-deps
 	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) --memory-minutes 10 $(ARGS)
 
 clean:
-	rm -rf .build .build-fuzz .build-export $(GEN_BPF) $(GEN_OTLP)
+	rm -rf .build .build-fuzz .build-export .build-parsers .build-ab $(GEN_BPF) $(GEN_OTLP)

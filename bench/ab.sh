@@ -104,7 +104,7 @@ harness="this tree's harness on both sides"
 if ((own_harness == 0)); then
   # The base keeps its recordings and tools; only Package.swift and Sources are replaced.
   rm -rf "$base/bench/parsers/Sources" && cp -r bench/parsers/Sources bench/parsers/Package.swift "$base/bench/parsers/"
-  step "building ParserBench for $base_desc with this tree's harness (first time: swift-nio too, several minutes)"
+  step "building ParserBench for $base_desc with this tree's harness (.build-ab/parsers; the first time swift-nio too, several minutes)"
   if ! build_bench "$base/bench/parsers" "$root/.build-ab/parsers" "$tmp/ParserBench-base"; then
     grep -m5 'error:' "$tmp/build.log" >&2 || true
     step "this harness does not build against $base_desc; using the base's own"
