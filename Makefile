@@ -113,6 +113,19 @@ bench-parsers: deps
 	$(SWIFT) build -c release --package-path bench/parsers --scratch-path .build-parsers
 	.build-parsers/release/ParserBench $(ARGS)
 
+# A/B against an older commit (issue 14: "not worse, side by side with the previous build"):
+# instructions per exchange of the protocol layer (ParserBench --only ours under callgrind), BASE
+# vs this working tree, BASE checked out in a temporary worktree under /tmp. ITERATIONS: replays
+# per run (50). FULL=1 also builds both release binaries and runs bench/run.py --baseline-bin
+# (root; ARGS go to run.py, e.g. ARGS=--quick). See bench/ab.sh.
+BASE       ?=
+ITERATIONS ?= 50
+.PHONY: bench-ab
+bench-ab: deps
+	@test -n "$(BASE)" || { echo "usage: make bench-ab BASE=<git ref> [ITERATIONS=N] [FULL=1 [ARGS=--quick]]" >&2; exit 2; }
+	$(if $(filter 1,$(FULL)),@bash scripts/deps.sh test)
+	bash bench/ab.sh $(BASE) --iterations $(ITERATIONS) $(if $(filter 1,$(FULL)),--full -- $(ARGS))
+
 # Instructions per span of each export encoder (OTLP wire, protobuf-c, JSON, console), by callgrind.
 .PHONY: bench-export
 bench-export: deps
@@ -123,4 +136,4 @@ bench-memory: build test-deps
 	$(PYTHON) bench/run.py --bin $(abspath $(BIN)) --memory-minutes 10 $(ARGS)
 
 clean:
-	rm -rf .build .build-fuzz .build-export $(GEN_BPF) $(GEN_OTLP)
+	rm -rf .build .build-fuzz .build-export .build-parsers .build-ab $(GEN_BPF) $(GEN_OTLP)

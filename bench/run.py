@@ -17,6 +17,16 @@ measures:
   5. the tracer's CPU per gRPC call to a grpcio server (Tests/e2e/servers),
      next to the server's own CPU per call.
 
+`--baseline-bin PATH` adds an A/B comparison with another build (issue 14's
+"not worse, side by side with the previous build on the same run"): every
+tracer-CPU row (1 and 5) and the traced throughput (2) also run that binary,
+interleaved with the one under test on the same nginx, load and rates (the
+order alternates each repetition: new base, base new, ...), and each gets an
+"A/B" row: new / base, the range of the per-repetition ratios, and the noise
+(the larger spread, (max - min) / median, of either binary against itself
+over the repetitions, or of the paired ratios; `--runs N` sets how many, at
+least 2 for a noise figure; "WORSE?" outside it: run again with more). `make bench-ab BASE=<ref> FULL=1` builds the base and runs this.
+
 `--memory-minutes N` runs only the long memory figure instead: 10,000 idle
 connections plus steady traffic for N minutes, the tracer's RSS sampled
 every 30 s (`make bench-memory` runs it for 10 minutes).
@@ -287,37 +297,82 @@ def port_of(url):
     return int(url.rsplit(":", 1)[1].strip("/"))
 
 
-def measure_cpu(binary, nginx, rate, seconds, rows, runs=1):
+def sides(binary, baseline):
+    """{"new": binary} and, with --baseline-bin, {"base": baseline}: the builds an A/B figure runs."""
+    return {"new": binary, **({"base": baseline} if baseline else {})}
+
+
+def in_turn(names, repetition):
+    """The sides in alternating order (new base, base new, ...), so that a drift of
+    the machine during a figure weighs on both builds alike."""
+    return list(names) if repetition % 2 == 0 else list(reversed(names))
+
+
+def spread(values):
+    """(max - min) / median of one build's repetitions: its noise against itself."""
+    return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else None
+
+
+def ab_row(figure, unit, new, base, higher_is_better=False):
+    """One A/B row: medians of the new build and the base, new / base, the range of
+    the paired per-repetition ratios, and whether the ratio is within the noise:
+    the largest spread of either build against itself or of the paired ratios.
+    Few repetitions on a busy machine make a rough noise figure, hence "WORSE?"."""
+    ratio = statistics.median(new) / statistics.median(base)
+    pairs = [n / b for n, b in zip(new, base)]
+    noises = [x for x in (spread(new), spread(base), spread(pairs)) if x is not None]
+    noise = max(noises) if noises else None
+    fmt = (lambda v: f"{v:,.0f} {unit}") if unit == "req/s" else (lambda v: f"{v:.2f} {unit}")
+    if noise is None:
+        goal, verdict = "(1 run: no noise figure)", ""
+    elif higher_is_better:
+        goal, verdict = f"≥ {1 - noise:.2f} (noise ±{noise:.0%})", "ok" if ratio >= 1 - noise else "WORSE?"
+    else:
+        goal, verdict = f"≤ {1 + noise:.2f} (noise ±{noise:.0%})", "ok" if ratio <= 1 + noise else "WORSE?"
+    return (f"  A/B {figure}", f"new {fmt(statistics.median(new))}", f"base {fmt(statistics.median(base))}",
+            f"{ratio:.2f} new/base (runs {min(pairs):.2f}–{max(pairs):.2f})", goal, verdict)
+
+
+def measure_cpu(binary, nginx, rate, seconds, rows, runs=1, baseline=None):
     """Figure 1: tracer CPU per request with OTLP export, next to `--exporter
     none` (the floor) and to the CPU nginx itself spends per request, with and
     without the tracer; medians of `runs` alternating runs (one machine-wide
     hiccup moves a single run by a microsecond or more). HTTP/1.1 also runs
-    OTLP/gRPC, gzip and the console exporter."""
+    OTLP/gRPC, gzip and the console exporter. With a `baseline` binary every
+    tracer run is made by both builds in turn, and each row gets an A/B row."""
+    builds = sides(binary, baseline)
     for name, url_of, h1, _, _ in PROTOCOLS:
         url = url_of(nginx)
         exports = ["none", "otlp"] + (["grpc", "otlp-gzip", "console"] if name == "HTTP/1.1" else [])
-        alone, tracer_runs, traced_runs = [], {e: [] for e in exports}, []
-        for _ in range(runs):
+        alone = []
+        tracer_runs = {(side, e): [] for side in builds for e in exports}
+        traced_runs = {side: [] for side in builds}
+        for repetition in range(runs):
             before = cpu_ns(nginx.worker)
             done = fixed_rate(url, h1, rate, seconds)
             alone.append((cpu_ns(nginx.worker) - before) / max(done, 1) / 1000)
             for export in exports:
-                tracer = Tracer(binary, nginx, port_of(url), export=export)
-                time.sleep(0.5)
-                before, before_nginx = cpu_ns(tracer.pid), cpu_ns(nginx.worker)
-                done = fixed_rate(url, h1, rate, seconds)
-                time.sleep(0.7)  # the last events drain and the last batch leaves (OTEL_BSP_SCHEDULE_DELAY 5 s: flushed at stop, not counted)
-                tracer_runs[export].append((cpu_ns(tracer.pid) - before) / max(done, 1) / 1000)
-                if export == "otlp":
-                    traced_runs.append((cpu_ns(nginx.worker) - before_nginx) / max(done, 1) / 1000)
-                stats = tracer.stop()
-                if stats["exchanges"] != done:
-                    print(f"  note: {name} ({export}): {stats['exchanges']} exchanges for {done} requests ({stats['line']})",
-                          file=sys.stderr)
-        print(f"  {name} @ {rate}/s: tracer µs/request " + ", ".join(f"{e} {[round(x, 2) for x in v]}" for e, v in tracer_runs.items())
-              + f"; nginx alone {[round(x, 2) for x in alone]}, traced {[round(x, 2) for x in traced_runs]}", file=sys.stderr)
-        median = {e: statistics.median(v) for e, v in tracer_runs.items()}
-        nginx_alone, nginx_traced = statistics.median(alone), statistics.median(traced_runs)
+                for side in in_turn(builds, repetition):
+                    tracer = Tracer(builds[side], nginx, port_of(url), export=export)
+                    time.sleep(0.5)
+                    before, before_nginx = cpu_ns(tracer.pid), cpu_ns(nginx.worker)
+                    done = fixed_rate(url, h1, rate, seconds)
+                    time.sleep(0.7)  # the last events drain and the last batch leaves (OTEL_BSP_SCHEDULE_DELAY 5 s: flushed at stop, not counted)
+                    tracer_runs[side, export].append((cpu_ns(tracer.pid) - before) / max(done, 1) / 1000)
+                    if export == "otlp":
+                        traced_runs[side].append((cpu_ns(nginx.worker) - before_nginx) / max(done, 1) / 1000)
+                    stats = tracer.stop()
+                    if stats["exchanges"] != done:
+                        print(f"  note: {name} ({export}, {side}): {stats['exchanges']} exchanges for {done} requests ({stats['line']})",
+                              file=sys.stderr)
+        for side in builds:
+            label = f" [{side}]" if baseline else ""
+            print(f"  {name} @ {rate}/s{label}: tracer µs/request "
+                  + ", ".join(f"{e} {[round(x, 2) for x in tracer_runs[side, e]]}" for e in exports)
+                  + f"; nginx alone {[round(x, 2) for x in alone]}, traced {[round(x, 2) for x in traced_runs[side]]}",
+                  file=sys.stderr)
+        median = {e: statistics.median(tracer_runs["new", e]) for e in exports}
+        nginx_alone, nginx_traced = statistics.median(alone), statistics.median(traced_runs["new"])
         floor = median["none"]
         for export in exports:
             us = median[export]
@@ -330,28 +385,44 @@ def measure_cpu(binary, nginx, rate, seconds, rows, runs=1):
             rows.append((f"tracer CPU per request, {name} @ {rate}/s, {Collector.EXPORTS[export]}", f"{us:.1f} µs",
                          f"nginx worker {nginx_alone:.1f} µs" if export == "none" else f"none {floor:.1f} µs",
                          share, goal, verdict))
+            if baseline:
+                rows.append(ab_row(f"tracer CPU per request, {name}, {Collector.EXPORTS[export]}", "µs",
+                                   tracer_runs["new", export], tracer_runs["base", export]))
         rows.append((f"  nginx CPU per request when traced (probes), {name}", f"{nginx_traced:.1f} µs",
                      f"{nginx_alone:.1f} µs", f"{nginx_traced - nginx_alone:+.1f} µs", "", ""))
+        if baseline:
+            rows.append(ab_row(f"nginx CPU per request when traced (probes), {name}", "µs",
+                               traced_runs["new"], traced_runs["base"]))
 
 
-def measure_throughput(binary, nginx, seconds, runs, rows):
-    """Figure 2: saturated nginx with the tracer / without, median of alternating runs."""
+def measure_throughput(binary, nginx, seconds, runs, rows, baseline=None):
+    """Figure 2: saturated nginx with the tracer / without, median of alternating
+    runs; with a `baseline` binary each run also saturates nginx traced by it."""
+    builds = sides(binary, baseline)
     for name, url_of, _, tool, goal in PROTOCOLS:
         url = url_of(nginx)
-        alone, traced, lost, dropped = [], [], 0, 0
-        for _ in range(runs):
+        alone, lost, dropped = [], 0, 0
+        traced_by = {side: [] for side in builds}
+        for repetition in range(runs):
             alone.append(saturate(url, tool, seconds))
-            tracer = Tracer(binary, nginx, port_of(url))
-            traced.append(saturate(url, tool, seconds))
-            stats = tracer.stop()
-            lost += stats["lost"]
-            dropped += stats["dropped"]
-        print(f"  {name}: without {' '.join(f'{r:.0f}' for r in alone)}, with {' '.join(f'{r:.0f}' for r in traced)} req/s; "
+            for side in in_turn(builds, repetition):
+                tracer = Tracer(builds[side], nginx, port_of(url))
+                traced_by[side].append(saturate(url, tool, seconds))
+                stats = tracer.stop()
+                if side == "new":
+                    lost += stats["lost"]
+                    dropped += stats["dropped"]
+        traced = traced_by["new"]
+        with_base = f", with base {' '.join(f'{r:.0f}' for r in traced_by['base'])}" if baseline else ""
+        print(f"  {name}: without {' '.join(f'{r:.0f}' for r in alone)}, with {' '.join(f'{r:.0f}' for r in traced)}{with_base} req/s; "
               f"events lost {lost}, spans dropped {dropped}", file=sys.stderr)
         ratio = statistics.median(traced) / statistics.median(alone)
         rows.append((f"nginx throughput traced, OTLP export on, {name} ({tool}, 16 conns)", f"{statistics.median(traced):,.0f} req/s",
                      f"{statistics.median(alone):,.0f} req/s", f"{ratio:.2f}", "—" if goal is None else f"≥ {goal:.2f}",
                      "" if goal is None else "ok" if ratio >= goal else "MISSED"))
+        if baseline:
+            rows.append(ab_row(f"nginx throughput traced, {name}", "req/s", traced_by["new"], traced_by["base"],
+                               higher_is_better=True))
         # Saturation may cost completeness: whatever is lost is counted (all traced runs together).
         rows.append((f"  kernel events lost / spans dropped at saturation, {name}", f"{lost:,} / {dropped:,}",
                      "", "", "counted", ""))
@@ -451,8 +522,11 @@ def check_grpc_ok(url, body):
         raise RuntimeError("the gRPC server did not answer grpc-status 0:\n" + out.decode(errors="replace"))
 
 
-def measure_grpc(binary, workdir, rate, seconds, rows):
-    """Figure 5: tracer CPU per gRPC unary call at a fixed rate, next to the server's own."""
+def measure_grpc(binary, workdir, rate, seconds, rows, runs=1, baseline=None):
+    """Figure 5: tracer CPU per gRPC unary call at a fixed rate, next to the server's
+    own; with a `baseline` binary, `runs` repetitions of both builds in turn."""
+    builds = sides(binary, baseline)
+    tracer_by, server_by = {side: [] for side in builds}, {side: [] for side in builds}
     server = GRPCServer()
     try:
         url, body = f"http://127.0.0.1:{server.port}/demo.Echo/Unary", grpc_request_file(workdir)
@@ -463,22 +537,31 @@ def measure_grpc(binary, workdir, rate, seconds, rows):
         done = h2load(url, args, timeout=seconds * 4 + 30)[0]
         server_alone = (cpu_ns(server.proc.pid) - before) / max(done, 1) / 1000
 
-        tracer = Tracer(binary, server, server.port)
-        time.sleep(0.5)
-        before, before_server = cpu_ns(tracer.pid), cpu_ns(server.proc.pid)
-        done = h2load(url, args, timeout=seconds * 4 + 30)[0]
-        time.sleep(0.5)  # the last events drain
-        tracer_us = (cpu_ns(tracer.pid) - before) / max(done, 1) / 1000
-        server_traced = (cpu_ns(server.proc.pid) - before_server) / max(done, 1) / 1000
-        stats = tracer.stop()
+        for repetition in range(runs if baseline else 1):
+            for side in in_turn(builds, repetition):
+                tracer = Tracer(builds[side], server, server.port)
+                time.sleep(0.5)
+                before, before_server = cpu_ns(tracer.pid), cpu_ns(server.proc.pid)
+                done = h2load(url, args, timeout=seconds * 4 + 30)[0]
+                time.sleep(0.5)  # the last events drain
+                tracer_by[side].append((cpu_ns(tracer.pid) - before) / max(done, 1) / 1000)
+                server_by[side].append((cpu_ns(server.proc.pid) - before_server) / max(done, 1) / 1000)
+                stats = tracer.stop()
+                if stats["exchanges"] != done:
+                    print(f"  note: gRPC ({side}): {stats['exchanges']} exchanges for {done} calls ({stats['line']})",
+                          file=sys.stderr)
     finally:
         server.stop()
+    if baseline:
+        print(f"  gRPC @ {rate}/s: tracer µs/call new {[round(x, 2) for x in tracer_by['new']]}, "
+              f"base {[round(x, 2) for x in tracer_by['base']]}", file=sys.stderr)
+    tracer_us, server_traced = statistics.median(tracer_by["new"]), statistics.median(server_by["new"])
     rows.append((f"tracer CPU per call, gRPC unary (grpcio server) @ {rate}/s", f"{tracer_us:.1f} µs",
                  f"server {server_alone:.1f} µs", "", "—", ""))
     rows.append(("  server CPU per call when traced (probes), gRPC", f"{server_traced:.1f} µs",
                  f"{server_alone:.1f} µs", f"{server_traced - server_alone:+.1f} µs", "", ""))
-    if stats["exchanges"] != done:
-        print(f"  note: gRPC: {stats['exchanges']} exchanges for {done} calls ({stats['line']})", file=sys.stderr)
+    if baseline:
+        rows.insert(-1, ab_row("tracer CPU per call, gRPC unary", "µs", tracer_by["new"], tracer_by["base"]))
 
 
 # ---------------------------------------------------------------- memory over minutes
@@ -592,14 +675,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=os.environ.get("L7TRACE_BIN") or str(ROOT / ".build/release/l7trace"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, for trying the script out")
+    parser.add_argument("--baseline-bin", metavar="PATH",
+                        help="another build (e.g. the previous commit's) run in turn with --bin on the same load: "
+                             "A/B rows for the CPU and throughput figures")
+    parser.add_argument("--runs", type=int, metavar="N",
+                        help="repetitions of the CPU and throughput figures (default 3, --quick 1; "
+                             "2 with --quick --baseline-bin, the least that gives a noise figure)")
     parser.add_argument("--skip-parsers", action="store_true", help="leave out the parser throughput figures")
     parser.add_argument("--memory-minutes", type=float, metavar="N",
                         help="instead of the table, the memory figure over N minutes (make bench-memory: 10)")
     opts = parser.parse_args()
+    # SIGTERM (bench/ab.sh stopping us) unwinds like Ctrl-C, through the `finally`s that stop what we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if os.geteuid() != 0:
         sys.exit("bench: the tracer loads BPF programs: run as root (sudo make bench)")
     if not Path(opts.bin).exists():
         sys.exit(f"bench: {opts.bin} is missing: run `make build` first")
+    if opts.baseline_bin and not Path(opts.baseline_bin).exists():
+        sys.exit(f"bench: the baseline {opts.baseline_bin} is missing")
+    if opts.runs is not None and opts.runs < 1:
+        sys.exit("bench: --runs needs a positive number")
+    runs = opts.runs or (3 if not opts.quick else 2 if opts.baseline_bin else 1)
     seconds = 2 if opts.quick else 5
     if opts.memory_minutes:
         return memory_only(opts)
@@ -612,15 +708,15 @@ def main():
         nginx = Nginx(Path(tmp))
         try:
             print("bench: tracer CPU per request…", file=sys.stderr)
-            measure_cpu(opts.bin, nginx, 2000, seconds, rows, runs=1 if opts.quick else 3)
+            measure_cpu(opts.bin, nginx, 2000, seconds, rows, runs=runs, baseline=opts.baseline_bin)
             print("bench: throughput…", file=sys.stderr)
-            measure_throughput(opts.bin, nginx, seconds, 1 if opts.quick else 3, rows)
+            measure_throughput(opts.bin, nginx, seconds, runs, rows, baseline=opts.baseline_bin)
             print("bench: completeness…", file=sys.stderr)
             measure_completeness(opts.bin, nginx, 5000, 2 if opts.quick else 10, rows)
             print("bench: memory…", file=sys.stderr)
             measure_memory(opts.bin, nginx, 1000 if opts.quick else 10000, 3 if opts.quick else 15, rows)
             print("bench: gRPC…", file=sys.stderr)
-            measure_grpc(opts.bin, Path(tmp), 1000, seconds, rows)
+            measure_grpc(opts.bin, Path(tmp), 1000, seconds, rows, runs=runs, baseline=opts.baseline_bin)
             if not opts.skip_parsers:
                 print("bench: parser throughput…", file=sys.stderr)
                 try:
@@ -631,7 +727,7 @@ def main():
         finally:
             for proc in list(STARTED):
                 stop(proc, signal.SIGQUIT if proc is nginx.proc else signal.SIGTERM)
-    print_table(rows, began)
+    print_table(rows, began, opts)
 
 
 def memory_only(opts):
@@ -650,8 +746,16 @@ def memory_only(opts):
     print_table(rows, began)
 
 
-def print_table(rows, began):
+def describe(binary):
+    """A build's path, size and modification time, to tell the two sides of an A/B apart."""
+    info = Path(binary).stat()
+    return f"{binary} ({info.st_size / 1e6:.1f} MB, built {time.strftime('%Y-%m-%d %H:%M', time.localtime(info.st_mtime))})"
+
+
+def print_table(rows, began, opts=None):
     print(f"\nl7trace bench, {time.strftime('%Y-%m-%d %H:%M')}, {machine()}, {time.time() - began:.0f} s\n")
+    if opts is not None and opts.baseline_bin:
+        print(f"A/B: new = {describe(opts.bin)}\n     base = {describe(opts.baseline_bin)}\n")
     print(table(rows))
 
 
