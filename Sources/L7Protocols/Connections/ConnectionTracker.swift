@@ -60,17 +60,15 @@ public final class ConnectionTracker {
             let connection = track(opened.key, fd: opened.fd, role: opened.role, local: opened.local,
                                    remote: opened.remote, seenFromStart: opened.role != .unknown)
             connection.holders.add(opened.key.tgid)
-            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
 
         case .data(let chunk):
             if chunk.bytes.isEmpty && chunk.returnedLength <= chunk.offset { return }
             let connection = table.lookup(chunk.key.connectionID)
                 ?? track(chunk.key, fd: chunk.fd, role: .unknown, local: nil, remote: nil, seenFromStart: false)
             for repeated in connection.moveTo(chunk.key, fd: chunk.fd) { tell(repeated, about: connection) }
-            connection.borrow(&spares)
-            let verdict = connection.handle(chunk)
-            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
-            connection.giveBack(&spares)
+            let verdict = connection.handle(chunk, spares: &spares)
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
             tell(verdict, about: connection)
 
         case .close(let closed):
@@ -84,7 +82,7 @@ public final class ConnectionTracker {
             table.remove(connection.id)
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
 
         case .processExited(let exited):
             processExited(exited.tgid, emit: emit)
@@ -115,7 +113,7 @@ public final class ConnectionTracker {
             table.remove(id)
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
         }
     }
 
@@ -134,7 +132,7 @@ public final class ConnectionTracker {
             guard let connection = table.remove(key) else { continue }
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, emit: emit)
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
         }
     }
 
@@ -158,7 +156,7 @@ public final class ConnectionTracker {
     private func judge(_ connection: TrackedConnection, stopBytes: Bool) {
         guard connection.confirmUnreadable() else { return }
         // Only counters to hand over: no message is parsed while awaiting plaintext.
-        connection.drain(into: &stats, http2: &http2Stats, emit: { _ in })
+        connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: { _ in })
         onUnreadableTLS?(connection.info)
         if stopBytes { onIgnore?(connection.key, connection.fd) }
     }
@@ -179,7 +177,7 @@ public final class ConnectionTracker {
         if let evicted = table.insert(connection) {
             evicted.discard()
             stats.connectionsEvicted += 1
-            evicted.drain(into: &stats, http2: &http2Stats, emit: { _ in })
+            evicted.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: { _ in })
         }
         return connection
     }

@@ -17,13 +17,13 @@ extension TrackedConnection {
         state = .detecting(session)
         if lostRequest {
             session.requestLostUncounted()
-            stats.tlsInFlightAtStart += 1
+            counters.tlsInFlightAtStart += 1
         }
     }
 
     /// Follows the TLS records of the syscall bytes (see `CiphertextWatch`).
     func watchCiphertext(_ chunk: DataChunk) -> Verdict {
-        stats.ciphertextBytesIgnored += chunk.bytes.count
+        counters.ciphertextBytesIgnored += chunk.bytes.count
         if ciphertext == nil { ciphertext = CiphertextWatch() }
         if ciphertext!.watch(chunk, place(chunk), alreadyJudged: judgedUnreadable) { return .suspectUnreadableTLS }
         return ciphertext!.bytes > limits.detectionScanBytes ? stopTracking(.notHTTP) : .none
@@ -35,7 +35,7 @@ extension TrackedConnection {
         guard isUnreadableSuspect, !info.isTLS, !judgedUnreadable else { return false }
         ciphertext = nil
         judgedUnreadable = true
-        stats.tlsConnectionsUnreadable += 1
+        counters.tlsConnectionsUnreadable += 1
         if case .awaitingTLSPlaintext = state { _ = stopTracking(.unreadableTLS) }
         return true
     }

@@ -70,7 +70,7 @@ final class TrackedConnection {
     /// Whether this connection was judged unreadable (once).
     var judgedUnreadable = false
     /// Counters of the connection itself (not of a protocol's messages), since last drained.
-    var stats = ProtocolStats()
+    var counters = ConnectionCounters()
     /// Sessions left behind by a change of state, holding exchanges or
     /// counters still to be drained.
     private var retired: [any ProtocolSession] = []
@@ -118,9 +118,11 @@ final class TrackedConnection {
 
     // MARK: - Data
 
-    func handle(_ chunk: DataChunk) -> Verdict {
+    /// `spares`: buffers an HTTP/1 session may take for its queues (given
+    /// back by `drain`), so an idle connection holds none.
+    func handle(_ chunk: DataChunk, spares: inout HTTP1SpareBuffers) -> Verdict {
         sawBytes = true
-        let verdict = consume(chunk)
+        let verdict = consume(chunk, spares: &spares)
         if verdict == .none, case .http2 = state, !toldHTTP2 {
             toldHTTP2 = true
             return .http2
@@ -128,11 +130,11 @@ final class TrackedConnection {
         return verdict
     }
 
-    private func consume(_ chunk: DataChunk) -> Verdict {
+    private func consume(_ chunk: DataChunk, spares: inout HTTP1SpareBuffers) -> Verdict {
         if case .ignored(let why) = state {
             // The ciphertext was judged, not the plaintext: give it its chance.
             guard why != .tunnel, chunk.source == .ssl, !info.isTLS else {
-                stats.bytesSkipped += chunk.bytes.count
+                counters.bytesSkipped += chunk.bytes.count
                 return .none
             }
         }
@@ -143,7 +145,7 @@ final class TrackedConnection {
                 verdict = .ignoreCiphertext
             }
         } else if info.isTLS {
-            stats.ciphertextBytesIgnored += chunk.bytes.count
+            counters.ciphertextBytesIgnored += chunk.bytes.count
             return .none
         } else if case .awaitingTLSPlaintext = state {
             return watchCiphertext(chunk)
@@ -160,6 +162,7 @@ final class TrackedConnection {
             learnRole(session.role)
             return verdict
         case .detecting(let session), .http1(let session):
+            session.borrow(&spares)
             let placement = place(chunk)
             switch chunk.direction {
             case .egress:
@@ -200,7 +203,7 @@ final class TrackedConnection {
         guard case .http1 = state else { return .none }
         learnRole(session.roleFromStartLines)
         if session.sawSwitch {
-            stats.tunnels += 1
+            counters.tunnels += 1
             return stopTracking(.tunnel)
         }
         return .none
@@ -213,7 +216,7 @@ final class TrackedConnection {
     func startHTTP2(seenFromStart: Bool, direction: Direction, rest bytes: UnsafeRawBufferPointer,
                     trailingHole: Int, timing: CallTiming) {
         retireSession()
-        stats.http2Connections += 1
+        counters.http2Connections += 1
         let session = HTTP2Session(connection: info, seenFromStart: seenFromStart, limits: limits)
         state = .http2(session)
         session.feed(direction, bytes, CallCursor.Placement(leadingHole: 0, startsCall: false, trailingHole: trailingHole),
@@ -225,7 +228,7 @@ final class TrackedConnection {
     func stopTracking(_ why: IgnoredBecause) -> Verdict {
         retireSession()
         state = .ignored(why)
-        if why != .tunnel { stats.connectionsIgnored += 1 }
+        if why != .tunnel { counters.connectionsIgnored += 1 }
         return .ignore
     }
 
@@ -246,32 +249,25 @@ final class TrackedConnection {
     /// Forgets the connection without reporting anything more (eviction).
     func discard() { session?.discard() }
 
-    /// Lends the tracker's spare buffers to this connection's HTTP/1 queues, before it is fed.
-    func borrow(_ spares: inout HTTP1SpareBuffers) {
-        switch state {
-        case .detecting(let session), .http1(let session): session.borrow(&spares)
-        default: break
-        }
-    }
-
-    /// Takes them back once drained (an idle connection keeps no buffer).
-    func giveBack(_ spares: inout HTTP1SpareBuffers) {
-        switch state {
-        case .detecting(let session), .http1(let session): session.giveBack(&spares)
-        default: break
-        }
-    }
-
     /// Hands over the exchanges and counters gathered since the last call.
-    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats, emit: (Exchange) -> Void) {
+    /// `spares`: an HTTP/1 session gives back the buffers it was lent when
+    /// fed (`handle(_:spares:)`) if they are empty again.
+    func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats,
+               spares: inout HTTP1SpareBuffers, emit: (Exchange) -> Void) {
         if !retired.isEmpty {
             for session in retired { session.drain(into: &stats, protocolStats: &http2Stats, emit: emit) }
             retired.removeAll()
         }
-        if self.stats != ProtocolStats() {
-            stats.add(self.stats)
-            self.stats = ProtocolStats()
+        if counters != ConnectionCounters() { counters.move(into: &stats) }
+        // One switch, on the concrete sessions: this runs after every event.
+        switch state {
+        case .detecting(let session), .http1(let session):
+            session.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
+            session.giveBack(&spares)
+        case .http2(let session):
+            session.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
+        case .awaitingTLSPlaintext, .ignored:
+            break
         }
-        session?.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
     }
 }

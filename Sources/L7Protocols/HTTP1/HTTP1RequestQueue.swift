@@ -55,8 +55,14 @@ struct HTTP1RequestQueue {
     private var responsesUncertain = false
     /// Requests passed over by rule 3 (already counted) whose responses may still come (rule 4).
     private var passedOver = 0
-    /// Pipelining overflows, orphans and requests whose responses were lost, since last collected.
-    var stats = ProtocolStats()
+    /// The queue's own losses, since last collected (three counters, so
+    /// that checking them per event costs three comparisons).
+    struct Losses: Equatable {
+        var pipelineOverflows = 0
+        var orphanResponses = 0
+        var droppedExchanges = 0
+    }
+    var losses = Losses()
 
     init(maxPending: Int) {
         self.maxPending = maxPending
@@ -99,7 +105,7 @@ struct HTTP1RequestQueue {
         guard count < maxPending else {
             // Bounded memory: the newest request is dropped, not the oldest,
             // so the responses on their way still find their requests.
-            stats.pipelineOverflows += 1
+            losses.pipelineOverflows += 1
             if pending.count > start, pending[pending.count - 1].overflowRun > 0 {
                 pending[pending.count - 1].overflowRun += 1
             } else {
@@ -154,11 +160,11 @@ struct HTTP1RequestQueue {
             chosen = start
         }
         guard let chosen else {
-            if passedOver > 0 { passedOver -= 1 } else { stats.orphanResponses += 1 }
+            if passedOver > 0 { passedOver -= 1 } else { losses.orphanResponses += 1 }
             return nil
         }
         // Requests older than the partner lost their responses.
-        stats.droppedExchanges += uncounted(start..<chosen)
+        losses.droppedExchanges += uncounted(start..<chosen)
         for index in start..<chosen { passedOver += max(pending[index].overflowRun, 1) }
         if pending[chosen].overflowRun > 1 {
             // One of a run of dropped requests: the run stays for the others.
@@ -200,7 +206,7 @@ struct HTTP1RequestQueue {
 
     /// Forgets every waiting request, counting those not counted yet.
     mutating func discard() {
-        stats.droppedExchanges += uncounted(start..<pending.count)
+        losses.droppedExchanges += uncounted(start..<pending.count)
         pending.removeAll()
         start = 0
         inProgress = nil

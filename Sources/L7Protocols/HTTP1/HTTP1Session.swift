@@ -153,9 +153,11 @@ final class HTTP1Session: ProtocolSession {
             stats.add(stitcher.stats)
             stitcher.stats = ProtocolStats()
         }
-        if requests.stats != ProtocolStats() {
-            stats.add(requests.stats)
-            requests.stats = ProtocolStats()
+        if requests.losses != HTTP1RequestQueue.Losses() {
+            stats.pipelineOverflows += requests.losses.pipelineOverflows
+            stats.orphanResponses += requests.losses.orphanResponses
+            stats.droppedExchanges += requests.losses.droppedExchanges
+            requests.losses = HTTP1RequestQueue.Losses()
         }
         if bytesSkipped > 0 {
             stats.bytesSkipped += bytesSkipped

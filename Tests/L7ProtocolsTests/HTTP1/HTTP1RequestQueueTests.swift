@@ -25,14 +25,14 @@ final class HTTP1RequestQueueTests: XCTestCase {
         XCTAssertEqual(third?.head?.target, "/c")
         XCTAssertEqual(third?.context, .ordinary)
         XCTAssertEqual(queue.count, 0)
-        XCTAssertEqual(queue.stats, ProtocolStats())
+        XCTAssertEqual(queue.losses, HTTP1RequestQueue.Losses())
     }
 
     func testAResponseThatBeganBeforeAnyWaitingRequestIsAnOrphan() {  // rule 2
         var queue = HTTP1RequestQueue(maxPending: 8)
         queue.requestBegan(request("GET", "/late"), timing: at(100))
         XCTAssertNil(queue.takePartner(for: at(50)))
-        XCTAssertEqual(queue.stats.orphanResponses, 1)
+        XCTAssertEqual(queue.losses.orphanResponses, 1)
         XCTAssertEqual(queue.takePartner(for: at(150))?.head?.target, "/late")
     }
 
@@ -43,13 +43,13 @@ final class HTTP1RequestQueueTests: XCTestCase {
         queue.requestBegan(request("GET", "/3"), timing: at(30))
         queue.responsesLostSync()
         XCTAssertEqual(queue.takePartner(for: at(40))?.head?.target, "/3")
-        XCTAssertEqual(queue.stats.droppedExchanges, 2)
+        XCTAssertEqual(queue.losses.droppedExchanges, 2)
         // The responses of /1 and /2 were not in the hole after all: not counted again.
         XCTAssertNil(queue.takePartner(for: at(50)))
         XCTAssertNil(queue.takePartner(for: at(60)))
-        XCTAssertEqual(queue.stats.orphanResponses, 0)
+        XCTAssertEqual(queue.losses.orphanResponses, 0)
         XCTAssertNil(queue.takePartner(for: at(70)))
-        XCTAssertEqual(queue.stats.orphanResponses, 1)
+        XCTAssertEqual(queue.losses.orphanResponses, 1)
     }
 
     func testADroppedRequestKeepsItsPlaceSoLaterPairsStayAligned() {  // rule 1
@@ -65,11 +65,11 @@ final class HTTP1RequestQueueTests: XCTestCase {
     func testRequestsBeyondTheLimitAreCountedOnArrivalAndStillTakeOneResponseEach() {
         var queue = HTTP1RequestQueue(maxPending: 2)
         for i in 0..<5 { queue.requestBegan(request("GET", "/\(i)"), timing: at(UInt64(10 + i))) }
-        XCTAssertEqual(queue.stats.pipelineOverflows, 3)
+        XCTAssertEqual(queue.losses.pipelineOverflows, 3)
         XCTAssertEqual(queue.heldHeads, 2)
         let targets = (0..<5).map { queue.takePartner(for: at(UInt64(100 + $0)))?.head?.target }
         XCTAssertEqual(targets, ["/0", "/1", nil, nil, nil])
-        XCTAssertEqual(queue.stats.orphanResponses, 0)
+        XCTAssertEqual(queue.losses.orphanResponses, 0)
         XCTAssertEqual(queue.count, 0)
     }
 
@@ -89,6 +89,6 @@ final class HTTP1RequestQueueTests: XCTestCase {
         queue.requestBegan(request("GET", "/a"), timing: at(10))
         queue.requestDropped(timing: at(20))
         queue.discard()
-        XCTAssertEqual(queue.stats.droppedExchanges, 1)
+        XCTAssertEqual(queue.losses.droppedExchanges, 1)
     }
 }
