@@ -46,6 +46,12 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         return SocketAddress(family: .ipv4, high: (low & 0xffff_ffff) << 32, low: 0, port: port)
     }
 
+    /// 127.0.0.0/8 or ::1 (IPv4-mapped addresses included).
+    public var isLoopback: Bool {
+        let c = canonical
+        return c.family == .ipv4 ? c.high >> 56 == 127 : c.high == 0 && c.low == 1
+    }
+
     /// The address without the port: `127.0.0.1`, `::1`.
     public var host: String {
         let c = canonical

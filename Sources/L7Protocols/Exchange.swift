@@ -120,6 +120,33 @@ public struct GRPCCallInfo: Sendable, Equatable {
     }
 }
 
+/// Where a request sat on its connection, as both ends of a TCP connection
+/// count it: what links a server's exchange to the client's request.
+public enum RequestPosition: Sendable, Equatable, Hashable {
+    /// HTTP/1: the request's number on the connection (0 first, placeholders
+    /// and overflowed requests counted). `exact`: the count started with
+    /// the connection and the request direction lost nothing before it (no
+    /// hole, drop, overflow or lost sync), so the other end counts the same.
+    case http1(sequence: UInt64, exact: Bool)
+    /// HTTP/2: the stream id, the same at both ends and never reused.
+    case http2(stream: UInt32)
+}
+
+/// A request head was parsed on a client connection: its span's identity
+/// can be fixed now, before the server's exchange (which may end first) is
+/// linked to it.
+public struct RequestStarted: Sendable {
+    public var connection: ConnectionInfo
+    public var position: RequestPosition
+    public var timing: MessageTiming
+    /// The request's single `traceparent` value, when it carried one.
+    public var traceparent: String?
+
+    public init(connection: ConnectionInfo, position: RequestPosition, timing: MessageTiming, traceparent: String? = nil) {
+        self.connection = connection; self.position = position; self.timing = timing; self.traceparent = traceparent
+    }
+}
+
 /// One request and its response (if any), stitched from one connection.
 public struct Exchange: Sendable, Equatable {
     public var connection: ConnectionInfo
@@ -140,6 +167,8 @@ public struct Exchange: Sendable, Equatable {
     public var grpc: GRPCCallInfo?
     /// Fields the capture could not decode (HTTP/2 after a mid-connection start).
     public var undecoded: UndecodedFields = []
+    /// The request's place on its connection (see `RequestPosition`).
+    public var position: RequestPosition?
 
     /// Whether a response head was seen. Hot paths ask this rather than
     /// `response == nil`, which resolves to Equatable's `==` and copies the head.

@@ -10,6 +10,8 @@ final class TrackerHarness {
     private(set) var ciphertextIgnored: [ConnectionKey] = []
     private(set) var toldHTTP2: [(ConnectionKey, Int32)] = []
     private(set) var unreadableTLS: [ConnectionInfo] = []
+    /// Client requests whose heads were parsed, in order.
+    private(set) var started: [RequestStarted] = []
     /// Monotonic clock; every call takes 10 ns, every event starts 100 ns after the last.
     private(set) var now: UInt64 = 1_000
 
@@ -19,6 +21,7 @@ final class TrackerHarness {
         tracker.onIgnoreCiphertext = { [unowned self] key, _ in self.ciphertextIgnored.append(key) }
         tracker.onHTTP2 = { [unowned self] key, fd in self.toldHTTP2.append((key, fd)) }
         tracker.onUnreadableTLS = { [unowned self] info in self.unreadableTLS.append(info) }
+        tracker.onRequestStarted = { [unowned self] request in self.started.append(request) }
     }
 
     static func key(_ id: UInt64, pid: UInt32 = 4242) -> ConnectionKey { ConnectionKey(tgid: pid, connectionID: id) }

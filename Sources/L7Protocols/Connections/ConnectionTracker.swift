@@ -28,6 +28,9 @@ public final class ConnectionTracker {
     /// How long a connection's plaintext may lag behind its application
     /// data's ciphertext before it is judged unreadable.
     public var unreadableTLSGraceNs: UInt64 = 500_000_000
+    /// Called when a request head is parsed on a client connection, before
+    /// its exchange is emitted: its span's identity can be fixed then.
+    public var onRequestStarted: ((RequestStarted) -> Void)?
     /// Counters of every protocol (HTTP/2's included).
     public private(set) var stats = ProtocolStats()
     /// The HTTP/2 part of `stats` (what remains is HTTP/1's and the connections').
@@ -60,7 +63,7 @@ public final class ConnectionTracker {
             let connection = track(opened.key, fd: opened.fd, role: opened.role, local: opened.local,
                                    remote: opened.remote, seenFromStart: opened.role != .unknown)
             connection.holders.add(opened.key.tgid)
-            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
+            drain(connection, emit: emit)
 
         case .data(let chunk):
             if chunk.bytes.isEmpty && chunk.returnedLength <= chunk.offset { return }
@@ -68,7 +71,7 @@ public final class ConnectionTracker {
                 ?? track(chunk.key, fd: chunk.fd, role: .unknown, local: nil, remote: nil, seenFromStart: false)
             for repeated in connection.moveTo(chunk.key, fd: chunk.fd) { tell(repeated, about: connection) }
             let verdict = connection.handle(chunk, spares: &spares)
-            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
+            drain(connection, emit: emit)
             tell(verdict, about: connection)
 
         case .close(let closed):
@@ -82,13 +85,21 @@ public final class ConnectionTracker {
             table.remove(connection.id)
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
+            drain(connection, emit: emit)
 
         case .processExited(let exited):
             processExited(exited.tgid, emit: emit)
 
         case .processStarted, .processForked:
             break
+        }
+    }
+
+    private func drain(_ connection: TrackedConnection, emit: (Exchange) -> Void) {
+        if let onRequestStarted {
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, started: onRequestStarted, emit: emit)
+        } else {
+            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
         }
     }
 
@@ -113,7 +124,7 @@ public final class ConnectionTracker {
             table.remove(id)
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
+            drain(connection, emit: emit)
         }
     }
 
@@ -132,7 +143,7 @@ public final class ConnectionTracker {
             guard let connection = table.remove(key) else { continue }
             judgeAtEnd(connection)
             connection.close()
-            connection.drain(into: &stats, http2: &http2Stats, spares: &spares, emit: emit)
+            drain(connection, emit: emit)
         }
     }
 

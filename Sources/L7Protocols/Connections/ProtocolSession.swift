@@ -21,6 +21,8 @@ protocol ProtocolSession: AnyObject {
     /// Hands over the exchanges and counters gathered since the last call
     /// (`protocolStats`: the counters of this protocol alone, for HTTP/2's share).
     func drain(into stats: inout ProtocolStats, protocolStats: inout ProtocolStats, emit: (Exchange) -> Void)
+    /// Hands over the client requests whose heads were parsed since the last call.
+    func drainStarted(_ started: (RequestStarted) -> Void)
     /// Bytes held in parser buffers, all directions, and the most in one.
     var bufferedBytes: Int { get }
     var maxBufferedBytesPerDirection: Int { get }

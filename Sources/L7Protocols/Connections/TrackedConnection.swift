@@ -252,19 +252,27 @@ final class TrackedConnection {
     /// Hands over the exchanges and counters gathered since the last call.
     /// `spares`: an HTTP/1 session gives back the buffers it was lent when
     /// fed (`handle(_:spares:)`) if they are empty again.
+    /// `started` gets the client requests whose heads were parsed, before
+    /// any exchange (a request's start always comes before its exchange).
     func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats,
-               spares: inout HTTP1SpareBuffers, emit: (Exchange) -> Void) {
+               spares: inout HTTP1SpareBuffers, started: (RequestStarted) -> Void = { _ in },
+               emit: (Exchange) -> Void) {
         if !retired.isEmpty {
-            for session in retired { session.drain(into: &stats, protocolStats: &http2Stats, emit: emit) }
+            for session in retired {
+                session.drainStarted(started)
+                session.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
+            }
             retired.removeAll()
         }
         if counters != ConnectionCounters() { counters.move(into: &stats) }
         // One switch, on the concrete sessions: this runs after every event.
         switch state {
         case .detecting(let session), .http1(let session):
+            session.drainStarted(started)
             session.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
             session.giveBack(&spares)
         case .http2(let session):
+            session.drainStarted(started)
             session.drain(into: &stats, protocolStats: &http2Stats, emit: emit)
         case .awaitingTLSPlaintext, .ignored:
             break

@@ -30,6 +30,8 @@ struct HTTP1RequestQueue {
         /// false: a hole fell in the body's chunked framing.
         var bodySizeKnown = true
         var sequence: UInt64
+        /// Whether `sequence` is the one the other end counts (see `RequestPosition.http1`).
+        var exact = false
         /// More than 0: a placeholder for that many requests that came while
         /// the queue was full, dropped on arrival (and counted then). Only
         /// their number is kept, so responses still pair in order.
@@ -89,17 +91,17 @@ struct HTTP1RequestQueue {
 
     /// Queues a request whose head was parsed; it is the one in progress
     /// (unless the queue was full and it was dropped).
-    mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
-        inProgress = enqueue(head, timing: timing)
+    mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming, exact: Bool = false) {
+        inProgress = enqueue(head, timing: timing, exact: exact)
     }
 
     /// A request seen but not readable: a placeholder keeps its place (rule 1).
     mutating func requestDropped(timing: MessageTiming) {
-        _ = enqueue(nil, timing: timing)
+        _ = enqueue(nil, timing: timing, exact: false)
     }
 
     /// Queues a request (nil head: a placeholder); nil when the queue was full and it was dropped.
-    private mutating func enqueue(_ head: consuming HTTPRequestHead?, timing: MessageTiming) -> UInt64? {
+    private mutating func enqueue(_ head: consuming HTTPRequestHead?, timing: MessageTiming, exact: Bool) -> UInt64? {
         let sequence = nextSequence
         nextSequence += 1
         guard count < maxPending else {
@@ -113,7 +115,7 @@ struct HTTP1RequestQueue {
             }
             return nil
         }
-        pending.append(PendingRequest(head: head, timing: timing, sequence: sequence))
+        pending.append(PendingRequest(head: head, timing: timing, sequence: sequence, exact: exact))
         return sequence
     }
 
@@ -175,7 +177,8 @@ struct HTTP1RequestQueue {
                                   overflowRun: 1)
         }
         // Moved out, leaving an empty entry behind, so the head is not copied.
-        var partner = PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence)
+        var partner = PendingRequest(head: nil, timing: pending[chosen].timing, sequence: pending[chosen].sequence,
+                                     exact: pending[chosen].exact)
         swap(&partner, &pending[chosen])
         start = chosen + 1
         compact()

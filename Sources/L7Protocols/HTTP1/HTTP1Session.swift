@@ -21,11 +21,19 @@ final class HTTP1Session: ProtocolSession {
     private(set) var sawNotHTTP = false
     /// The connection switched protocols (101, or 2xx to CONNECT).
     private(set) var sawSwitch = false
+    /// Whether the request direction was seen from the connection's start
+    /// and lost nothing since (no hole, drop, overflow or lost sync): the
+    /// requests' numbers are then those the other end gives them. Never
+    /// set again once cleared.
+    private(set) var requestPositionsExact: Bool
+    /// Client requests whose heads were parsed since last drained.
+    private var started: [RequestStarted] = []
 
     /// - Parameter seenFromStart: the connection's first bytes will be fed,
     ///   so they must be a message's first bytes (else the parsers resynchronise).
     init(connection: ConnectionInfo, seenFromStart: Bool, limits: TrackerLimits) {
         let mode: HTTP1Parser.SeekMode = seenFromStart ? .detect : .resync
+        requestPositionsExact = seenFromStart
         egress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
         ingress = HTTP1Parser(kind: nil, mode: mode, limits: limits)
         requests = HTTP1RequestQueue(maxPending: limits.maxPendingRequests)
@@ -53,6 +61,15 @@ final class HTTP1Session: ProtocolSession {
     func connectionIsHTTP() {
         egress.connectionIsHTTP()
         ingress.connectionIsHTTP()
+    }
+
+    /// The direction requests travel in, once the role is known.
+    private var requestDirection: Direction? {
+        switch stitcher.connection.role {
+        case .client: return .egress
+        case .server: return .ingress
+        case .unknown: return nil
+        }
     }
 
     func connectionChanged(_ info: ConnectionInfo) {
@@ -83,6 +100,7 @@ final class HTTP1Session: ProtocolSession {
 
     func skipHole(_ direction: Direction, _ count: Int, timing: CallTiming) {
         guard count > 0 else { return }
+        if direction == requestDirection { requestPositionsExact = false }
         var sink = self
         switch direction {
         case .egress: egress.skipHole(count, timing: timing, sink: &sink)
@@ -135,6 +153,12 @@ final class HTTP1Session: ProtocolSession {
         requests.giveBack(&spares.pending)
     }
 
+    func drainStarted(_ body: (RequestStarted) -> Void) {
+        guard !started.isEmpty else { return }
+        for request in started { body(request) }
+        started.removeAll(keepingCapacity: started.capacity <= 16)
+    }
+
     func drain(into stats: inout ProtocolStats, protocolStats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // Taken out of the stitcher and popped one by one (reversed
@@ -170,7 +194,24 @@ final class HTTP1Session: ProtocolSession {
 
 extension HTTP1Session: HTTP1ParserSink {
     func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
-        requests.requestBegan(head, timing: timing)
+        let exact = requestPositionsExact
+        // Read before the head moves into the queue; a String only when the header is there.
+        let traceparent = head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
+        requests.requestBegan(head, timing: timing, exact: exact)
+        guard let sequence = requests.inProgress else {
+            requestPositionsExact = false  // overflowed: counted, but not worth linking after
+            return
+        }
+        if stitcher.connection.role == .client {
+            started.append(RequestStarted(connection: stitcher.connection,
+                                          position: .http1(sequence: sequence, exact: exact),
+                                          timing: timing, traceparent: traceparent))
+        }
+    }
+
+    private static func singleTraceparent(_ headers: HTTPHeaders) -> String? {
+        let values = headers.values("traceparent")
+        return values.count == 1 ? values[0] : nil
     }
 
     func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
@@ -194,6 +235,7 @@ extension HTTP1Session: HTTP1ParserSink {
         if bodySize == nil { stitcher.stats.bodiesOfUnknownSize += 1 }
         switch kind {
         case .request:
+            requestPositionsExact = false
             // The response may complete before the end of this request is found.
             updateRequestInProgress { $0.bodySize = bodySize ?? 0; $0.bodySizeKnown = bodySize != nil }
         case .response:
@@ -212,6 +254,7 @@ extension HTTP1Session: HTTP1ParserSink {
 
     func messageDropped(_ kind: HTTP1StartLine.Kind, reason: HTTP1DropReason, headReported: Bool,
                         timing: MessageTiming) {
+        if kind == .request { requestPositionsExact = false }
         switch (kind, headReported) {
         case (.response, false):
             // A response we could not read still answers a request. Its loss
@@ -238,6 +281,8 @@ extension HTTP1Session: HTTP1ParserSink {
 
     func lostSync(_ kind: HTTP1StartLine.Kind?, unexpectedBytes: Bool) {
         if unexpectedBytes { stitcher.stats.malformedMessages += 1 }
+        // A hole between messages may have swallowed whole requests.
+        if kind != .response { requestPositionsExact = false }
         // A lost request is caught by rule 2; lost responses need rule 3.
         if kind != .request { requests.responsesLostSync() }
     }

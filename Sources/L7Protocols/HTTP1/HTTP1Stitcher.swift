@@ -74,6 +74,7 @@ struct HTTP1Stitcher {
                                 requestTiming: request.timing, responseTiming: timing, failure: failure)
         if !request.bodySizeKnown { exchange.undecoded.insert(.requestBodySize) }
         if !bound.bodySizeKnown { exchange.undecoded.insert(.responseBodySize) }
+        exchange.position = .http1(sequence: sequence, exact: request.exact)
         ready.append(consume exchange)
         stats.exchanges += 1
         return sequence
@@ -89,6 +90,7 @@ struct HTTP1Stitcher {
                                 requestBodySize: request.bodySize, responseBodySize: 0,
                                 requestTiming: request.timing, responseTiming: nil, failure: .connectionClosed)
         if !request.bodySizeKnown { exchange.undecoded.insert(.requestBodySize) }
+        exchange.position = .http1(sequence: request.sequence, exact: request.exact)
         ready.append(exchange)
         stats.exchanges += 1
     }

@@ -80,6 +80,7 @@ struct HTTP2ExchangeBuilder {
                                 requestTiming: Self.timing(requestFirst, request.last ?? requestFirst),
                                 responseTiming: responseTiming, failure: failure)
         exchange.streamID = streamID
+        exchange.position = .http2(stream: streamID)
         exchange.streamErrorCode = resetCode.flatMap { $0 == HTTP2ErrorCode.noError && failure == nil ? nil : $0 }
         exchange.grpc = grpcInfo(status: responseHead?.status, failure: failure, undecoded: &undecoded)
         exchange.undecoded = undecoded

@@ -54,6 +54,12 @@ final class HTTP2Session: ProtocolSession {
 
     func discard() { stitcher.discard() }
 
+    func drainStarted(_ body: (RequestStarted) -> Void) {
+        guard !stitcher.started.isEmpty else { return }
+        for request in stitcher.started { body(request) }
+        stitcher.started.removeAll(keepingCapacity: stitcher.started.capacity <= 64)
+    }
+
     func drain(into stats: inout ProtocolStats, protocolStats: inout ProtocolStats, emit: (Exchange) -> Void) {
         if !stitcher.ready.isEmpty {
             // By index: each exchange is lent to `emit` where it lies, not copied out.

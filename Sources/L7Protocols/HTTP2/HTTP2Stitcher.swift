@@ -37,6 +37,8 @@ struct HTTP2Stitcher: HTTP2FrameSink {
     private(set) var heldHeaderBytes = 0
     /// Exchanges completed since the owner last drained them.
     var ready: [Exchange] = []
+    /// Client requests whose heads were decoded since the owner last drained them.
+    var started: [RequestStarted] = []
     var stats = ProtocolStats()
 
     init(connection: ConnectionInfo, seenFromStart: Bool, maxStreams: Int) {
@@ -93,6 +95,14 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             // 1xx: an interim response. A stream it alone opened is not kept.
             if opened { dropStream(at: i) }
             return
+        }
+        if direction == .egress && connection.role == .client && streams[i][direction].head == nil
+            && !streams[i][direction].headerBlockLost {
+            // The stream id is the position both ends agree on, whatever the capture lost.
+            started.append(RequestStarted(connection: connection, position: .http2(stream: id),
+                                          timing: MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
+                                                                lastEnterNs: last.enterNs, lastExitNs: last.exitNs),
+                                          traceparent: streams[i].fields.value(of: "traceparent", in: range)))
         }
         modifyStream(at: i) { stream in
             // After a lost head, a later block is its trailers: never taken for the head.
