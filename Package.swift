@@ -49,6 +49,9 @@ let package = Package(
         .target(name: "L7Capture", dependencies: ["CProbes", "L7Events", "L7Basics"], swiftSettings: hotPath),
         .target(name: "L7Protocols", dependencies: ["L7Events", "L7Basics"], swiftSettings: hotPath),
         .target(name: "L7Spans", dependencies: ["L7Events", "L7Basics", "L7Protocols"], swiftSettings: hotPath),
+        // Links server spans to the client spans that sent their requests (after
+        // L7Spans: it holds built spans and patches their parent).
+        .target(name: "L7Linking", dependencies: ["L7Events", "L7Protocols", "L7Spans"], swiftSettings: hotPath),
         .target(
             name: "L7Export",
             dependencies: [
@@ -60,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "l7trace",
             dependencies: [
-                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Export", "CMalloc",
+                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Linking", "L7Export", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,6 +73,7 @@ let package = Package(
         .testTarget(name: "L7CaptureTests", dependencies: ["L7Capture", "CProbes", "L7Events"]),
         .testTarget(name: "L7ProtocolsTests", dependencies: ["L7Protocols", "CNghttp2"]),
         .testTarget(name: "L7SpansTests", dependencies: ["L7Spans"]),
+        .testTarget(name: "L7LinkingTests", dependencies: ["L7Linking", "L7Spans", "L7Protocols", "L7Events"]),
         .testTarget(name: "L7ExportTests", dependencies: ["L7Export"]),
     ],
     swiftLanguageModes: [.v6]

@@ -17,7 +17,7 @@ extension SpanBuilder {
     /// gRPC spans have no request-target of their own: parsed once, not per call.
     private static let noTarget = RequestTarget("")
 
-    func rpcSpan(for exchange: Exchange, grpc: GRPCCallInfo, closedAtNs: UInt64?) -> SpanRecord {
+    func rpcSpan(for exchange: Exchange, grpc: GRPCCallInfo, closedAtNs: UInt64?, identity: SpanIdentity?) -> SpanRecord {
         let connection = exchange.connection
         let kind: SpanKind = connection.role == .client ? .client : .server
         let conventions = options.rpcConventions
@@ -73,7 +73,7 @@ extension SpanBuilder {
         }
 
         return record(of: exchange, kind: kind, name: name, attributes: attributes, statusCode: statusCode,
-                      statusMessage: statusMessage, closedAtNs: closedAtNs)
+                      statusMessage: statusMessage, closedAtNs: closedAtNs, identity: identity)
     }
 
     /// `/package.Service/Method` → (`package.Service`, `Method`); nil for any other shape.

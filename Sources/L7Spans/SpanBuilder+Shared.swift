@@ -41,14 +41,14 @@ extension SpanBuilder {
     /// The finished span: its times on the wall clock, then its ids, parent
     /// and flags from the request's trace context.
     func record(of exchange: Exchange, kind: SpanKind, name: String, attributes: [Attribute], statusCode: StatusCode,
-                statusMessage: String = "", closedAtNs: UInt64?) -> SpanRecord {
+                statusMessage: String = "", closedAtNs: UInt64?, identity: SpanIdentity? = nil) -> SpanRecord {
         let (startNs, endNs) = Self.times(exchange, kind: kind, closedAtNs: closedAtNs)
         var record = SpanRecord(traceID: TraceID(high: 0, low: 0), spanID: SpanID(0), parentSpanID: nil, name: name,
                                 kind: kind, startUnixNano: clock.unixNanos(fromMonotonic: startNs),
                                 endUnixNano: clock.unixNanos(fromMonotonic: endNs), attributes: attributes,
                                 statusCode: statusCode, statusMessage: statusMessage, flags: 0,
                                 pid: exchange.connection.pid)
-        applyTraceContext(to: &record, headers: exchange.request.headers)
+        applyTraceContext(to: &record, headers: exchange.request.headers, identity: identity)
         return record
     }
 
@@ -64,10 +64,18 @@ extension SpanBuilder {
 
     /// Ids, parent and flags. OTLP flags: W3C trace flags in the low byte,
     /// 0x100 "whether the parent is remote is known", 0x200 "it is remote".
-    func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders) {
+    ///
+    /// `identity`: a client span's ids fixed when its request began (the
+    /// linking stage derived them from the same `traceparent`, if any).
+    func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders, identity: SpanIdentity? = nil) {
         guard let parent = TraceParent(headers: headers) else {
-            record.traceID = ids.generator.nextTraceID()
-            record.spanID = ids.generator.nextSpanID()
+            if let identity, record.kind == .client {
+                record.traceID = identity.traceID
+                record.spanID = identity.spanID
+            } else {
+                record.traceID = ids.generator.nextTraceID()
+                record.spanID = ids.generator.nextSpanID()
+            }
             record.flags = 0x101  // sampled, root
             return
         }
@@ -81,7 +89,7 @@ extension SpanBuilder {
         } else {
             // The header we saw leave names the span the remote server will
             // call its parent: that span is this one.
-            record.spanID = parent.parentID
+            record.spanID = identity?.spanID ?? parent.parentID
             record.parentSpanID = nil
             record.flags = UInt32(parent.flags) | 0x100
         }

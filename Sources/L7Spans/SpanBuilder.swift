@@ -37,8 +37,14 @@ public struct SpanBuilder {
     /// an unknown role reaching this point is rare, and a request seen on an
     /// inherited socket (nginx workers, systemd sockets) is usually one the
     /// process received.
-    public func span(for exchange: Exchange, closedAtNs: UInt64? = nil) -> SpanRecord {
-        if let grpc = exchange.grpc { return rpcSpan(for: exchange, grpc: grpc, closedAtNs: closedAtNs) }
+    ///
+    /// - Parameter identity: a client span's trace and span ids, fixed when
+    ///   its request began (the linking stage), so that the server span of
+    ///   the same request, which may end first, could take them as its parent.
+    public func span(for exchange: Exchange, closedAtNs: UInt64? = nil, identity: SpanIdentity? = nil) -> SpanRecord {
+        if let grpc = exchange.grpc {
+            return rpcSpan(for: exchange, grpc: grpc, closedAtNs: closedAtNs, identity: identity)
+        }
         let connection = exchange.connection
         let request = exchange.request
         let kind: SpanKind = connection.role == .client ? .client : .server
@@ -120,7 +126,7 @@ public struct SpanBuilder {
         }
 
         return record(of: exchange, kind: kind, name: name, attributes: attributes, statusCode: statusCode,
-                      closedAtNs: closedAtNs)
+                      closedAtNs: closedAtNs, identity: identity)
     }
 
     /// 5xx and uninterpretable codes always; 4xx only for the client, whose
@@ -141,6 +147,15 @@ public struct SpanBuilder {
         if let query { url += "?" + query }
         return url
     }
+}
+
+/// The ids a client span gets when its request's head is parsed (see
+/// `SpanBuilder.span(for:closedAtNs:identity:)`).
+public struct SpanIdentity: Sendable, Equatable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+
+    public init(traceID: TraceID, spanID: SpanID) { self.traceID = traceID; self.spanID = spanID }
 }
 
 /// The builder's id generator, shared by reference (see `SpanBuilder`).

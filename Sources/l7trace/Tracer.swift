@@ -2,11 +2,12 @@ import Foundation
 import L7Capture
 import L7Events
 import L7Export
+import L7Linking
 import L7Protocols
 import L7Spans
 import Logging
 
-/// Wires the pipeline: capture → connections/protocols → spans → export.
+/// Wires the pipeline: capture → connections/protocols → spans → linking → export.
 ///
 /// Everything up to `BatchSpanProcessor.add` runs on the capture thread, in
 /// the ring buffer's callback, so the borrowed payload bytes never need a
@@ -16,6 +17,8 @@ final class Tracer {
     private let capture: Capture
     private let tracker: ConnectionTracker
     private let spans: SpanBuilder
+    /// Links server spans to the traced client spans that sent their requests.
+    private let linker = Linker()
     private let processor: BatchSpanProcessor
     private let telemetry: SelfTelemetry
     private let processes = ProcessDirectory()
@@ -73,6 +76,11 @@ final class Tracer {
             let port = info.role == .client ? info.remote?.port : info.local?.port ?? info.remote?.port
             capture.tlsConnectionUnreadable(pid: info.pid, port: port)
         }
+        // A client request's span ids are fixed when its head is parsed; a
+        // server span waiting for them is released then.
+        tracker.onRequestStarted = { [unowned self] started in
+            self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
+        }
         // HTTPS: OpenSSL probes on the libraries of the processes selected.
         capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
     }
@@ -82,6 +90,8 @@ final class Tracer {
     /// five times a second when idle; spans then reach the export queue at
     /// most this late, well inside its schedule delay (5 s by default).
     static let pollIntervalMs: Int32 = 200
+    /// Records one poll hands over at most (L7_POLL_BUDGET in l7probes.c).
+    static let pollBudget = 65536
 
     /// Runs until stopped or the duration elapses, then flushes.
     func run() {
@@ -95,7 +105,13 @@ final class Tracer {
                 if now >= deadline { break }
                 timeoutMs = Int32(min(UInt64(timeoutMs), (deadline - now) / 1_000_000 + 1))
             }
-            _ = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
+            // Every record written before the poll began is consumed by it
+            // (unless it stopped at its budget): the linker's watermark.
+            let pollStartNs = MonotonicClock.nowNs()
+            let delivered = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
+            if delivered < Self.pollBudget {
+                linker.advance(watermarkNs: pollStartNs) { record, resource in processor.add(record, resource: resource) }
+            }
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
@@ -105,6 +121,7 @@ final class Tracer {
         let lastCounters = capture.counters()
         capture.close()
         tracker.flushAll { exchange in self.export(exchange) }
+        linker.flushAll { record, resource in processor.add(record, resource: resource) }
         capture.reportPendingTLS()
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
         telemetry.tick(tracker.stats, http2: tracker.http2Stats)
@@ -135,10 +152,12 @@ final class Tracer {
             return
         case .open(let opened):
             guard isSelected(opened.key.tgid) else { return }
+            linker.opened(opened)
         case .data(let chunk):
             guard isSelected(chunk.key.tgid) else { return }
         case .close(let closed):
             guard isSelected(closed.key.tgid) else { return }
+            if !closed.shared { linker.closed(closed.key.connectionID, atNs: closed.timestampNs) }
         }
         tracker.handle(event) { exchange in self.export(exchange) }
     }
@@ -158,7 +177,17 @@ final class Tracer {
 
     private func export(_ exchange: Exchange) {
         telemetry.record(exchange)
-        processor.add(spans.span(for: exchange), resource: processes.resource(of: exchange.connection.pid))
+        let resource = processes.resource(of: exchange.connection.pid)
+        switch exchange.connection.role {
+        case .client:
+            processor.add(spans.span(for: exchange, identity: linker.clientIdentity(for: exchange)), resource: resource)
+        case .server:
+            linker.serverSpan(spans.span(for: exchange), resource: resource, of: exchange) { record, resource in
+                processor.add(record, resource: resource)
+            }
+        case .unknown:
+            processor.add(spans.span(for: exchange), resource: resource)
+        }
     }
 
     /// Takes the counters read before `capture.close()`: the maps are gone after it.

@@ -1,0 +1,436 @@
+import L7Events
+import L7Protocols
+import L7Spans
+
+/// Links the server span of a request to the client span that sent it,
+/// when both ends of the TCP connection are traced on this host (issue 15,
+/// rule 1): same trace id, parent = the client span's id.
+///
+/// How it cannot mislink:
+/// - A client request gets its span's identity when its head is parsed
+///   (`requestStarted`), keyed by its connection's two addresses and its
+///   position there (HTTP/1 number, HTTP/2 stream id). Its exchange takes
+///   that identity when it ends (`clientIdentity`).
+/// - A server exchange looks the client up by the mirrored addresses (its
+///   peer is the client's local end) and the same position. HTTP/1 numbers
+///   link only when both ends counted every request from the connection's
+///   start (`RequestPosition.http1(exact:)`); HTTP/2 stream ids always.
+/// - Causality is checked: the client's write must have begun before the
+///   server's read returned. A node links once. A client connection closed
+///   before the server read is not a candidate (a 4-tuple reused later).
+/// - The server's exchange may be complete before the client's request
+///   record is consumed (one ring, two CPUs): a server span whose peer may
+///   be traced is held until the client's node arrives or the watermark
+///   (the time up to which every record was consumed) passes its read by
+///   `holdNs`; then it is exported unlinked, never linked late.
+///
+/// One thread (the capture's) drives it. Memory is bounded by `LinkLimits`;
+/// what the bounds cost is counted in `counters`.
+public final class Linker {
+    public let limits: LinkLimits
+    public private(set) var counters = LinkCounters()
+
+    private var ids: any IDGenerator
+    private var clients: [UInt64: ClientConnection] = [:]
+    private var byTuple: [Tuple: UInt64] = [:]
+    /// Hosts (port 0) that client connections were seen leaving from: a
+    /// server's peer there may be traced.
+    private var localHosts: Set<SocketAddress> = []
+    /// Server connections whose peer turned out not to be traced: not held again.
+    private var untracedPeers: Set<UInt64> = []
+    private var held: [HeldSpan?] = []
+    private var heldStart = 0
+    private var heldCount = 0
+    /// Held spans per tuple, so a client start looks through them only when one waits for it.
+    private var waiting: [Tuple: Int] = [:]
+    private var lastReapNs: UInt64 = 0
+
+    public init(limits: LinkLimits = LinkLimits(), ids: some IDGenerator = RandomIDGenerator()) {
+        self.limits = limits
+        self.ids = ids
+    }
+
+    // MARK: - Connections
+
+    /// A connection was opened: a client end is registered (its open record
+    /// comes before its first request, so a server exchange whose peer has
+    /// none after a hold is not traced).
+    public func opened(_ opened: ConnectionOpened) {
+        guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
+        _ = register(opened.key.connectionID, Tuple(clientLocal: local, clientRemote: remote).canonical,
+                     atNs: opened.timestampNs)
+    }
+
+    /// The connection ended at `atNs` (its last fd closed).
+    public func closed(_ connectionID: UInt64, atNs: UInt64) {
+        clients[connectionID]?.closedAtNs = atNs
+        if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
+    }
+
+    // MARK: - Client side
+
+    /// A client request's head was parsed: its span's ids are fixed now.
+    /// Server spans waiting for it are linked and given to `emit`.
+    public func requestStarted(_ started: RequestStarted, emit: (SpanRecord, ProcessResource) -> Void) {
+        let connection = started.connection
+        guard connection.role == .client, let local = connection.local, let remote = connection.remote else { return }
+        let tuple = Tuple(clientLocal: local, clientRemote: remote).canonical
+        let id = connection.key.connectionID
+        guard register(id, tuple, atNs: started.timing.firstEnterNs) else { return }
+        var identity: SpanIdentity
+        if let header = started.traceparent, let parent = TraceParent(header) {
+            // The header names the span the server will call its parent: this one.
+            identity = SpanIdentity(traceID: parent.traceID, spanID: parent.parentID)
+        } else {
+            identity = SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID())
+        }
+        let node = ClientNode(position: started.position, identity: identity, requestEnterNs: started.timing.firstEnterNs)
+        clients[id]!.store(node, slots: limits.nodesPerConnection)
+        if let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
+    }
+
+    /// The identity fixed when the client exchange's request began, if it was seen.
+    public func clientIdentity(for exchange: Exchange) -> SpanIdentity? {
+        guard exchange.connection.role == .client, let position = exchange.position else { return nil }
+        return clients[exchange.connection.key.connectionID]?.node(at: position, slots: limits.nodesPerConnection)?.identity
+    }
+
+    /// Registers client connection `id` on `tuple` (canonical) unless it is; false when full.
+    private func register(_ id: UInt64, _ tuple: Tuple, atNs: UInt64) -> Bool {
+        if clients[id] != nil { return true }
+        guard clients.count < limits.maxClientConnections else {
+            counters.clientConnectionsFull += 1
+            return false
+        }
+        if let previous = byTuple[tuple], previous != id, clients[previous]?.closedAtNs == nil {
+            // A 4-tuple is open once: the old connection ended before this one began.
+            clients[previous]?.closedAtNs = atNs
+        }
+        byTuple[tuple] = id
+        clients[id] = ClientConnection(id: id, tuple: tuple, lastActiveNs: atNs)
+        if localHosts.count < 1024 {
+            var host = tuple.clientLocal
+            host.port = 0
+            localHosts.insert(host)
+        }
+        return true
+    }
+
+    // MARK: - Server side
+
+    /// A server exchange's span (built without a link): exported now,
+    /// linked or not, or held until its client's node may arrive.
+    public func serverSpan(_ record: SpanRecord, resource: ProcessResource, of exchange: Exchange,
+                           emit: (SpanRecord, ProcessResource) -> Void) {
+        let connection = exchange.connection
+        guard connection.role == .server, let local = connection.local, let remote = connection.remote,
+              let position = exchange.position
+        else { return emit(record, resource) }
+        let tuple = Tuple(clientLocal: remote, clientRemote: local).canonical
+        let readNs = exchange.requestTiming.firstExitNs
+        var record = record
+        switch decide(tuple, position, readNs: readNs) {
+        case .link(let slot, let clientID):
+            link(&record, toSlot: slot, of: clientID)
+            emit(record, resource)
+        case .unlinked:
+            emit(record, resource)
+        case .wait:
+            let peerMayBeTraced = remote.isLoopback || localHosts.contains(Self.host(remote))
+            guard peerMayBeTraced, !untracedPeers.contains(connection.key.connectionID) else {
+                return emit(record, resource)
+            }
+            hold(HeldSpan(record: record, resource: resource, tuple: tuple, position: position, readNs: readNs,
+                          serverConnection: connection.key.connectionID), emit: emit)
+        }
+    }
+
+    private enum Decision {
+        case link(slot: Int, client: UInt64)
+        case unlinked
+        /// The client's node may not have been consumed yet.
+        case wait
+    }
+
+    private func decide(_ tuple: Tuple, _ position: RequestPosition, readNs: UInt64) -> Decision {
+        if case .http1(_, let exact) = position, !exact {
+            counters.inexactPositions += 1
+            return .unlinked
+        }
+        guard let id = byTuple[tuple], let client = clients[id] else { return .wait }
+        if let closed = client.closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
+        guard let slot = client.slot(of: position, slots: limits.nodesPerConnection) else {
+            return client.isNewer(position) ? .wait : .unlinked
+        }
+        let node = client.nodes[slot]
+        guard node.requestEnterNs <= readNs else {
+            counters.refusedCausality += 1
+            return .unlinked
+        }
+        guard !node.linked else {
+            counters.refusedDuplicate += 1
+            return .unlinked
+        }
+        return .link(slot: slot, client: id)
+    }
+
+    /// The connection match sets the parent; a `traceparent` the server
+    /// read keeps its trace id (issue 15, rule 4), counted when they differ.
+    private func link(_ record: inout SpanRecord, toSlot slot: Int, of clientID: UInt64) {
+        clients[clientID]!.nodes[slot].linked = true
+        let identity = clients[clientID]!.nodes[slot].identity
+        record.parentSpanID = identity.spanID
+        if record.flags & 0x200 != 0 {
+            if record.traceID != identity.traceID { counters.headerConflicts += 1 }
+        } else {
+            record.traceID = identity.traceID
+            record.flags = 0x301  // sampled; the parent is known, and remote
+        }
+        record.attributes.append(Attribute("l7trace.link", .string("connection")))
+        counters.links += 1
+    }
+
+    // MARK: - Holding
+
+    private func hold(_ span: HeldSpan, emit: (SpanRecord, ProcessResource) -> Void) {
+        if heldCount >= limits.maxHeldSpans, let oldest = popOldestHeld() {
+            counters.holdOverflows += 1
+            emit(oldest.record, oldest.resource)
+        }
+        held.append(span)
+        heldCount += 1
+        waiting[span.tuple, default: 0] += 1
+        counters.held += 1
+    }
+
+    private func popOldestHeld() -> HeldSpan? {
+        while heldStart < held.count {
+            defer { heldStart += 1 }
+            if let span = held[heldStart] {
+                held[heldStart] = nil
+                unhold(span)
+                return span
+            }
+        }
+        return nil
+    }
+
+    private func unhold(_ span: HeldSpan) {
+        heldCount -= 1
+        if let count = waiting[span.tuple], count > 1 { waiting[span.tuple] = count - 1 } else { waiting[span.tuple] = nil }
+    }
+
+    private func releaseWaiting(for tuple: Tuple, emit: (SpanRecord, ProcessResource) -> Void) {
+        for i in heldStart..<held.count {
+            guard let span = held[i], span.tuple == tuple else { continue }
+            switch decide(tuple, span.position, readNs: span.readNs) {
+            case .wait: continue
+            case .unlinked:
+                held[i] = nil
+                unhold(span)
+                emit(span.record, span.resource)
+            case .link(let slot, let clientID):
+                held[i] = nil
+                unhold(span)
+                var record = span.record
+                link(&record, toSlot: slot, of: clientID)
+                emit(record, span.resource)
+            }
+        }
+        compactHeld()
+    }
+
+    /// Every record written before `watermarkNs` (CLOCK_MONOTONIC) was
+    /// consumed: held spans whose read is older than it by `holdNs` are
+    /// exported unlinked; closed connections are forgotten after a while.
+    public func advance(watermarkNs: UInt64, emit: (SpanRecord, ProcessResource) -> Void) {
+        if heldCount > 0 {
+            for i in heldStart..<held.count {
+                guard let span = held[i], span.readNs &+ limits.holdNs <= watermarkNs else { continue }
+                held[i] = nil
+                unhold(span)
+                counters.holdExpired += 1
+                // No client connection on the tuple after the hold: the peer is not traced.
+                if byTuple[span.tuple] == nil, untracedPeers.count < limits.maxClientConnections {
+                    untracedPeers.insert(span.serverConnection)
+                }
+                emit(span.record, span.resource)
+            }
+            compactHeld()
+        }
+        if watermarkNs >= lastReapNs &+ 1_000_000_000 {
+            lastReapNs = watermarkNs
+            reap(before: watermarkNs)
+        }
+    }
+
+    /// Exports every held span unlinked (shutdown).
+    public func flushAll(emit: (SpanRecord, ProcessResource) -> Void) {
+        while let span = popOldestHeld() { emit(span.record, span.resource) }
+        compactHeld()
+    }
+
+    private func compactHeld() {
+        while heldStart < held.count, held[heldStart] == nil { heldStart += 1 }
+        if heldStart == held.count {
+            held.removeAll(keepingCapacity: held.capacity <= 1024)
+            heldStart = 0
+        } else if heldStart >= 64 && heldStart * 2 >= held.count {
+            held.removeFirst(heldStart)
+            heldStart = 0
+        }
+    }
+
+    /// Forgets client connections closed longer than `closedLingerNs` ago
+    /// (no server read can still be theirs), and idle ones past `idleNs`.
+    private func reap(before nowNs: UInt64) {
+        let closedLimit = nowNs > limits.closedLingerNs ? nowNs - limits.closedLingerNs : 0
+        let idleLimit = nowNs > limits.idleNs ? nowNs - limits.idleNs : 0
+        var gone: [UInt64] = []
+        for (id, client) in clients {
+            if let closed = client.closedAtNs { if closed < closedLimit { gone.append(id) } }
+            else if client.lastActiveNs < idleLimit { gone.append(id) }
+        }
+        for id in gone {
+            guard let client = clients.removeValue(forKey: id) else { continue }
+            if byTuple[client.tuple] == id { byTuple[client.tuple] = nil }
+        }
+    }
+
+    // MARK: - Inspection
+
+    public var heldSpans: Int { heldCount }
+    public var clientConnections: Int { clients.count }
+
+    static func host(_ address: SocketAddress) -> SocketAddress {
+        var host = address.canonical
+        host.port = 0
+        return host
+    }
+}
+
+public struct LinkLimits: Sendable {
+    /// How long past its read a server span waits for its client's node.
+    public var holdNs: UInt64 = 50_000_000
+    public var maxClientConnections = 16_384
+    /// Recent requests remembered per client connection (HTTP/1 numbers or
+    /// HTTP/2 streams, by slot): the HTTP/1 queue's bound.
+    public var nodesPerConnection = 128
+    public var maxHeldSpans = 16_384
+    /// A closed client connection stays a candidate for server reads that began before it closed.
+    public var closedLingerNs: UInt64 = 2_000_000_000
+    /// An open client connection with no request for this long is forgotten (nodes only; it comes back).
+    public var idleNs: UInt64 = 120_000_000_000
+
+    public init() {}
+}
+
+/// What the linker did and what its bounds cost, since it started.
+public struct LinkCounters: Sendable, Equatable {
+    /// Server spans linked to their client span.
+    public var links = 0
+    /// Server spans held waiting for their client's node (each once).
+    public var held = 0
+    /// Held spans exported unlinked when the watermark passed.
+    public var holdExpired = 0
+    /// Held spans exported unlinked early because `maxHeldSpans` were held.
+    public var holdOverflows = 0
+    /// HTTP/1 server exchanges whose position was not exact: not linked.
+    public var inexactPositions = 0
+    /// A node whose request began after the server's read: refused.
+    public var refusedCausality = 0
+    /// A node already linked to another server span: refused.
+    public var refusedDuplicate = 0
+    /// Client connections not registered because `maxClientConnections` were.
+    public var clientConnectionsFull = 0
+    /// Linked server spans whose `traceparent` named another trace than the client's.
+    public var headerConflicts = 0
+
+    public init() {}
+}
+
+/// A connection's two ends, named from the client: its local (ephemeral)
+/// address and the server's address it connected to.
+struct Tuple: Hashable {
+    var clientLocal: SocketAddress
+    var clientRemote: SocketAddress
+
+    /// IPv4-mapped IPv6 as IPv4: a dual-stack server sees `::ffff:127.0.0.1`.
+    var canonical: Tuple { Tuple(clientLocal: clientLocal.canonical, clientRemote: clientRemote.canonical) }
+}
+
+struct ClientNode {
+    var position: RequestPosition?
+    var identity: SpanIdentity
+    var requestEnterNs: UInt64
+    var linked = false
+}
+
+/// One client connection's recent request nodes, in slots by position:
+/// HTTP/1 number or HTTP/2 stream index modulo the slot count, so a lookup
+/// is one index and no search.
+struct ClientConnection {
+    let id: UInt64
+    let tuple: Tuple
+    var nodes: [ClientNode] = []
+    var closedAtNs: UInt64?
+    var lastActiveNs: UInt64
+    /// The newest position stored: a server position past it may still come.
+    var newestHTTP1: UInt64?
+    var newestStream: UInt32?
+
+    init(id: UInt64, tuple: Tuple, lastActiveNs: UInt64) {
+        self.id = id; self.tuple = tuple; self.lastActiveNs = lastActiveNs
+    }
+
+    static func slot(of position: RequestPosition, slots: Int) -> Int {
+        switch position {
+        case .http1(let sequence, _): return Int(sequence % UInt64(slots))
+        case .http2(let stream): return Int((stream >> 1) % UInt32(slots))
+        }
+    }
+
+    mutating func store(_ node: ClientNode, slots: Int) {
+        guard let position = node.position else { return }
+        let slot = Self.slot(of: position, slots: slots)
+        if slot >= nodes.count {
+            let empty = ClientNode(position: nil, identity: node.identity, requestEnterNs: 0)
+            while nodes.count < slot { nodes.append(empty) }
+            nodes.append(node)
+        } else {
+            nodes[slot] = node
+        }
+        lastActiveNs = max(lastActiveNs, node.requestEnterNs)
+        switch position {
+        case .http1(let sequence, _): newestHTTP1 = max(newestHTTP1 ?? 0, sequence)
+        case .http2(let stream): newestStream = max(newestStream ?? 0, stream)
+        }
+    }
+
+    func slot(of position: RequestPosition, slots: Int) -> Int? {
+        let slot = Self.slot(of: position, slots: slots)
+        return slot < nodes.count && nodes[slot].position == position ? slot : nil
+    }
+
+    func node(at position: RequestPosition, slots: Int) -> ClientNode? {
+        slot(of: position, slots: slots).map { nodes[$0] }
+    }
+
+    /// Whether `position` is past every request this connection started.
+    func isNewer(_ position: RequestPosition) -> Bool {
+        switch position {
+        case .http1(let sequence, _): return newestHTTP1.map { sequence > $0 } ?? true
+        case .http2(let stream): return newestStream.map { stream > $0 } ?? true
+        }
+    }
+}
+
+struct HeldSpan {
+    var record: SpanRecord
+    var resource: ProcessResource
+    var tuple: Tuple
+    var position: RequestPosition
+    /// Exit of the server's read that brought the request's first byte.
+    var readNs: UInt64
+    var serverConnection: UInt64
+}
