@@ -1,0 +1,132 @@
+"""Issue 15, rule 1: when both ends of a connection on this host are traced,
+the server span of each request is the child of the client span that sent
+it (same trace id, parent = the client span's id), matched by the
+connection's addresses and the request's position (HTTP/1) or stream
+(HTTP/2). Real probes, real servers and clients, real OTLP receiver."""
+import sys
+
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, service, traced, wait_for_port,
+                      wait_until)
+
+
+def assert_no_span_id_twice(spans):
+    ids = [s["span_id"] for s in spans]
+    assert len(ids) == len(set(ids)), "a span id was used twice"
+
+
+def assert_child_of(server, client):
+    assert server["parent_span_id"] == client["span_id"], (server, client)
+    assert server["trace_id"] == client["trace_id"]
+    assert attrs(server)["l7trace.link"] == "connection"
+    assert client["parent_span_id"] == ""
+    # The server's work lies inside the client's request.
+    assert client["start_time_unix_nano"] <= server["start_time_unix_nano"]
+    assert server["end_time_unix_nano"] <= client["end_time_unix_nano"]
+
+
+def test_curl_to_nginx_server_span_is_the_child_of_curls(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    processes.nginx(tmp_path, f"127.0.0.1:{port}", port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    for i in range(5):
+        out = run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+                   f"http://127.0.0.1:{port}/r/{i}"]).stdout.decode()
+        assert out == "200"
+    assert wait_until(lambda: len(receiver.spans()) >= 10)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 10, [(s["name"], s["kind"]) for s in spans]
+    clients = {attrs(s)["url.path"]: s for s in of_kind(spans, CLIENT)}
+    servers = {attrs(s)["url.path"]: s for s in of_kind(spans, SERVER)}
+    assert set(clients) == set(servers) == {f"/r/{i}" for i in range(5)}
+    for path, server in servers.items():
+        assert service(clients[path]) == "curl" and service(server) == "nginx"
+        assert_child_of(server, clients[path])
+    assert len({s["trace_id"] for s in spans}) == 5, "one trace per request"
+    assert_no_span_id_twice(spans)
+
+
+def test_curl_with_a_traceparent_keeps_the_headers_ids(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    processes.nginx(tmp_path, f"127.0.0.1:{port}", port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", "-H", f"traceparent: 00-{trace}-{parent}-01",
+         f"http://127.0.0.1:{port}/"])
+    assert wait_until(lambda: len(receiver.spans()) >= 2)
+    tracer.stop()
+    spans = receiver.spans()
+    (client,), (server,) = of_kind(spans, CLIENT), of_kind(spans, SERVER)
+    assert client["span_id"] == parent and client["trace_id"] == trace
+    assert_child_of(server, client)
+    assert_no_span_id_twice(spans)
+
+
+KEEPALIVE_CLIENT = """
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+for i in range(20):
+    c.request("GET", f"/k/{i}")
+    r = c.getresponse()
+    assert r.status == 200, r.status
+    r.read()
+c.close()
+"""
+
+
+def test_python_keep_alive_client_to_a_threading_server(processes, receiver, tracers):
+    port = free_port()
+    processes.http_server(port, env={"OTEL_SERVICE_NAME": "threading-server"})
+    tracer = traced(tracers, receiver, "--port", str(port))
+    run([sys.executable, "-c", KEEPALIVE_CLIENT, str(port)], env={"OTEL_SERVICE_NAME": "keepalive-client"})
+    assert wait_until(lambda: len(receiver.spans()) >= 40)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 40, [(s["name"], s["kind"]) for s in spans]
+    clients = {attrs(s)["url.path"]: s for s in of_kind(spans, CLIENT)}
+    servers = {attrs(s)["url.path"]: s for s in of_kind(spans, SERVER)}
+    assert set(clients) == set(servers) == {f"/k/{i}" for i in range(20)}
+    for path, server in servers.items():
+        assert service(server) == "threading-server" and service(clients[path]) == "keepalive-client"
+        assert_child_of(server, clients[path])
+    assert len({s["parent_span_id"] for s in servers.values()}) == 20
+    assert_no_span_id_twice(spans)
+
+
+def grpc_server(processes):
+    port = free_port()
+    processes.start([sys.executable, str(SERVERS / "grpc_server.py"), str(port)],
+                    env={"OTEL_SERVICE_NAME": "grpc-server"})
+    wait_for_port(port)
+    return port
+
+
+def grpc_client(port, *args):
+    out = run([sys.executable, str(SERVERS / "grpc_client.py"), str(port), *args],
+              env={"OTEL_SERVICE_NAME": "grpc-client", "PATH": "/usr/bin:/bin"}).stdout.decode()
+    return [line.split() for line in out.splitlines() if line.strip()]
+
+
+def test_grpc_server_spans_are_children_of_their_client_spans_by_stream(processes, receiver, tracers):
+    port = grpc_server(processes)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    assert len(grpc_client(port, "all")) == 6
+    # Eleven concurrent calls on one channel: interleaved streams.
+    assert len(grpc_client(port, "large")) == 11
+    assert wait_until(lambda: len(receiver.spans()) >= 34, timeout=20)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 34, [(s["name"], s["kind"]) for s in spans]
+    clients = {s["span_id"]: s for s in of_kind(spans, CLIENT)}
+    servers = of_kind(spans, SERVER)
+    assert len(clients) == len(servers) == 17
+    for server in servers:
+        client = clients.get(server["parent_span_id"])
+        assert client is not None, server
+        assert client["name"] == server["name"]
+        assert server["trace_id"] == client["trace_id"]
+        assert attrs(server)["l7trace.link"] == "connection"
+        assert service(server) == "grpc-server" and service(client) == "grpc-client"
+    # Every client span parents exactly one server span.
+    assert len({s["parent_span_id"] for s in servers}) == 17
+    assert_no_span_id_twice(spans)
