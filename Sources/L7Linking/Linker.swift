@@ -18,6 +18,9 @@ import L7Spans
 /// - Causality is checked: the client's write must have begun before the
 ///   server's read returned. A node links once. A client connection closed
 ///   before the server read is not a candidate (a 4-tuple reused later).
+/// - A record the ring buffer lost can shift an HTTP/1 count by one while
+///   the parser stays in sync: after a loss (`captureLost`), HTTP/1
+///   positions link only on connections opened after it was seen.
 /// - The server's exchange may be complete before the client's request
 ///   record is consumed (one ring, two CPUs): a server span whose peer may
 ///   be traced is held until the client's node arrives or the watermark
@@ -44,6 +47,10 @@ public final class Linker {
     /// Held spans per tuple, so a client start looks through them only when one waits for it.
     private var waiting: [Tuple: Int] = [:]
     private var lastReapNs: UInt64 = 0
+    /// When the capture last reported lost records (CLOCK_MONOTONIC), if ever.
+    private var lastLossNs: UInt64?
+    /// When each server connection was opened (accepted), for the loss rule.
+    private var serverOpenedNs: [UInt64: UInt64] = [:]
 
     public init(limits: LinkLimits = LinkLimits(), ids: some IDGenerator = RandomIDGenerator()) {
         self.limits = limits
@@ -56,6 +63,12 @@ public final class Linker {
     /// comes before its first request, so a server exchange whose peer has
     /// none after a hold is not traced).
     public func opened(_ opened: ConnectionOpened) {
+        if opened.role == .server {
+            // Bounded: forgetting them only costs HTTP/1 links after a loss.
+            if serverOpenedNs.count >= limits.maxClientConnections { serverOpenedNs.removeAll() }
+            serverOpenedNs[opened.key.connectionID] = opened.timestampNs
+            return
+        }
         guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
         _ = register(opened.key.connectionID, Tuple(clientLocal: local, clientRemote: remote).canonical,
                      atNs: opened.timestampNs)
@@ -64,8 +77,14 @@ public final class Linker {
     /// The connection ended at `atNs` (its last fd closed).
     public func closed(_ connectionID: UInt64, atNs: UInt64) {
         clients[connectionID]?.closedAtNs = atNs
+        if !serverOpenedNs.isEmpty { serverOpenedNs[connectionID] = nil }
         if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
     }
+
+    /// The capture lost records (ring buffer full, or calls not followed)
+    /// before `atNs`: HTTP/1 counts of connections open then may be off by
+    /// one without any parser noticing, so they no longer link.
+    public func captureLost(atNs: UInt64) { lastLossNs = atNs }
 
     // MARK: - Client side
 
@@ -107,7 +126,7 @@ public final class Linker {
             clients[previous]?.closedAtNs = atNs
         }
         byTuple[tuple] = id
-        clients[id] = ClientConnection(id: id, tuple: tuple, lastActiveNs: atNs)
+        clients[id] = ClientConnection(id: id, tuple: tuple, openedNs: atNs)
         if localHosts.count < 1024 {
             var host = tuple.clientLocal
             host.port = 0
@@ -129,7 +148,7 @@ public final class Linker {
         let tuple = Tuple(clientLocal: remote, clientRemote: local).canonical
         let readNs = exchange.requestTiming.firstExitNs
         var record = record
-        switch decide(tuple, position, readNs: readNs) {
+        switch decide(tuple, position, readNs: readNs, server: connection.key.connectionID) {
         case .link(let slot, let clientID):
             link(&record, toSlot: slot, of: clientID)
             emit(record, resource)
@@ -152,13 +171,18 @@ public final class Linker {
         case wait
     }
 
-    private func decide(_ tuple: Tuple, _ position: RequestPosition, readNs: UInt64) -> Decision {
+    private func decide(_ tuple: Tuple, _ position: RequestPosition, readNs: UInt64, server: UInt64) -> Decision {
         if case .http1(_, let exact) = position, !exact {
             counters.inexactPositions += 1
             return .unlinked
         }
         guard let id = byTuple[tuple], let client = clients[id] else { return .wait }
         if let closed = client.closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
+        if case .http1 = position, let loss = lastLossNs,
+           client.openedNs <= loss || (serverOpenedNs[server] ?? 0) <= loss {
+            counters.refusedAfterLoss += 1
+            return .unlinked
+        }
         guard let slot = client.slot(of: position, slots: limits.nodesPerConnection) else {
             return client.isNewer(position) ? .wait : .unlinked
         }
@@ -223,7 +247,7 @@ public final class Linker {
     private func releaseWaiting(for tuple: Tuple, emit: (SpanRecord, ProcessResource) -> Void) {
         for i in heldStart..<held.count {
             guard let span = held[i], span.tuple == tuple else { continue }
-            switch decide(tuple, span.position, readNs: span.readNs) {
+            switch decide(tuple, span.position, readNs: span.readNs, server: span.serverConnection) {
             case .wait: continue
             case .unlinked:
                 held[i] = nil
@@ -341,6 +365,8 @@ public struct LinkCounters: Sendable, Equatable {
     public var refusedCausality = 0
     /// A node already linked to another server span: refused.
     public var refusedDuplicate = 0
+    /// HTTP/1 links refused because the capture lost records while the connection was open.
+    public var refusedAfterLoss = 0
     /// Client connections not registered because `maxClientConnections` were.
     public var clientConnectionsFull = 0
     /// Linked server spans whose `traceparent` named another trace than the client's.
@@ -374,13 +400,15 @@ struct ClientConnection {
     let tuple: Tuple
     var nodes: [ClientNode] = []
     var closedAtNs: UInt64?
+    /// When it was registered (its open record, or its first request).
+    let openedNs: UInt64
     var lastActiveNs: UInt64
     /// The newest position stored: a server position past it may still come.
     var newestHTTP1: UInt64?
     var newestStream: UInt32?
 
-    init(id: UInt64, tuple: Tuple, lastActiveNs: UInt64) {
-        self.id = id; self.tuple = tuple; self.lastActiveNs = lastActiveNs
+    init(id: UInt64, tuple: Tuple, openedNs: UInt64) {
+        self.id = id; self.tuple = tuple; self.openedNs = openedNs; self.lastActiveNs = openedNs
     }
 
     static func slot(of position: RequestPosition, slots: Int) -> Int {

@@ -19,6 +19,8 @@ final class Tracer {
     private let spans: SpanBuilder
     /// Links server spans to the traced client spans that sent their requests.
     private let linker = Linker()
+    /// Lost records and unfollowed calls the kernel had counted at the last poll.
+    private var lossesSeen: UInt64 = 0
     private let processor: BatchSpanProcessor
     private let telemetry: SelfTelemetry
     private let processes = ProcessDirectory()
@@ -112,6 +114,7 @@ final class Tracer {
             if delivered < Self.pollBudget {
                 linker.advance(watermarkNs: pollStartNs) { record, resource in processor.add(record, resource: resource) }
             }
+            noteCaptureLosses()
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
@@ -160,6 +163,18 @@ final class Tracer {
             if !closed.shared { linker.closed(closed.key.connectionID, atNs: closed.timestampNs) }
         }
         tracker.handle(event) { exchange in self.export(exchange) }
+    }
+
+    /// Records lost by the ring buffer, or calls not followed, may shift an
+    /// HTTP/1 request count silently: the linker stops trusting the counts
+    /// of connections open now. One map read per poll.
+    private func noteCaptureLosses() {
+        let counters = capture.counters()
+        let losses = counters.lostEvents &+ counters.threadStatesFull
+        if losses != lossesSeen {
+            lossesSeen = losses
+            linker.captureLost(atNs: MonotonicClock.nowNs())
+        }
     }
 
     /// Decides, once per process, whether its service name is selected and

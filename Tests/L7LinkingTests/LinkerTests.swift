@@ -265,6 +265,32 @@ final class LinkerTests: XCTestCase {
         XCTAssertEqual(linker.counters.headerConflicts, 1)
     }
 
+    func openServer(_ id: UInt64, at t: UInt64) {
+        linker.opened(ConnectionOpened(key: ConnectionKey(tgid: 2, connectionID: id), tid: 2, fd: 4, role: .server,
+                                       local: Self.server, remote: Self.client, timestampNs: t))
+    }
+
+    func testAfterACaptureLossHTTP1LinksOnlyOnConnectionsOpenedLater() {
+        open(1, at: 10)
+        openServer(11, at: 11)
+        start(1, http1(0), at: 100)
+        assertLinked(serverSpan(11, http1(0), readAt: 105), to: clientSpan(1, http1(0), at: 0))
+        // A whole request record may have been lost: both counts may be off by one from here on.
+        linker.captureLost(atNs: 500)
+        start(1, http1(1), at: 600)
+        assertUnlinked(serverSpan(11, http1(1), readAt: 605))
+        XCTAssertEqual(linker.counters.refusedAfterLoss, 1)
+        // HTTP/2 stream ids do not depend on counting.
+        start(1, .http2(stream: 1), at: 700)
+        assertLinked(serverSpan(11, .http2(stream: 1), readAt: 705), to: clientSpan(1, .http2(stream: 1), at: 0))
+        // A connection opened after the loss counts from its start again.
+        linker.closed(1, atNs: 800)
+        open(2, at: 900)
+        openServer(12, at: 901)
+        start(2, http1(0), at: 1000)
+        assertLinked(serverSpan(12, http1(0), readAt: 1005), to: clientSpan(2, http1(0), at: 0))
+    }
+
     // MARK: - Bounds
 
     func testHeldSpansAreBoundedAndTheOldestLeavesUnlinked() {
