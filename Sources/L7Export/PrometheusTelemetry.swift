@@ -62,6 +62,11 @@ extension PrometheusTelemetry {
                 now.connectionsEvicted, last.connectionsEvicted)
             add("tls_connections_unreadable", "TLS connections whose plaintext no probe could read (no spans)",
                 now.tlsConnectionsUnreadable, last.tlsConnectionsUnreadable)
+            for count in now.spanLinks {
+                let before = last.spanLinks.first { $0.reason == count.reason }?.count ?? 0
+                add("span_links", "Server spans linked to their client spans, held, or refused, by outcome", count.count,
+                    before, labels: [("outcome", count.reason)])
+            }
             let export = now.export, was = last.export
             add("spans_exported", "Spans the exporter delivered", export.spansExported, was.spansExported)
             let dropHelp = "Spans dropped, by cause"

@@ -32,6 +32,9 @@ public struct TelemetrySnapshot: Equatable, Sendable {
     public var connectionsEvicted: UInt64 = 0
     /// TLS connections (handshake seen) whose plaintext no probe could read.
     public var tlsConnectionsUnreadable: UInt64 = 0
+    /// What linking server spans to their client spans did, by outcome
+    /// (`linked`, `hold_expired`, `inexact_position`…; `reason` names it).
+    public var spanLinks: [ProtocolCount] = []
     public var export = ExportCounters()
 
     public init() {}
@@ -46,6 +49,9 @@ public struct TelemetrySnapshot: Equatable, Sendable {
         if bodySizesUnknown > 0 { line += "; body sizes unknown \(bodySizesUnknown)" }
         if connectionsEvicted > 0 { line += "; connections evicted \(connectionsEvicted)" }
         if tlsConnectionsUnreadable > 0 { line += "; unreadable TLS connections \(tlsConnectionsUnreadable)" }
+        if spanLinks.contains(where: { $0.count > 0 }) {
+            line += "; span links " + spanLinks.filter { $0.count > 0 }.map { "\($0.reason) \($0.count)" }.joined(separator: ", ")
+        }
         line += "; spans exported \(export.spansExported), dropped \(export.spansDropped)"
         if export.spansDropped > 0 {
             line += " (queue full \(export.spansDroppedQueueFull), export failed \(export.spansDroppedExportFailed), "

@@ -1,6 +1,7 @@
 import Foundation
 import L7Capture
 import L7Export
+import L7Linking
 import L7Protocols
 import Logging
 import Synchronization
@@ -31,6 +32,7 @@ final class SelfTelemetry: @unchecked Sendable {
         var stats = ProtocolStats()
         var http2Stats = ProtocolStats()
         var exchangeCounts: [UInt64] = [0, 0, 0]
+        var links = LinkCounters()
         /// Capture's counters once it is closed (its maps are gone then).
         var finalCapture: CaptureCounters?
     }
@@ -64,12 +66,13 @@ final class SelfTelemetry: @unchecked Sendable {
     }
 
     /// The tracker's latest figures (capture thread, once per poll); logs the stats line when it is due.
-    func tick(_ protocolStats: ProtocolStats, http2: ProtocolStats) {
+    func tick(_ protocolStats: ProtocolStats, http2: ProtocolStats, links: LinkCounters) {
         let counts = exchangeCounts
         published.withLock {
             $0.stats = protocolStats
             $0.http2Stats = http2
             $0.exchangeCounts = counts
+            $0.links = links
         }
         guard interval > 0 else { return }
         let now = Self.now()
@@ -92,8 +95,8 @@ final class SelfTelemetry: @unchecked Sendable {
 
     func snapshot() -> TelemetrySnapshot {
         // Capture is read under the lock: a scrape racing captureClosing() must not read closed maps.
-        let (stats, http2, exchanges, kernel) = published.withLock {
-            ($0.stats, $0.http2Stats, $0.exchangeCounts, $0.finalCapture ?? capture.counters())
+        let (stats, http2, exchanges, kernel, links) = published.withLock {
+            ($0.stats, $0.http2Stats, $0.exchangeCounts, $0.finalCapture ?? capture.counters(), $0.links)
         }
         var snapshot = TelemetrySnapshot()
         snapshot.eventsReceived = kernel.events
@@ -121,6 +124,13 @@ final class SelfTelemetry: @unchecked Sendable {
         snapshot.bodySizesUnknown = UInt64(stats.bodiesOfUnknownSize)
         snapshot.connectionsEvicted = UInt64(stats.connectionsEvicted)
         snapshot.tlsConnectionsUnreadable = UInt64(stats.tlsConnectionsUnreadable)
+        snapshot.spanLinks = [
+            ("linked", links.links), ("held", links.held), ("hold_expired", links.holdExpired),
+            ("hold_overflow", links.holdOverflows), ("inexact_position", links.inexactPositions),
+            ("refused_causality", links.refusedCausality), ("refused_duplicate", links.refusedDuplicate),
+            ("refused_after_loss", links.refusedAfterLoss), ("client_connections_full", links.clientConnectionsFull),
+            ("header_conflict", links.headerConflicts),
+        ].map { TelemetrySnapshot.ProtocolCount(protocolName: "", reason: $0.0, count: UInt64($0.1)) }
         snapshot.export = processor.counters
         return snapshot
     }

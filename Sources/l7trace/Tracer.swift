@@ -116,7 +116,7 @@ final class Tracer {
             }
             noteCaptureLosses()
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
-            telemetry.tick(tracker.stats, http2: tracker.http2Stats)
+            telemetry.tick(tracker.stats, http2: tracker.http2Stats, links: linker.counters)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
             if configuration.dumpEvents { fflush(nil) }  // stdout, without naming the C global
         }
@@ -127,7 +127,7 @@ final class Tracer {
         linker.flushAll { record, resource in processor.add(record, resource: resource) }
         capture.reportPendingTLS()
         processor.shutdown(timeout: configuration.export.shutdownTimeout)
-        telemetry.tick(tracker.stats, http2: tracker.http2Stats)
+        telemetry.tick(tracker.stats, http2: tracker.http2Stats, links: linker.counters)
         telemetry.finish()
         reportLosses(lastCounters)
     }

@@ -25,6 +25,16 @@ final class TelemetryTests: XCTestCase {
                        + "spans exported 38, dropped 2 (queue full 2, export failed 0, at shutdown 0); export failures 3; queued 7")
     }
 
+    func testSpanLinksAreInTheLineAndTheExpositionByOutcome() {
+        var linked = snapshot(exported: 1)
+        linked.spanLinks = [.init(protocolName: "", reason: "linked", count: 5),
+                            .init(protocolName: "", reason: "hold_expired", count: 0)]
+        XCTAssertTrue(linked.logLine.contains("; span links linked 5; spans exported 1"), linked.logLine)
+        XCTAssertFalse(snapshot(exported: 1).logLine.contains("span links"))
+        let text = String(decoding: PrometheusTelemetry().exposition(for: linked), as: UTF8.self)
+        XCTAssertTrue(text.contains("l7trace_span_links_total{outcome=\"linked\"} 5"), text)
+    }
+
     func testUnreadableTLSConnectionsAreInTheLineAndTheExposition() {
         var unreadable = snapshot(exported: 1)
         unreadable.tlsConnectionsUnreadable = 2

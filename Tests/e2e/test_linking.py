@@ -44,6 +44,8 @@ def test_curl_to_nginx_server_span_is_the_child_of_curls(processes, receiver, tr
         assert_child_of(server, clients[path])
     assert len({s["trace_id"] for s in spans}) == 5, "one trace per request"
     assert_no_span_id_twice(spans)
+    final = [line for line in tracer.stderr_lines if "l7trace: stats: " in line][-1]
+    assert "span links linked 5" in final, final
 
 
 def test_curl_with_a_traceparent_keeps_the_headers_ids(processes, receiver, tracers, tmp_path):
