@@ -154,11 +154,15 @@ public final class Linker {
             emit(record, resource)
         case .unlinked:
             emit(record, resource)
-        case .wait:
+        case .waitForConnection:
             let peerMayBeTraced = remote.isLoopback || localHosts.contains(Self.host(remote))
             guard peerMayBeTraced, !untracedPeers.contains(connection.key.connectionID) else {
                 return emit(record, resource)
             }
+            hold(HeldSpan(record: record, resource: resource, tuple: tuple, position: position, readNs: readNs,
+                          serverConnection: connection.key.connectionID), emit: emit)
+        case .waitForNode:
+            // The peer is traced: its request's record is on its way.
             hold(HeldSpan(record: record, resource: resource, tuple: tuple, position: position, readNs: readNs,
                           serverConnection: connection.key.connectionID), emit: emit)
         }
@@ -167,8 +171,10 @@ public final class Linker {
     private enum Decision {
         case link(slot: Int, client: UInt64)
         case unlinked
-        /// The client's node may not have been consumed yet.
-        case wait
+        /// No client connection on the tuple: its first record may not have been consumed yet.
+        case waitForConnection
+        /// The client connection is known; this request's node may not have been consumed yet.
+        case waitForNode
     }
 
     private func decide(_ tuple: Tuple, _ position: RequestPosition, readNs: UInt64, server: UInt64) -> Decision {
@@ -176,7 +182,7 @@ public final class Linker {
             counters.inexactPositions += 1
             return .unlinked
         }
-        guard let id = byTuple[tuple], let client = clients[id] else { return .wait }
+        guard let id = byTuple[tuple], let client = clients[id] else { return .waitForConnection }
         if let closed = client.closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
         if case .http1 = position, let loss = lastLossNs,
            client.openedNs <= loss || (serverOpenedNs[server] ?? 0) <= loss {
@@ -184,7 +190,7 @@ public final class Linker {
             return .unlinked
         }
         guard let slot = client.slot(of: position, slots: limits.nodesPerConnection) else {
-            return client.isNewer(position) ? .wait : .unlinked
+            return client.isNewer(position) ? .waitForNode : .unlinked
         }
         let node = client.nodes[slot]
         guard node.requestEnterNs <= readNs else {
@@ -248,7 +254,7 @@ public final class Linker {
         for i in heldStart..<held.count {
             guard let span = held[i], span.tuple == tuple else { continue }
             switch decide(tuple, span.position, readNs: span.readNs, server: span.serverConnection) {
-            case .wait: continue
+            case .waitForConnection, .waitForNode: continue
             case .unlinked:
                 held[i] = nil
                 unhold(span)

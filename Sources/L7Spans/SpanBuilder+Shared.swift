@@ -80,6 +80,7 @@ extension SpanBuilder {
             return
         }
         record.traceID = parent.traceID
+        if let identity, record.kind == .client { record.traceID = identity.traceID }  // fixed from the same header
         record.traceState = TraceState.validated(headers)
         if record.kind == .server {
             // The caller's span is our parent.

@@ -181,6 +181,18 @@ final class LinkerTests: XCTestCase {
         XCTAssertEqual(linker.heldSpans, 0)
     }
 
+    func testAServerConnectionFoundUntracedStillWaitsOnceItsClientIsKnown() {
+        // An HTTP/2 connection older than the tracer: the client is registered by its first request only.
+        let a = serverSpan(11, .http2(stream: 1), readAt: 1005)
+        linker.advance(watermarkNs: 1006 + linker.limits.holdNs) { r, _ in emitted.append(r) }
+        assertUnlinked(a)
+        start(1, .http2(stream: 3), at: 2000)
+        let b = serverSpan(11, .http2(stream: 5), readAt: 2105)
+        XCTAssertNil(emittedSpan(b), "the client is known: its next request's record is on its way")
+        start(1, .http2(stream: 5), at: 2100)
+        assertLinked(b, to: clientSpan(1, .http2(stream: 5), at: 0))
+    }
+
     func testAPeerOnAnotherHostIsNeverHeld() {
         let remote = SocketAddress(ipv4: 10, 1, 2, 3, port: 5555)
         let s = serverSpan(11, http1(0), readAt: 1005, remote: remote, local: SocketAddress(ipv4: 10, 0, 0, 1, port: 8080))
