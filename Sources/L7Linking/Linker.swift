@@ -34,8 +34,12 @@ public final class Linker {
     public private(set) var counters = LinkCounters()
 
     private var ids: any IDGenerator
-    private var clients: [UInt64: ClientConnection] = [:]
-    private var byTuple: [Tuple: UInt64] = [:]
+    /// Client connections in a slab (read and changed in place, never
+    /// copied), found by connection id or by tuple; freed slots are reused.
+    private var slab: [ClientConnection] = []
+    private var freeSlots: [Int] = []
+    private var slotOfConnection: [UInt64: Int] = [:]
+    private var byTuple: [Tuple: Int] = [:]
     /// Hosts (port 0) that client connections were seen leaving from: a
     /// server's peer there may be traced.
     private var localHosts: Set<SocketAddress> = []
@@ -70,13 +74,13 @@ public final class Linker {
             return
         }
         guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
-        _ = register(opened.key.connectionID, Tuple(clientLocal: local, clientRemote: remote).canonical,
+        register(opened.key.connectionID, Tuple(clientLocal: local, clientRemote: remote).canonical,
                      atNs: opened.timestampNs)
     }
 
     /// The connection ended at `atNs` (its last fd closed).
     public func closed(_ connectionID: UInt64, atNs: UInt64) {
-        clients[connectionID]?.closedAtNs = atNs
+        if let i = slotOfConnection[connectionID] { slab[i].closedAtNs = atNs }
         if !serverOpenedNs.isEmpty { serverOpenedNs[connectionID] = nil }
         if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
     }
@@ -95,7 +99,7 @@ public final class Linker {
         guard connection.role == .client, let local = connection.local, let remote = connection.remote else { return }
         let tuple = Tuple(clientLocal: local, clientRemote: remote).canonical
         let id = connection.key.connectionID
-        guard register(id, tuple, atNs: started.timing.firstEnterNs) else { return }
+        guard let index = register(id, tuple, atNs: started.timing.firstEnterNs) else { return }
         var identity: SpanIdentity
         if let header = started.traceparent, let parent = TraceParent(header) {
             // The header names the span the server will call its parent: this one.
@@ -104,42 +108,54 @@ public final class Linker {
             identity = SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID())
         }
         let node = ClientNode(position: started.position, identity: identity, requestEnterNs: started.timing.firstEnterNs)
-        clients[id]!.store(node, slots: limits.nodesPerConnection)
-        if let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
+        slab[index].store(node, slots: limits.nodesPerConnection)
+        if heldCount > 0, let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
     }
 
     /// The identity fixed when the client exchange's request began, if it was seen.
     public func clientIdentity(for exchange: Exchange) -> SpanIdentity? {
         guard exchange.connection.role == .client, let position = exchange.position else { return nil }
-        return clients[exchange.connection.key.connectionID]?.node(at: position, slots: limits.nodesPerConnection)?.identity
+        guard let index = slotOfConnection[exchange.connection.key.connectionID] else { return nil }
+        return slab[index].identity(at: position, slots: limits.nodesPerConnection)
     }
 
-    /// Registers client connection `id` on `tuple` (canonical) unless it is; false when full.
-    private func register(_ id: UInt64, _ tuple: Tuple, atNs: UInt64) -> Bool {
-        if clients[id] != nil { return true }
-        guard clients.count < limits.maxClientConnections else {
+    /// Registers client connection `id` on `tuple` (canonical) unless it is;
+    /// its slab index, or nil when full.
+    @discardableResult
+    private func register(_ id: UInt64, _ tuple: Tuple, atNs: UInt64) -> Int? {
+        if let index = slotOfConnection[id] { return index }
+        guard slotOfConnection.count < limits.maxClientConnections else {
             counters.clientConnectionsFull += 1
-            return false
+            return nil
         }
-        if let previous = byTuple[tuple], previous != id, clients[previous]?.closedAtNs == nil {
+        if let previous = byTuple[tuple], slab[previous].closedAtNs == nil {
             // A 4-tuple is open once: the old connection ended before this one began.
-            clients[previous]?.closedAtNs = atNs
+            slab[previous].closedAtNs = atNs
         }
-        byTuple[tuple] = id
-        clients[id] = ClientConnection(id: id, tuple: tuple, openedNs: atNs)
+        let connection = ClientConnection(id: id, tuple: tuple, openedNs: atNs)
+        let index: Int
+        if let free = freeSlots.popLast() {
+            index = free
+            slab[index] = connection
+        } else {
+            index = slab.count
+            slab.append(connection)
+        }
+        slotOfConnection[id] = index
+        byTuple[tuple] = index
         if localHosts.count < 1024 {
             var host = tuple.clientLocal
             host.port = 0
             localHosts.insert(host)
         }
-        return true
+        return index
     }
 
     // MARK: - Server side
 
     /// A server exchange's span (built without a link): exported now,
     /// linked or not, or held until its client's node may arrive.
-    public func serverSpan(_ record: SpanRecord, resource: ProcessResource, of exchange: Exchange,
+    public func serverSpan(_ record: consuming SpanRecord, resource: ProcessResource, of exchange: Exchange,
                            emit: (SpanRecord, ProcessResource) -> Void) {
         let connection = exchange.connection
         guard connection.role == .server, let local = connection.local, let remote = connection.remote,
@@ -147,10 +163,9 @@ public final class Linker {
         else { return emit(record, resource) }
         let tuple = Tuple(clientLocal: remote, clientRemote: local).canonical
         let readNs = exchange.requestTiming.firstExitNs
-        var record = record
         switch decide(tuple, position, readNs: readNs, server: connection.key.connectionID) {
-        case .link(let slot, let clientID):
-            link(&record, toSlot: slot, of: clientID)
+        case .link(let slot, let client):
+            link(&record, toSlot: slot, of: client)
             emit(record, resource)
         case .unlinked:
             emit(record, resource)
@@ -169,7 +184,7 @@ public final class Linker {
     }
 
     private enum Decision {
-        case link(slot: Int, client: UInt64)
+        case link(slot: Int, client: Int)
         case unlinked
         /// No client connection on the tuple: its first record may not have been consumed yet.
         case waitForConnection
@@ -182,33 +197,32 @@ public final class Linker {
             counters.inexactPositions += 1
             return .unlinked
         }
-        guard let id = byTuple[tuple], let client = clients[id] else { return .waitForConnection }
-        if let closed = client.closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
+        guard let index = byTuple[tuple] else { return .waitForConnection }
+        if let closed = slab[index].closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
         if case .http1 = position, let loss = lastLossNs,
-           client.openedNs <= loss || (serverOpenedNs[server] ?? 0) <= loss {
+           slab[index].openedNs <= loss || (serverOpenedNs[server] ?? 0) <= loss {
             counters.refusedAfterLoss += 1
             return .unlinked
         }
-        guard let slot = client.slot(of: position, slots: limits.nodesPerConnection) else {
-            return client.isNewer(position) ? .waitForNode : .unlinked
+        guard let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else {
+            return slab[index].isNewer(position) ? .waitForNode : .unlinked
         }
-        let node = client.nodes[slot]
-        guard node.requestEnterNs <= readNs else {
+        guard slab[index].nodes[slot].requestEnterNs <= readNs else {
             counters.refusedCausality += 1
             return .unlinked
         }
-        guard !node.linked else {
+        guard !slab[index].nodes[slot].linked else {
             counters.refusedDuplicate += 1
             return .unlinked
         }
-        return .link(slot: slot, client: id)
+        return .link(slot: slot, client: index)
     }
 
     /// The connection match sets the parent; a `traceparent` the server
     /// read keeps its trace id (issue 15, rule 4), counted when they differ.
-    private func link(_ record: inout SpanRecord, toSlot slot: Int, of clientID: UInt64) {
-        clients[clientID]!.nodes[slot].linked = true
-        let identity = clients[clientID]!.nodes[slot].identity
+    private func link(_ record: inout SpanRecord, toSlot slot: Int, of client: Int) {
+        slab[client].nodes[slot].linked = true
+        let identity = slab[client].nodes[slot].identity
         record.parentSpanID = identity.spanID
         if record.flags & 0x200 != 0 {
             if record.traceID != identity.traceID { counters.headerConflicts += 1 }
@@ -259,11 +273,11 @@ public final class Linker {
                 held[i] = nil
                 unhold(span)
                 emit(span.record, span.resource)
-            case .link(let slot, let clientID):
+            case .link(let slot, let client):
                 held[i] = nil
                 unhold(span)
                 var record = span.record
-                link(&record, toSlot: slot, of: clientID)
+                link(&record, toSlot: slot, of: client)
                 emit(record, span.resource)
             }
         }
@@ -316,21 +330,20 @@ public final class Linker {
     private func reap(before nowNs: UInt64) {
         let closedLimit = nowNs > limits.closedLingerNs ? nowNs - limits.closedLingerNs : 0
         let idleLimit = nowNs > limits.idleNs ? nowNs - limits.idleNs : 0
-        var gone: [UInt64] = []
-        for (id, client) in clients {
-            if let closed = client.closedAtNs { if closed < closedLimit { gone.append(id) } }
-            else if client.lastActiveNs < idleLimit { gone.append(id) }
-        }
-        for id in gone {
-            guard let client = clients.removeValue(forKey: id) else { continue }
-            if byTuple[client.tuple] == id { byTuple[client.tuple] = nil }
+        for index in slab.indices where slab[index].isInUse {
+            let expired = slab[index].closedAtNs.map { $0 < closedLimit } ?? (slab[index].lastActiveNs < idleLimit)
+            guard expired else { continue }
+            slotOfConnection[slab[index].id] = nil
+            if byTuple[slab[index].tuple] == index { byTuple[slab[index].tuple] = nil }
+            slab[index].free()
+            freeSlots.append(index)
         }
     }
 
     // MARK: - Inspection
 
     public var heldSpans: Int { heldCount }
-    public var clientConnections: Int { clients.count }
+    public var clientConnections: Int { slotOfConnection.count }
 
     static func host(_ address: SocketAddress) -> SocketAddress {
         var host = address.canonical
@@ -389,6 +402,12 @@ struct Tuple: Hashable {
 
     /// IPv4-mapped IPv6 as IPv4: a dual-stack server sees `::ffff:127.0.0.1`.
     var canonical: Tuple { Tuple(clientLocal: clientLocal.canonical, clientRemote: clientRemote.canonical) }
+
+    /// The two ports only: one word to hash (the ephemeral port nearly tells
+    /// connections apart alone), equality still compares everything.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt32(clientLocal.port) << 16 | UInt32(clientRemote.port))
+    }
 }
 
 struct ClientNode {
@@ -402,12 +421,13 @@ struct ClientNode {
 /// HTTP/1 number or HTTP/2 stream index modulo the slot count, so a lookup
 /// is one index and no search.
 struct ClientConnection {
-    let id: UInt64
-    let tuple: Tuple
+    private(set) var id: UInt64
+    private(set) var tuple: Tuple
+    private(set) var isInUse = true
     var nodes: [ClientNode] = []
     var closedAtNs: UInt64?
     /// When it was registered (its open record, or its first request).
-    let openedNs: UInt64
+    private(set) var openedNs: UInt64
     var lastActiveNs: UInt64
     /// The newest position stored: a server position past it may still come.
     var newestHTTP1: UInt64?
@@ -415,6 +435,15 @@ struct ClientConnection {
 
     init(id: UInt64, tuple: Tuple, openedNs: UInt64) {
         self.id = id; self.tuple = tuple; self.openedNs = openedNs; self.lastActiveNs = openedNs
+    }
+
+    /// Gives the slot back to the slab (its nodes' memory too).
+    mutating func free() {
+        isInUse = false
+        nodes = []
+        closedAtNs = nil
+        newestHTTP1 = nil
+        newestStream = nil
     }
 
     static func slot(of position: RequestPosition, slots: Int) -> Int {
@@ -446,8 +475,8 @@ struct ClientConnection {
         return slot < nodes.count && nodes[slot].position == position ? slot : nil
     }
 
-    func node(at position: RequestPosition, slots: Int) -> ClientNode? {
-        slot(of: position, slots: slots).map { nodes[$0] }
+    func identity(at position: RequestPosition, slots: Int) -> SpanIdentity? {
+        slot(of: position, slots: slots).map { nodes[$0].identity }
     }
 
     /// Whether `position` is past every request this connection started.

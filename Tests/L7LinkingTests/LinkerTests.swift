@@ -341,6 +341,20 @@ final class LinkerTests: XCTestCase {
         XCTAssertNotNil(clientSpan(1, http1(slots), at: 0))
     }
 
+    func testAForgottenConnectionsSlotServesTheNextOneOnly() {
+        open(1, at: 10)
+        start(1, http1(0), at: 1000)
+        linker.closed(1, atNs: 2000)
+        let later = 2000 + linker.limits.closedLingerNs + 1_000_000_000
+        linker.advance(watermarkNs: later) { r, _ in emitted.append(r) }
+        let other = SocketAddress(ipv4: 127, 0, 0, 1, port: 40_002)
+        open(2, local: other, at: later + 10)
+        start(2, http1(0), at: later + 100, local: other)
+        XCTAssertNil(clientSpan(1, http1(0), at: 0))
+        XCTAssertEqual(linker.clientConnections, 1)
+        assertLinked(serverSpan(12, http1(0), readAt: later + 105, remote: other), to: clientSpan(2, http1(0), at: 0))
+    }
+
     func testClosedConnectionsAreForgottenAfterTheirLinger() {
         open(1)
         start(1, http1(0), at: 1000)
