@@ -132,3 +132,60 @@ def test_grpc_server_spans_are_children_of_their_client_spans_by_stream(processe
     # Every client span parents exactly one server span.
     assert len({s["parent_span_id"] for s in servers}) == 17
     assert_no_span_id_twice(spans)
+
+
+def test_pipelined_requests_link_pairwise(processes, receiver, tracers):
+    port = free_port()
+    processes.http_server(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    run([sys.executable, str(SERVERS / "pipelined_client.py"), str(port), "5", "/p"])
+    assert wait_until(lambda: len(receiver.spans()) >= 10)
+    tracer.stop()
+    spans = receiver.spans()
+    clients, servers = of_kind(spans, CLIENT), of_kind(spans, SERVER)
+    assert len(clients) == len(servers) == 5
+    # Same path on all five: the pairing is by position, and every client span parents exactly one.
+    by_id = {c["span_id"]: c for c in clients}
+    assert sorted(s["parent_span_id"] for s in servers) == sorted(by_id)
+    for server in servers:
+        assert server["trace_id"] == by_id[server["parent_span_id"]]["trace_id"]
+    # In order: the n-th server read answers the n-th client write.
+    clients.sort(key=lambda s: s["start_time_unix_nano"])
+    servers.sort(key=lambda s: s["start_time_unix_nano"])
+    assert [s["parent_span_id"] for s in servers] == [c["span_id"] for c in clients]
+    assert_no_span_id_twice(spans)
+
+
+def test_a_server_whose_client_is_not_traced_keeps_its_own_trace(processes, receiver, tracers):
+    port = free_port()
+    server = processes.http_server(port)
+    tracer = traced(tracers, receiver, "--pid", str(server.pid))
+    for i in range(3):
+        run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", f"http://127.0.0.1:{port}/u/{i}"])
+    assert wait_until(lambda: len(receiver.spans()) >= 3)
+    tracer.stop()
+    spans = receiver.spans()
+    assert len(spans) == 3 and all(s["kind"] == SERVER for s in spans)
+    assert all(s["parent_span_id"] == "" and "l7trace.link" not in attrs(s) for s in spans)
+    assert len({s["trace_id"] for s in spans}) == 3
+
+
+def test_h2load_concurrent_streams_pair_one_to_one(processes, receiver, tracers, tmp_path):
+    port = free_port()
+    docroot = tmp_path / "docroot"
+    docroot.mkdir()
+    (docroot / "hello.txt").write_text("hello over h2c\n")
+    processes.start(["nghttpd", "--no-tls", "-d", str(docroot), str(port)])
+    wait_for_port(port)
+    tracer = traced(tracers, receiver, "--port", str(port))
+    out = run(["h2load", "-n", "100", "-c", "2", "-m", "10", f"http://127.0.0.1:{port}/hello.txt"]).stdout.decode()
+    assert "100 succeeded" in out, out
+    assert wait_until(lambda: len(receiver.spans()) >= 200, timeout=30)
+    tracer.stop()
+    spans = receiver.spans()
+    clients = {s["span_id"]: s for s in of_kind(spans, CLIENT)}
+    servers = of_kind(spans, SERVER)
+    assert len(clients) == len(servers) == 100
+    assert sorted(s["parent_span_id"] for s in servers) == sorted(clients), "a bijection"
+    assert all(s["trace_id"] == clients[s["parent_span_id"]]["trace_id"] for s in servers)
+    assert_no_span_id_twice(spans)
