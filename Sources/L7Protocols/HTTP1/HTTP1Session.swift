@@ -195,14 +195,15 @@ final class HTTP1Session: ProtocolSession {
 extension HTTP1Session: HTTP1ParserSink {
     func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
         let exact = requestPositionsExact
-        // Read before the head moves into the queue; a String only when the header is there.
-        let traceparent = head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
+        let isClient = stitcher.connection.role == .client
+        // Read before the head moves into the queue; a String only on a client, when the header is there.
+        let traceparent = isClient && head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
         requests.requestBegan(head, timing: timing, exact: exact)
         guard let sequence = requests.inProgress else {
             requestPositionsExact = false  // overflowed: counted, but not worth linking after
             return
         }
-        if stitcher.connection.role == .client {
+        if isClient {
             started.append(RequestStarted(connection: stitcher.connection,
                                           position: .http1(sequence: sequence, exact: exact),
                                           timing: timing, traceparent: traceparent))
