@@ -21,13 +21,14 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     }
 
     mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
-        requests.requestBegan(head, timing: timing)
+        requests.requestBegan(consume head, timing: timing)
     }
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
         let request = requests.takePartner(for: timing)
         let context = request?.context ?? .ordinary
-        stitcher.responseBegan(head, answering: request)
+        // Moved, not copied: a copy of a request retains each of its buffers.
+        stitcher.responseBegan(consume head, answering: consume request)
         return context
     }
 

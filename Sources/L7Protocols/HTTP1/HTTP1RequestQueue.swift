@@ -90,7 +90,7 @@ struct HTTP1RequestQueue {
     /// Queues a request whose head was parsed; it is the one in progress
     /// (unless the queue was full and it was dropped).
     mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
-        inProgress = enqueue(head, timing: timing)
+        inProgress = enqueue(consume head, timing: timing)
     }
 
     /// A request seen but not readable: a placeholder keeps its place (rule 1).

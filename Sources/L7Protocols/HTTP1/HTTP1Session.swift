@@ -117,11 +117,13 @@ final class HTTP1Session: ProtocolSession {
 
     // MARK: - Buffers and draining
 
+    @inline(__always)
     func borrow(_ spares: inout HTTP1SpareBuffers) {
         router.stitcher.borrow(&spares.ready)
         router.requests.borrow(&spares.pending)
     }
 
+    @inline(__always)
     func giveBack(_ spares: inout HTTP1SpareBuffers) {
         router.stitcher.giveBack(&spares.ready)
         router.requests.giveBack(&spares.pending)

@@ -52,7 +52,7 @@ struct HTTP1Stitcher {
     // MARK: - Responses
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, answering request: consuming PendingRequest?) {
-        response = BoundResponse(request: request, head: head)
+        response = BoundResponse(request: consume request, head: consume head)
     }
 
     /// A hole fell in the chunked framing of the response in flight, before the body's end.
