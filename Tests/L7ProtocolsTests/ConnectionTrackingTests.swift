@@ -170,9 +170,7 @@ final class ConnectionTrackingTests: XCTestCase {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)
         h.open(key, role: .server, local: SocketAddress(ipv4: 127, 0, 0, 1, port: 8443))
-        h.call(key, .ingress, TLSWire.clientHello)
-        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
-        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.tls13ServerHandshake(key)
         h.call(key, .egress, TLSWire.encrypted(300)) // the answer, ciphertext only
         h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
         XCTAssertTrue(h.unreadableTLS.isEmpty, "not yet: a traced server's plaintext may still come")
@@ -188,9 +186,7 @@ final class ConnectionTrackingTests: XCTestCase {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)
         h.open(key, role: .server)
-        h.call(key, .ingress, TLSWire.clientHello)
-        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
-        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.tls13ServerHandshake(key)
         h.call(key, .egress, TLSWire.encrypted(1066) + TLSWire.encrypted(1066)) // session tickets
         h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", source: .ssl)
         h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)

@@ -78,9 +78,7 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
             stitcher.responseDropped()
         case (.request, true):
             stitcher.countDrop(reason)
-            if let sequence = requests.inProgress {
-                if !requests.update(sequence, { $0.head = nil }) { stitcher.forgetAnsweredRequestHead(sequence) }
-            }
+            updateRequestInProgress { $0.head = nil }
             requests.inProgress = nil
         case (.request, false):
             stitcher.countDrop(reason)

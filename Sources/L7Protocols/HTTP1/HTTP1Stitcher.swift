@@ -44,11 +44,6 @@ struct HTTP1Stitcher {
         if response?.request?.sequence == sequence { change(&response!.request!) }
     }
 
-    /// The request with `sequence` was counted lost while its response was in flight.
-    mutating func forgetAnsweredRequestHead(_ sequence: UInt64) {
-        updateAnsweredRequest(sequence) { $0.head = nil }
-    }
-
     // MARK: - Responses
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, answering request: consuming PendingRequest?) {
