@@ -385,9 +385,11 @@ final class ConnectionTableShrinkTests: XCTestCase {
         for id in 1...4_000 { h.open(TrackerHarness.key(UInt64(id)), role: .client) }
         for id in 1...3_990 { h.close(TrackerHarness.key(UInt64(id))) }
         XCTAssertEqual(h.tracker.connectionSlots, 4_000, "nothing is given back per event")
+        XCTAssertTrue(h.tracker.holdsSpareCapacity)
 
         h.tracker.releaseSpareCapacity()
         XCTAssertEqual(h.tracker.connectionSlots, 10)
+        XCTAssertFalse(h.tracker.holdsSpareCapacity)
         XCTAssertEqual(h.tracker.trackedConnections, 10)
         let survivor = TrackerHarness.key(3_995)
         XCTAssertNotNil(h.tracker.connectionInfo(of: survivor))
