@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "l7trace",
             dependencies: [
-                "L7Events", "L7Capture", "L7Protocols", "L7Spans", "L7Linking", "L7Export", "CMalloc",
+                "L7Events", "L7Basics", "L7Capture", "L7Protocols", "L7Spans", "L7Linking", "L7Export", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

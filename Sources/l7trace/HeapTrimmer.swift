@@ -1,5 +1,6 @@
 import CMalloc
 import Glibc
+import L7Basics
 
 /// Gives the pages a burst freed back to the kernel once the burst is over.
 ///
@@ -12,45 +13,28 @@ import Glibc
 ///
 /// Checked on the poll loop's tick, at most once a second, never per event:
 /// a check reads /proc/self/statm and `mallinfo2` (measured 30–220 µs); the
-/// trim runs only when the heap's free-but-resident memory grew by more than
-/// `slackThreshold` over its lowest level — i.e. after a burst let go of its
+/// trim runs when `HeapTrimPolicy` says so — after a burst let go of its
 /// memory — and took 2.2 ms for 21 MB, 0.7 ms for 2 MB.
 final class HeapTrimmer {
     static let checkIntervalNs: UInt64 = 1_000_000_000
-    /// Growth of free-but-resident heap memory worth a trim (4% of an idle tracer's RSS).
-    static let slackThreshold = 2 << 20
 
     private let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     private var nextCheckNs: UInt64 = 0
-    /// The lowest free-but-resident figure seen since the last trim: what
-    /// thread stacks, the runtime and unreleasable fragments hold anyway.
-    private var baselineSlack: Int?
+    private var policy = HeapTrimPolicy()
     private(set) var trims = 0
 
-    /// `releasing` gives back what the pipeline's own structures kept
-    /// (collections never shrink by themselves); it runs just before a trim.
-    func tick(nowNs: UInt64, releasing: () -> Void) {
+    /// `spareCapacity` says whether the pipeline's own structures hold
+    /// capacity a burst grew (collections never shrink by themselves);
+    /// `releasing` gives it back, just before a trim.
+    func tick(nowNs: UInt64, spareCapacity: () -> Bool, releasing: () -> Void) {
         guard nowNs >= nextCheckNs else { return }
         nextCheckNs = nowNs + Self.checkIntervalNs
-        guard let slack = residentSlack() else { return }
-        guard let baseline = baselineSlack else {
-            // Start-up (reading every process's maps and executable) left
-            // a few MB freed: measured 48 to 58 MB idle depending on the host.
-            trim(slack, releasing)
-            return
-        }
-        guard slack >= baseline else {
-            baselineSlack = slack
-            return
-        }
-        if slack - baseline > Self.slackThreshold { trim(slack, releasing) }
-    }
-
-    private func trim(_ slack: Int, _ releasing: () -> Void) {
+        guard let slack = residentSlack(),
+              policy.shouldTrim(slack: slack, spareCapacity: spareCapacity(), nowNs: nowNs) else { return }
         releasing()
         malloc_trim(0)
         trims += 1
-        baselineSlack = residentSlack() ?? slack // what could not be released is not tried again
+        policy.trimmed(slackAfter: residentSlack() ?? slack, nowNs: nowNs)
     }
 
     /// Anonymous resident bytes not in use by malloc's callers: freed memory

@@ -117,7 +117,9 @@ final class Tracer {
             noteCaptureLosses()
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats, links: linker.counters)
-            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds) { tracker.releaseSpareCapacity() }
+            heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds,
+                      spareCapacity: { tracker.holdsSpareCapacity },
+                      releasing: { tracker.releaseSpareCapacity() })
             if configuration.dumpEvents { fflush(nil) }  // stdout, without naming the C global
         }
         telemetry.captureClosing()

@@ -170,9 +170,7 @@ final class ConnectionTrackingTests: XCTestCase {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)
         h.open(key, role: .server, local: SocketAddress(ipv4: 127, 0, 0, 1, port: 8443))
-        h.call(key, .ingress, TLSWire.clientHello)
-        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
-        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.tls13ServerHandshake(key)
         h.call(key, .egress, TLSWire.encrypted(300)) // the answer, ciphertext only
         h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
         XCTAssertTrue(h.unreadableTLS.isEmpty, "not yet: a traced server's plaintext may still come")
@@ -188,9 +186,7 @@ final class ConnectionTrackingTests: XCTestCase {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)
         h.open(key, role: .server)
-        h.call(key, .ingress, TLSWire.clientHello)
-        h.call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
-        h.call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+        h.tls13ServerHandshake(key)
         h.call(key, .egress, TLSWire.encrypted(1066) + TLSWire.encrypted(1066)) // session tickets
         h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", source: .ssl)
         h.judgeTLS(afterNs: 10 * h.tracker.unreadableTLSGraceNs)
@@ -389,9 +385,11 @@ final class ConnectionTableShrinkTests: XCTestCase {
         for id in 1...4_000 { h.open(TrackerHarness.key(UInt64(id)), role: .client) }
         for id in 1...3_990 { h.close(TrackerHarness.key(UInt64(id))) }
         XCTAssertEqual(h.tracker.connectionSlots, 4_000, "nothing is given back per event")
+        XCTAssertTrue(h.tracker.holdsSpareCapacity)
 
         h.tracker.releaseSpareCapacity()
         XCTAssertEqual(h.tracker.connectionSlots, 10)
+        XCTAssertFalse(h.tracker.holdsSpareCapacity)
         XCTAssertEqual(h.tracker.trackedConnections, 10)
         let survivor = TrackerHarness.key(3_995)
         XCTAssertNotNil(h.tracker.connectionInfo(of: survivor))

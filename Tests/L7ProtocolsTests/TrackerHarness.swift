@@ -80,6 +80,14 @@ final class TrackerHarness {
 
     func flush() { tracker.flushAll { exchanges.append($0) } }
 
+    /// A server's TLS 1.3 handshake in the syscall bytes, up to the client's
+    /// Finished (and, for a traced server, its first request read with it).
+    func tls13ServerHandshake(_ key: ConnectionKey) {
+        call(key, .ingress, TLSWire.clientHello)
+        call(key, .egress, TLSWire.serverHello(tls13: true) + TLSWire.encrypted(2000))
+        call(key, .ingress, TLSWire.changeCipherSpec + TLSWire.encrypted(53) + TLSWire.encrypted(107))
+    }
+
     /// The tracer's poll: judges TLS suspects `afterNs` from now.
     func judgeTLS(afterNs: UInt64) { tracker.judgeUnreadableTLS(nowNs: now + afterNs) }
 

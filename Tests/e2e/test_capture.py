@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "CProbes", exclude: ["generated"],
                 linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
         .target(name: "L7Events"),
-        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events"]),
+        .target(name: "L7Basics"),
+        .target(name: "L7Capture", dependencies: ["CProbes", "L7Events", "L7Basics"]),
         .executableTarget(name: "capdump", dependencies: ["L7Capture", "L7Events"]),
     ],
     swiftLanguageModes: [.v5]
@@ -56,7 +57,7 @@ def capdump():
     sources = package / "Sources"
     sources.mkdir(parents=True, exist_ok=True)
     for name, target in [("CProbes", "Sources/CProbes"), ("L7Events", "Sources/L7Events"),
-                         ("L7Capture", "Sources/L7Capture"), ("capdump", "Tests/e2e/capture_harness")]:
+                         ("L7Basics", "Sources/L7Basics"), ("L7Capture", "Sources/L7Capture"), ("capdump", "Tests/e2e/capture_harness")]:
         link = sources / name
         if not link.is_symlink():
             link.symlink_to(ROOT / target)

@@ -74,7 +74,7 @@ struct ConnectionTable {
     /// 16,384 slots with their index hold ~1 MB after every connection
     /// closed. O(connections tracked): call it when a burst has ended, never per event.
     mutating func shrinkIfSparse() {
-        guard slots.count > Self.minimumSlotsKept, index.count * 4 < slots.count else { return }
+        guard isSparse else { return }
         let connections = allKeys.compactMap { key in index[key].flatMap { slots[Int($0)].connection } }
         index = Dictionary(minimumCapacity: connections.count)
         slots = []
@@ -89,6 +89,9 @@ struct ConnectionTable {
             linkNewest(slot)
         }
     }
+
+    /// Whether `shrinkIfSparse` would give slots back. O(1).
+    var isSparse: Bool { slots.count > Self.minimumSlotsKept && index.count * 4 < slots.count }
 
     /// Slots allocated (in use or free), for tests of shrinking.
     var slotCount: Int { slots.count }

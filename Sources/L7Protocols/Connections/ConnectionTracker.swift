@@ -128,6 +128,9 @@ public final class ConnectionTracker {
         }
     }
 
+    /// Whether a burst of connections left capacity `releaseSpareCapacity` would give back. O(1).
+    public var holdsSpareCapacity: Bool { table.isSparse }
+
     /// Gives back what a burst of connections grew, now that most are gone
     /// (the connection table's slots and index). Call it on a timer or when
     /// a burst has ended, never per event: it costs O(connections tracked).

@@ -13,6 +13,7 @@ struct DirectionState {
     /// Frame-shape detection, for connections seen mid-way (no preface to see).
     var shape = HTTP2FrameShapeDetector()
 
+    @inline(__always)
     mutating func place(_ chunk: DataChunk) -> CallCursor.Placement {
         cursor.place(offset: chunk.offset, count: chunk.bytes.count, returnedLength: chunk.returnedLength,
                      isLastChunk: chunk.isLastChunk)

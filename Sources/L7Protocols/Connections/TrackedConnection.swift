@@ -159,7 +159,7 @@ final class TrackedConnection {
         switch state {
         case .http2(let session):
             session.feed(chunk.direction, chunk.bytes, place(chunk), timing: timing)
-            learnRole(session.role)
+            if info.role == .unknown { learnRole(session.role) }
             return verdict
         case .detecting(let session), .http1(let session):
             session.borrow(&spares)
@@ -180,6 +180,7 @@ final class TrackedConnection {
         }
     }
 
+    @inline(__always)
     func place(_ chunk: DataChunk) -> CallCursor.Placement {
         chunk.direction == .egress ? egress.place(chunk) : ingress.place(chunk)
     }
@@ -201,7 +202,7 @@ final class TrackedConnection {
             }
         }
         guard case .http1 = state else { return .none }
-        learnRole(session.roleFromStartLines)
+        if info.role == .unknown { learnRole(session.roleFromStartLines) }
         if session.sawSwitch {
             counters.tunnels += 1
             return stopTracking(.tunnel)

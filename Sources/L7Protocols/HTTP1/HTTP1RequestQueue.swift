@@ -92,7 +92,7 @@ struct HTTP1RequestQueue {
     /// Queues a request whose head was parsed; it is the one in progress
     /// (unless the queue was full and it was dropped).
     mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming, exact: Bool = false) {
-        inProgress = enqueue(head, timing: timing, exact: exact)
+        inProgress = enqueue(consume head, timing: timing, exact: exact)
     }
 
     /// A request seen but not readable: a placeholder keeps its place (rule 1).

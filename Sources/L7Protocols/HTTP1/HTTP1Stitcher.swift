@@ -44,15 +44,10 @@ struct HTTP1Stitcher {
         if response?.request?.sequence == sequence { change(&response!.request!) }
     }
 
-    /// The request with `sequence` was counted lost while its response was in flight.
-    mutating func forgetAnsweredRequestHead(_ sequence: UInt64) {
-        updateAnsweredRequest(sequence) { $0.head = nil }
-    }
-
     // MARK: - Responses
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, answering request: consuming PendingRequest?) {
-        response = BoundResponse(request: request, head: head)
+        response = BoundResponse(request: consume request, head: consume head)
     }
 
     /// A hole fell in the chunked framing of the response in flight, before the body's end.
