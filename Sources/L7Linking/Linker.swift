@@ -340,6 +340,61 @@ public final class Linker {
         }
     }
 
+    // MARK: - Memory
+
+    /// Tables kept however empty they get: below this, rebuilding saves nothing worth the copy.
+    static let minimumCapacityKept = 1_024
+
+    /// Whether a burst of connections left capacity `releaseSpareCapacity`
+    /// would give back: Swift's collections never shrink, and 20,000
+    /// connections closed kept ~6 MB of tables. O(1).
+    public var holdsSpareCapacity: Bool {
+        Self.isSparse(count: slotOfConnection.count, capacity: slab.count)
+            || Self.isSparse(count: slotOfConnection.count, capacity: slotOfConnection.capacity)
+            || Self.isSparse(count: serverOpenedNs.count, capacity: serverOpenedNs.capacity)
+            || Self.isSparse(count: untracedPeers.count, capacity: untracedPeers.capacity)
+    }
+
+    private static func isSparse(count: Int, capacity: Int) -> Bool {
+        capacity > minimumCapacityKept && count * 4 < capacity
+    }
+
+    /// Gives back what a burst grew, now that most of it is forgotten.
+    /// O(connections remembered): call it when a burst has ended, never per event.
+    public func releaseSpareCapacity() {
+        if Self.isSparse(count: slotOfConnection.count, capacity: slab.count)
+            || Self.isSparse(count: slotOfConnection.count, capacity: slotOfConnection.capacity) {
+            compactClientConnections()
+        }
+        if Self.isSparse(count: serverOpenedNs.count, capacity: serverOpenedNs.capacity) {
+            serverOpenedNs = Dictionary(uniqueKeysWithValues: serverOpenedNs.map { ($0.key, $0.value) })
+        }
+        if Self.isSparse(count: untracedPeers.count, capacity: untracedPeers.capacity) {
+            untracedPeers = Set(untracedPeers.map { $0 })
+        }
+        if heldCount == 0 { held = [] }
+        if waiting.isEmpty { waiting = [:] }
+    }
+
+    /// The slab without its free slots, and the two indexes rebuilt for it.
+    private func compactClientConnections() {
+        var newIndex = [Int](repeating: -1, count: slab.count)
+        var kept: [ClientConnection] = []
+        kept.reserveCapacity(slotOfConnection.count)
+        for (index, connection) in slab.enumerated() where connection.isInUse {
+            newIndex[index] = kept.count
+            kept.append(connection)
+        }
+        var bySlot = [UInt64: Int](minimumCapacity: kept.count)
+        for (index, connection) in kept.enumerated() { bySlot[connection.id] = index }
+        var tuples = [Tuple: Int](minimumCapacity: kept.count)
+        for (tuple, index) in byTuple where newIndex[index] >= 0 { tuples[tuple] = newIndex[index] }
+        slab = kept
+        freeSlots = []
+        slotOfConnection = bySlot
+        byTuple = tuples
+    }
+
     // MARK: - Inspection
 
     public var heldSpans: Int { heldCount }

@@ -118,8 +118,8 @@ final class Tracer {
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
             telemetry.tick(tracker.stats, http2: tracker.http2Stats, links: linker.counters)
             heap.tick(nowNs: DispatchTime.now().uptimeNanoseconds,
-                      spareCapacity: { tracker.holdsSpareCapacity },
-                      releasing: { tracker.releaseSpareCapacity() })
+                      spareCapacity: { tracker.holdsSpareCapacity || linker.holdsSpareCapacity },
+                      releasing: { tracker.releaseSpareCapacity(); linker.releaseSpareCapacity() })
             if configuration.dumpEvents { fflush(nil) }  // stdout, without naming the C global
         }
         telemetry.captureClosing()

@@ -362,4 +362,31 @@ final class LinkerTests: XCTestCase {
         linker.advance(watermarkNs: 2000 + linker.limits.closedLingerNs + 1_000_000_000) { r, _ in emitted.append(r) }
         XCTAssertEqual(linker.clientConnections, 0)
     }
+
+    /// The e2e memory test: 20,000 idle connections through the linker,
+    /// closed, kept 6 MB of its tables' capacity until given back.
+    func testABurstOfConnectionsGivesItsCapacityBackOnceForgotten() {
+        let survivor: UInt64 = 5_000
+        for id in UInt64(1)...survivor {
+            open(id, local: SocketAddress(ipv4: 127, 0, 0, 1, port: UInt16(10_000 + id)))
+            linker.opened(ConnectionOpened(key: ConnectionKey(tgid: 2, connectionID: 100_000 + id), tid: 1, fd: 4,
+                                           role: .server, local: Self.server, remote: Self.client, timestampNs: 1))
+        }
+        XCTAssertFalse(linker.holdsSpareCapacity, "in use")
+        for id in UInt64(1)..<survivor {
+            linker.closed(id, atNs: 2)
+            linker.closed(100_000 + id, atNs: 2)
+        }
+        linker.advance(watermarkNs: 3 + linker.limits.closedLingerNs + 1_000_000_000) { r, _ in emitted.append(r) }
+        XCTAssertEqual(linker.clientConnections, 1)
+        XCTAssertTrue(linker.holdsSpareCapacity)
+        linker.releaseSpareCapacity()
+        XCTAssertFalse(linker.holdsSpareCapacity)
+        XCTAssertEqual(linker.clientConnections, 1)
+        // The survivor still links, found by its tuple.
+        let local = SocketAddress(ipv4: 127, 0, 0, 1, port: UInt16(10_000 + survivor))
+        start(survivor, http1(0), at: 10_000_000_000, local: local)
+        assertLinked(serverSpan(200_000, http1(0), readAt: 10_000_000_100, remote: local),
+                     to: linker.clientIdentity(for: exchange(clientInfo(survivor, local: local), http1(0), at: 10_000_000_000)))
+    }
 }
