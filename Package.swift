@@ -16,6 +16,7 @@ let package = Package(
         // The pure layers, for the benchmarks that replay recorded traffic (bench/parsers).
         .library(name: "L7Protocols", targets: ["L7Protocols", "L7Events", "L7Basics"]),
         .library(name: "L7Spans", targets: ["L7Spans"]),
+        .library(name: "L7Linking", targets: ["L7Linking"]),
         .library(name: "L7Export", targets: ["L7Export"]),
     ],
     dependencies: [

@@ -51,6 +51,7 @@ import platform
 import re
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -604,6 +605,35 @@ def measure_linking(binary, nginx, rate, seconds, rows, runs):
                      f"--no-link {off:.2f} µs", f"linking {on - off:+.2f} µs", "—", ""))
 
 
+def measure_linker(quick, rows):
+    """Figure 6, the linker alone (bench/parsers' LinkBench): the spans of both
+    ends of keep-alive requests built as the tracer builds them, with and without
+    linking, in one process, thread CPU time: what linking adds per request."""
+    import json
+    subprocess.run([os.environ.get("SWIFT", "swift"), "build", "-c", "release", "--package-path", str(ROOT / "bench/parsers"),
+                    "--scratch-path", str(ROOT / ".build-parsers"), "--product", "LinkBench"],
+                   check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.run([str(ROOT / ".build-parsers/release/LinkBench"), "--json", "--rounds", "3" if quick else "7"],
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    figure = json.loads(out)
+    added = figure["linking_ns"] / 1000
+    rows.append(("linking per request, both ends (LinkBench: start, identity, match)", f"{added:.2f} µs",
+                 f"spans of both ends {figure['spans_ns'] / 1000:.2f} µs", f"{figure['linked_ns'] / 1000:.2f} µs linked",
+                 "≤ 0.3 µs", "ok" if added <= 0.3 else "MISSED"))
+    if shutil.which("valgrind"):
+        # Instructions per request, steady on a busy machine: two request counts per side, the
+        # difference leaves start-up out.
+        def instructions(side, requests):
+            log = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                  str(ROOT / ".build-parsers/release/LinkBench"), "--only", side, "--requests", str(requests)],
+                                 capture_output=True, text=True, timeout=600, env={**os.environ, "SWIFT_DETERMINISTIC_HASHING": "1"})
+            return int(re.search(r"Collected : (\d+)", log.stderr).group(1))
+        small, large = (2_000, 6_000) if quick else (10_000, 30_000)
+        per = {side: (instructions(side, large) - instructions(side, small)) / (large - small) for side in ("spans", "linked")}
+        rows.append(("  linking per request, instructions (callgrind)", f"{per['linked'] - per['spans']:+,.0f}",
+                     f"spans of both ends {per['spans']:,.0f}", f"{per['linked'] / per['spans']:.3f}", "", ""))
+
+
 # ---------------------------------------------------------------- memory over minutes
 
 def churn(nginx, stopping):
@@ -759,6 +789,12 @@ def main():
             measure_grpc(opts.bin, Path(tmp), 1000, seconds, rows, runs=runs, baseline=opts.baseline_bin)
             print("bench: linking…", file=sys.stderr)
             measure_linking(opts.bin, nginx, 2000, seconds, rows, runs=max(runs, 3))
+            if not opts.skip_parsers:
+                try:
+                    measure_linker(opts.quick, rows)
+                except (subprocess.SubprocessError, OSError, ValueError, KeyError) as error:
+                    print(f"  linker benchmark failed: {error}", file=sys.stderr)
+                    rows.append(("linking per request", "failed (see stderr)", "", "", "≤ 0.3 µs", "MISSED"))
             if not opts.skip_parsers:
                 print("bench: parser throughput…", file=sys.stderr)
                 try:

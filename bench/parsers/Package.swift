@@ -14,14 +14,25 @@ let package = Package(
     targets: [
         // libnghttp2's full session API (the reference for HTTP/2).
         .systemLibrary(name: "CNghttp2Session", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .target(name: "BenchClock"),
         .executableTarget(
             name: "ParserBench",
             dependencies: [
-                "CNghttp2Session",
+                "CNghttp2Session", "BenchClock",
                 .product(name: "L7Protocols", package: "l7trace"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // What linking adds per request (bench/run.py's figure 6).
+        .executableTarget(
+            name: "LinkBench",
+            dependencies: [
+                "BenchClock",
+                .product(name: "L7Protocols", package: "l7trace"),
+                .product(name: "L7Spans", package: "l7trace"),
+                .product(name: "L7Linking", package: "l7trace"),
             ]
         ),
     ],

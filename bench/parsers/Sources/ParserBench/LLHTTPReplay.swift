@@ -1,3 +1,4 @@
+import BenchClock
 import CNIOLLHTTP
 
 /// Reference for HTTP/1.1: llhttp, as built inside swift-nio's NIOHTTP1,

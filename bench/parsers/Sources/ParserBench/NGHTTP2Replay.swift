@@ -1,3 +1,4 @@
+import BenchClock
 import Glibc
 import CNghttp2Session
 

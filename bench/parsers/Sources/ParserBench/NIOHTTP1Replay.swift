@@ -1,3 +1,4 @@
+import BenchClock
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import BenchClock
 import L7Events
 import L7Protocols
 
