@@ -33,33 +33,49 @@ public struct RouteTemplater: Sendable {
             let segments = Self.segments(path)
             for p in patterns where p.matches(segments) { return p.template }
         }
-        // Common case: nothing to replace, return the path unchanged.
-        guard Self.hasIdentifierSegment(path) else { return String(path) }
-        let segments = path.splitBytes(0x2F)
-        var route = ""
-        route.reserveCapacity(path.utf8.count)
-        for (i, segment) in segments.enumerated() {
-            if i > 0 { route += "/" }
-            route += Self.isIdentifier(segment) ? "*" : segment
+        return Self.templated(path)
+    }
+
+    /// The path with each identifier segment replaced by `*`, in one pass
+    /// over its bytes into one String (no list of segments: splitting and
+    /// appending piece by piece took ~5,500 instructions a span, a third of
+    /// building it, measured by LinkBench under callgrind).
+    static func templated(_ path: Substring) -> String {
+        var path = path
+        return path.withUTF8 { bytes in
+            // Common case: nothing to replace, the path unchanged.
+            guard let first = firstIdentifier(bytes, from: 0) else { return String(decoding: bytes, as: UTF8.self) }
+            return String(unsafeUninitializedCapacity: bytes.count) { out in
+                var written = 0
+                var copied = 0  // bytes of the path up to here are in `out`
+                var next: Range<Int>? = first
+                while let segment = next {
+                    for i in copied..<segment.lowerBound { out[written] = bytes[i]; written += 1 }
+                    out[written] = UInt8(ascii: "*"); written += 1
+                    copied = segment.upperBound
+                    next = firstIdentifier(bytes, from: segment.upperBound)
+                }
+                for i in copied..<bytes.count { out[written] = bytes[i]; written += 1 }
+                return written
+            }
         }
-        return route
+    }
+
+    /// The first `/`-separated segment at or after `start` that is an identifier.
+    private static func firstIdentifier(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Range<Int>? {
+        var start = start
+        var i = start
+        while i <= bytes.count {
+            if i == bytes.count || bytes[i] == 0x2F {
+                if i > start, isIdentifier(UnsafeBufferPointer(rebasing: bytes[start..<i])) { return start..<i }
+                start = i + 1
+            }
+            i += 1
+        }
+        return nil
     }
 
     public func route(forPath path: String) -> String { route(forPath: Substring(path)) }
-
-    /// Whether any `/`-separated segment is an identifier, without building
-    /// the list of segments: one pass over the bytes (runs for every span).
-    static func hasIdentifierSegment(_ path: Substring) -> Bool {
-        var path = path
-        return path.withUTF8 { bytes in
-            var start = 0
-            for i in 0...bytes.count where i == bytes.count || bytes[i] == 0x2F {
-                if i > start, isIdentifier(UnsafeBufferPointer(rebasing: bytes[start..<i])) { return true }
-                start = i + 1
-            }
-            return false
-        }
-    }
 
     /// Segments for pattern matching: empty segments (leading `/`, a trailing
     /// `/`, `//`) are ignored so `/a/1/` matches `/a/{id}`.

@@ -32,6 +32,9 @@ final class RouteTemplaterTests: XCTestCase {
             ("/static/app.css", "/static/app.css"),
             ("/x/" + String(repeating: "a", count: 65), "/x/*"),
             ("//double//42", "//double//*"),
+            ("/straße/42/ü", "/straße/*/ü"),
+            ("42", "*"),
+            ("/a/1/b/2/c", "/a/*/b/*/c"),
         ]
         for (path, route) in cases {
             XCTAssertEqual(t.route(forPath: path), route, path)
