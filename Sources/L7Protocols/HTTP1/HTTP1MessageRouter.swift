@@ -19,7 +19,7 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     /// requests' numbers are then those the other end gives them. Never
     /// set again once cleared.
     var requestPositionsExact: Bool
-    /// Client requests whose heads were parsed since last drained.
+    /// Requests (client and server) whose heads were parsed since last drained.
     private var started: [RequestStarted] = []
 
     init(requests: HTTP1RequestQueue, stitcher: HTTP1Stitcher, requestPositionsExact: Bool) {
@@ -30,15 +30,17 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
 
     mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
         let exact = requestPositionsExact
-        let isClient = stitcher.connection.role == .client
-        // Read before the head moves into the queue; a String only on a client, when the header is there.
-        let traceparent = isClient && head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
+        // Both ends: a client's request fixes its span's ids; a server's tells
+        // the linker which thread serves what (calls made meanwhile).
+        let linked = stitcher.connection.role != .unknown
+        // Read before the head moves into the queue; a String only when the header is there.
+        let traceparent = linked && head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
         requests.requestBegan(consume head, timing: timing, exact: exact)
         guard let sequence = requests.inProgress else {
             requestPositionsExact = false  // overflowed: counted, but not worth linking after
             return
         }
-        if isClient {
+        if linked {
             started.append(RequestStarted(connection: stitcher.connection,
                                           position: .http1(sequence: sequence, exact: exact),
                                           timing: timing, traceparent: traceparent))

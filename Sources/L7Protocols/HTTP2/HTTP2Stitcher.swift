@@ -96,12 +96,15 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             if opened { dropStream(at: i) }
             return
         }
-        if direction == .egress && connection.role == .client && streams[i][direction].head == nil
+        // A request's head: written by a client, read by a server.
+        if connection.role != .unknown && (direction == .egress) == (connection.role == .client)
+            && streams[i][direction].head == nil
             && !streams[i][direction].headerBlockLost {
             // The stream id is the position both ends agree on, whatever the capture lost.
             started.append(RequestStarted(connection: connection, position: .http2(stream: id),
                                           timing: MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
-                                                                lastEnterNs: last.enterNs, lastExitNs: last.exitNs),
+                                                                lastEnterNs: last.enterNs, lastExitNs: last.exitNs,
+                                                                firstTid: first.tid),
                                           traceparent: streams[i].fields.value(of: "traceparent", in: range)))
         }
         modifyStream(at: i) { stream in
