@@ -78,8 +78,12 @@ final class Tracer {
             let port = info.role == .client ? info.remote?.port : info.local?.port ?? info.remote?.port
             capture.tlsConnectionUnreadable(pid: info.pid, port: port)
         }
-        // A client request's span ids are fixed when its head is parsed; a
-        // server span waiting for them is released then.
+        // A request's span ids are fixed when its head is parsed: a server
+        // span waiting for its client's is released then, and a call made
+        // while serving a request may name that request's span.
+        linker.isGoProcess = { pid in
+            (try? ExecutableScan.scan(path: "/proc/\(pid)/exe").get())?.isGo ?? false
+        }
         tracker.onRequestStarted = { [unowned self] started in
             self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
         }
@@ -152,6 +156,7 @@ final class Tracer {
             return
         case .processExited(let exited):
             tracker.processExited(exited.tgid) { exchange in self.export(exchange) }
+            linker.processExited(exited.tgid)
             processes.forget(exited.tgid)
             decisions[exited.tgid] = nil
             return
@@ -197,9 +202,12 @@ final class Tracer {
         let resource = processes.resource(of: exchange.connection.pid)
         switch exchange.connection.role {
         case .client:
-            processor.add(spans.span(for: exchange, identity: linker.clientIdentity(for: exchange)), resource: resource)
+            linker.clientSpan(exchange, resource: resource, build: { spans.span(for: exchange, identity: $0) }) {
+                record, resource in processor.add(record, resource: resource)
+            }
         case .server:
-            linker.serverSpan(spans.span(for: exchange), resource: resource, of: exchange) { record, resource in
+            let record = spans.span(for: exchange, identity: linker.serverIdentity(for: exchange))
+            linker.serverSpan(record, resource: resource, of: exchange) { record, resource in
                 processor.add(record, resource: resource)
             }
         case .unknown:
