@@ -12,10 +12,11 @@ import L7Spans
 ///   request. Several such requests: a new id, no parent. A header P did
 ///   not receive: the call takes X as its id (the application made it its
 ///   span), unless a span of P already took X (then a new id, parent X).
-/// - 2a, thread: exactly one open request of P was read by T, T never
-///   called while serving nothing, P is not Go, and no check failed in P.
-///   In a thread-per-request server the thread between reading a request
-///   and answering it runs that request's handler only.
+/// - 2a, thread: P was seen reading requests on several threads, never
+///   two open at once on one thread, no check failed in P, P is not Go;
+///   exactly one open request of P was read by T, and T never called while
+///   serving nothing. In a thread-per-request server the thread between
+///   reading a request and answering it runs that request's handler only.
 /// - 2b, event loop: exactly one request open in all of P, T serves no
 ///   other, and P never called while serving nothing (timers, health
 ///   checks). The one assumption: a call made while one request is in
@@ -52,6 +53,7 @@ extension Linker {
         modifyProcess(tgid) { process in
             if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
             if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
+            if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }
             process.open.append(request)
         }
         if let evicted {
@@ -131,8 +133,8 @@ extension Linker {
             candidate = i
         }
         let rule: InProcessRule
-        if onThread == 1, tid != 0, !process.multiplexes, !process.hopsThreads,
-           !process.spontaneousThreads.contains(tid) {
+        let threadPerRequest = process.severalReaders && !process.multiplexes && !process.hopsThreads
+        if onThread == 1, tid != 0, threadPerRequest, !process.spontaneousThreads.contains(tid) {
             rule = .thread
         } else if onThread <= 1, process.open.count == 1, !process.initiatesCalls {
             rule = .eventLoop
@@ -299,6 +301,12 @@ extension Linker {
             }
         }
         pending = kept
+    }
+
+    /// Emits the pending spans whose trace id became final since (each
+    /// poll; `advance` does it too).
+    public func releaseResolved(emit: (SpanRecord, ProcessResource) -> Void) {
+        releasePending(nowNs: nowNs, emit: emit)
     }
 
     /// The process is gone: what it served stays pending until its deadline.

@@ -47,6 +47,11 @@ struct ProcessActivity {
     var initiatesCalls = false
     /// A thread read a request while another it had read was still open.
     var multiplexes = false
+    /// The first thread seen reading a request, and whether others did:
+    /// only a process serving on several threads is taken for
+    /// thread-per-request (2a); one reading thread is an event loop (2b).
+    var firstReader: UInt32 = 0
+    var severalReaders = false
     /// Threads that wrote a call while they served nothing (≤ 256).
     var spontaneousThreads: Set<UInt32> = []
     /// Go runtime (goroutines move between threads): nil until asked.

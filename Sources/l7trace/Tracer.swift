@@ -117,6 +117,8 @@ final class Tracer {
             let delivered = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
             if delivered < Self.pollBudget {
                 linker.advance(watermarkNs: pollStartNs) { record, resource in processor.add(record, resource: resource) }
+            } else {
+                linker.releaseResolved { record, resource in processor.add(record, resource: resource) }
             }
             noteCaptureLosses()
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
