@@ -18,8 +18,9 @@ import L7Spans
 ///   serving nothing. In a thread-per-request server the thread between
 ///   reading a request and answering it runs that request's handler only.
 /// - 2b, event loop: exactly one request open in all of P, T serves no
-///   other, and P never called while serving nothing (timers, health
-///   checks). The one assumption: a call made while one request is in
+///   other, P never called while serving nothing (timers, health checks),
+///   and every port P listens on is traced (no request it serves is
+///   unseen). The one assumption: a call made while one request is in
 ///   flight, by a process that makes no calls of its own, is that request's.
 /// Anything else: no parent.
 ///
@@ -89,6 +90,21 @@ extension Linker {
         return request.cell
     }
 
+    /// A server connection closed and its exchanges were flushed: requests
+    /// still open on it will never end (dropped by the capture), and would
+    /// make every later call of the process ambiguous.
+    public func serverConnectionClosed(tgid: UInt32, connectionID: UInt64) {
+        guard let process = processes[tgid], process.open.contains(where: { $0.connectionID == connectionID }) else {
+            return
+        }
+        var gone: [OpenServerRequest] = []
+        modifyProcess(tgid) { process in
+            gone = process.open.filter { $0.connectionID == connectionID }
+            process.open.removeAll { $0.connectionID == connectionID }
+        }
+        for request in gone { close(request, responseNs: nil, responseTid: 0) }
+    }
+
     private func close(_ request: OpenServerRequest, responseNs: UInt64?, responseTid: UInt32) {
         for call in request.calls {
             if let responseNs {
@@ -136,7 +152,7 @@ extension Linker {
         let threadPerRequest = process.severalReaders && !process.multiplexes && !process.hopsThreads
         if onThread == 1, tid != 0, threadPerRequest, !process.spontaneousThreads.contains(tid) {
             rule = .thread
-        } else if onThread <= 1, process.open.count == 1, !process.initiatesCalls {
+        } else if onThread <= 1, process.open.count == 1, !process.initiatesCalls, servesVisibly(tgid) {
             rule = .eventLoop
             candidate = 0
         } else {
@@ -201,6 +217,13 @@ extension Linker {
 
     private static func same(_ a: TraceParent, _ b: TraceParent) -> Bool {
         a.traceID == b.traceID && a.parentID == b.parentID
+    }
+
+    private func servesVisibly(_ tgid: UInt32) -> Bool {
+        if let known = processes[tgid]?.fullyVisible { return known }
+        let visible = isFullyVisible(tgid)
+        modifyProcess(tgid) { $0.fullyVisible = visible }
+        return visible
     }
 
     private func isGo(_ tgid: UInt32) -> Bool {

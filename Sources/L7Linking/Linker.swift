@@ -37,6 +37,10 @@ public final class Linker {
     /// Whether a process runs Go (goroutines move between threads: rule 2
     /// is not used for it). Asked once per process.
     public var isGoProcess: (UInt32) -> Bool = { _ in false }
+    /// Whether every port a process listens on is selected: otherwise it
+    /// may serve requests the linker never sees, and rule 2b (one request
+    /// in flight) is not used for it. Asked once per process.
+    public var isFullyVisible: (UInt32) -> Bool = { _ in true }
     /// Processes serving or calling, for rules 2 and 3 (`Linker+InProcess`).
     var processes: [UInt32: ProcessActivity] = [:]
     /// Spans whose trace id may still change (`TraceCell`), oldest first.

@@ -56,6 +56,9 @@ struct ProcessActivity {
     var spontaneousThreads: Set<UInt32> = []
     /// Go runtime (goroutines move between threads): nil until asked.
     var isGo: Bool?
+    /// Every port it listens on is traced, so no request it serves is
+    /// invisible (2b counts them all): nil until asked.
+    var fullyVisible: Bool?
 
     static let recentContexts = 32
     static let maxAdopted = 4096

@@ -84,6 +84,12 @@ final class Tracer {
         linker.isGoProcess = { pid in
             (try? ExecutableScan.scan(path: "/proc/\(pid)/exe").get())?.isGo ?? false
         }
+        // With --port, a process may listen on ports not selected: requests it
+        // serves there are invisible, so "one request in flight" is not known.
+        let selectedPorts = Set(configuration.ports)
+        linker.isFullyVisible = { pid in
+            selectedPorts.isEmpty || (ProcFS.listeningPorts(ofProcess: pid)?.isSubset(of: selectedPorts) ?? false)
+        }
         tracker.onRequestStarted = { [unowned self] started in
             self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
         }
@@ -172,6 +178,9 @@ final class Tracer {
             if !closed.shared { linker.closed(closed.key.connectionID, atNs: closed.timestampNs) }
         }
         tracker.handle(event) { exchange in self.export(exchange) }
+        if case .close(let closed) = event, !closed.shared {
+            linker.serverConnectionClosed(tgid: closed.key.tgid, connectionID: closed.key.connectionID)
+        }
     }
 
     /// Records lost by the ring buffer, or calls not followed, may shift an

@@ -238,6 +238,17 @@ final class InProcessLinkTests: XCTestCase {
         XCTAssertEqual(linker.counters.refusedFlagged, 1)
     }
 
+    func testAnEventLoopListeningOnAPortNotTracedDoesNotLink() {
+        linker.isFullyVisible = { $0 != 2 }  // it may serve requests we never see
+        let outside = fromOutside(2, connection: 11)
+        read(outside, tid: 20, at: 100)
+        call(nginxToOrders, tid: 20, at: 110)
+        callEnded(nginxToOrders, tid: 20, wroteAt: 110, end: 150)
+        answered(outside, tid: 20, readAt: 100, respond: 160)
+        XCTAssertNil(span(2, .client)?.parentSpanID)
+        XCTAssertEqual(linker.counters.refusedFlagged, 1)
+    }
+
     func testAFailedEventLoopCheckFlagsTheProcess() {
         let outside = fromOutside(2, connection: 11)
         read(outside, tid: 20, at: 100)
@@ -376,6 +387,17 @@ final class InProcessLinkTests: XCTestCase {
     }
 
     // MARK: - Bounds
+
+    func testARequestDroppedWithItsConnectionNoLongerCountsAsOpen() {
+        let dropped = fromOutside(2, connection: 11), next = fromOutside(2, connection: 12, port: 50_001)
+        read(dropped, tid: 20, at: 100)  // its exchange never reaches the linker
+        linker.serverConnectionClosed(tgid: 2, connectionID: 11)
+        read(next, tid: 20, at: 200)
+        call(nginxToOrders, tid: 20, at: 210)
+        callEnded(nginxToOrders, tid: 20, wroteAt: 210, end: 250)
+        answered(next, tid: 20, readAt: 200, respond: 260)
+        assertChild(span(2, .client), of: span(2, .server), by: "event_loop")
+    }
 
     func testOpenRequestsPerProcessAreBounded() {
         var limits = LinkLimits()
