@@ -145,10 +145,15 @@ public final class Linker {
         if let rule = node.rule { record.attributes.append(Attribute("l7trace.link", .string(rule.attribute))) }
         guard let cell = node.cell else { return emit(record, resource) }
         if cell.clientEndNs == nil {
-            // A call with no response never ended before its caller's answer.
-            cell.clientEndNs = exchange.hasResponse && exchange.failure == nil
-                ? exchange.responseTiming?.lastExitNs ?? .max : .max
-            verify(cell)
+            if exchange.hasResponse && exchange.failure == nil, let response = exchange.responseTiming {
+                cell.clientEndNs = response.lastExitNs
+                verify(cell)
+            } else {
+                // A call that failed has no end to check against its caller's
+                // answer: not linked, and no verdict on the process.
+                counters.refusedUnverifiable += 1
+                refuse(cell, flag: false)
+            }
         }
         finish(record, resource, cell: cell, own: true, emit: emit)
     }

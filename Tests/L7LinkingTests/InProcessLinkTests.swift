@@ -189,6 +189,30 @@ final class InProcessLinkTests: XCTestCase {
         XCTAssertEqual(linker.counters.refusedLate, 1)
     }
 
+    func testACallThatFailedIsNotLinkedAndDoesNotFlagTheProcess() {
+        servedOnTwoThreads(3)
+        let outside = fromOutside(3, connection: 12)
+        read(outside, tid: 30, at: 100)
+        call(ordersToStock, tid: 30, at: 110)
+        var e = exchange(ordersToStock, .client, 0, path: "/", request: timing(110, tid: 30),
+                         response: timing(150, tid: 30), traceparent: nil)
+        e.response = nil
+        e.responseTiming = nil
+        e.failure = .connectionClosed
+        linker.clientSpan(e, resource: ProcessResource(pid: 3, attributes: []),
+                          build: { spans.span(for: e, identity: $0) }) { r, _ in emitted.append(r) }
+        answered(outside, tid: 30, readAt: 100, respond: 160)
+        XCTAssertNil(span(3, .client)?.parentSpanID)
+        XCTAssertEqual(linker.counters.refusedUnverifiable, 1)
+        // The next call of the thread links.
+        let next = fromOutside(3, connection: 14, port: 50_002)
+        read(next, tid: 30, at: 200)
+        call(ordersToStock, 1, tid: 30, at: 210)
+        callEnded(ordersToStock, 1, path: "/next", tid: 30, wroteAt: 210, end: 250)
+        answered(next, tid: 30, readAt: 200, respond: 260)
+        XCTAssertEqual(span(3, .client, path: "/next")?.attribute("l7trace.link"), .string("thread"))
+    }
+
     func testGoProcessesAreNotLinkedInside() {
         linker.isGoProcess = { $0 == 3 }
         let outside = fromOutside(3, connection: 12)
