@@ -12,7 +12,8 @@ import L7Spans
 ///   request. Several such requests: a new id, no parent. A header P did
 ///   not receive: the call takes X as its id (the application made it its
 ///   span), unless a span of P already took X (then a new id, parent X).
-/// - 2a, thread: P was seen reading requests on several threads, never
+/// - 2a, thread: P was seen reading requests on several threads (or on
+///   another thread than the one that accepted the connection), never
 ///   two open at once on one thread, no check failed in P, P is not Go;
 ///   exactly one open request of P was read by T, and T never called while
 ///   serving nothing. In a thread-per-request server the thread between
@@ -51,7 +52,11 @@ extension Linker {
             identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
             readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) })
         var evicted: OpenServerRequest?
+        let acceptTid = serverAcceptTid[started.connection.key.connectionID]
         modifyProcess(tgid) { process in
+            // Read by another thread than the one that accepted it, or than
+            // an earlier request: the process serves on threads.
+            if let acceptTid, acceptTid != tid { process.severalReaders = true }
             if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
             if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
             if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }

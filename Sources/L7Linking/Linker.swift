@@ -68,6 +68,9 @@ public final class Linker {
     private var lastLossNs: UInt64?
     /// When each server connection was opened (accepted), for the loss rule.
     private var serverOpenedNs: [UInt64: UInt64] = [:]
+    /// The thread that accepted each server connection: a request read by
+    /// another thread shows a process serving on threads (rule 2a).
+    var serverAcceptTid: [UInt64: UInt32] = [:]
 
     public init(limits: LinkLimits = LinkLimits(), ids: some IDGenerator = RandomIDGenerator()) {
         self.limits = limits
@@ -84,6 +87,8 @@ public final class Linker {
             // Bounded: forgetting them only costs HTTP/1 links after a loss.
             if serverOpenedNs.count >= limits.maxClientConnections { serverOpenedNs.removeAll() }
             serverOpenedNs[opened.key.connectionID] = opened.timestampNs
+            if serverAcceptTid.count >= limits.maxClientConnections { serverAcceptTid.removeAll() }
+            serverAcceptTid[opened.key.connectionID] = opened.tid
             return
         }
         guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
@@ -95,6 +100,7 @@ public final class Linker {
     public func closed(_ connectionID: UInt64, atNs: UInt64) {
         if let i = slotOfConnection[connectionID] { slab[i].closedAtNs = atNs }
         if !serverOpenedNs.isEmpty { serverOpenedNs[connectionID] = nil }
+        if !serverAcceptTid.isEmpty { serverAcceptTid[connectionID] = nil }
         if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
     }
 

@@ -47,9 +47,10 @@ struct ProcessActivity {
     var initiatesCalls = false
     /// A thread read a request while another it had read was still open.
     var multiplexes = false
-    /// The first thread seen reading a request, and whether others did:
+    /// The first thread seen reading a request, and whether others did (or
+    /// a request was read by another thread than its connection's acceptor):
     /// only a process serving on several threads is taken for
-    /// thread-per-request (2a); one reading thread is an event loop (2b).
+    /// thread-per-request (2a); one thread doing it all is an event loop (2b).
     var firstReader: UInt32 = 0
     var severalReaders = false
     /// Threads that wrote a call while they served nothing (≤ 256).

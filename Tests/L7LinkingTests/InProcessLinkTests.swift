@@ -146,6 +146,18 @@ final class InProcessLinkTests: XCTestCase {
         XCTAssertEqual(linker.pendingSpans, 0)
     }
 
+    /// ThreadingHTTPServer: the main thread accepts, a thread per connection reads and answers.
+    func testAConnectionReadByAnotherThreadThanItsAcceptorShowsThreads() {
+        let outside = fromOutside(3, connection: 12)
+        linker.opened(ConnectionOpened(key: ConnectionKey(tgid: 3, connectionID: 12), tid: 3, fd: 5, role: .server,
+                                       local: outside.serverAddress, remote: outside.clientAddress, timestampNs: 90))
+        read(outside, tid: 30, at: 100)
+        call(ordersToStock, tid: 30, at: 110)
+        callEnded(ordersToStock, tid: 30, wroteAt: 110, end: 150)
+        answered(outside, tid: 30, readAt: 100, respond: 160)
+        assertChild(span(3, .client), of: span(3, .server), by: "thread")
+    }
+
     func testAThreadThatReadASecondRequestBeforeCallingIsAmbiguous() {
         servedOnTwoThreads(3)
         let first = fromOutside(3, connection: 12), second = fromOutside(3, connection: 13, port: 50_001)
