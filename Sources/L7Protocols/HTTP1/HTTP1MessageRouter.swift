@@ -20,7 +20,10 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     /// set again once cleared.
     var requestPositionsExact: Bool
     /// Requests (client and server) whose heads were parsed since last drained.
-    private var started: [RequestStarted] = []
+    /// The first inline (one start per drain is the rule: no array to
+    /// allocate or clear per request), later ones (pipelining) after it.
+    private var firstStarted: RequestStarted?
+    private var moreStarted: [RequestStarted] = []
 
     init(requests: HTTP1RequestQueue, stitcher: HTTP1Stitcher, requestPositionsExact: Bool) {
         self.requests = requests
@@ -41,15 +44,15 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
             return
         }
         if linked {
-            started.append(RequestStarted(connection: stitcher.connection,
-                                          position: .http1(sequence: sequence, exact: exact),
-                                          timing: timing, traceparent: traceparent))
+            let start = RequestStarted(connection: stitcher.connection,
+                                       position: .http1(sequence: sequence, exact: exact),
+                                       timing: timing, traceparent: traceparent)
+            if firstStarted == nil { firstStarted = start } else { moreStarted.append(start) }
         }
     }
 
     private static func singleTraceparent(_ headers: HTTPHeaders) -> String? {
-        let values = headers.values("traceparent")
-        return values.count == 1 ? values[0] : nil
+        headers.singleValue("traceparent")
     }
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
@@ -156,9 +159,11 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     }
 
     mutating func drainStarted(_ body: (RequestStarted) -> Void) {
-        guard !started.isEmpty else { return }
-        for request in started { body(request) }
-        started.removeAll(keepingCapacity: started.capacity <= 16)
+        guard let first = firstStarted.take() else { return }
+        body(first)
+        guard !moreStarted.isEmpty else { return }
+        for request in moreStarted { body(request) }
+        moreStarted.removeAll(keepingCapacity: moreStarted.capacity <= 16)
     }
 
     mutating func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {
