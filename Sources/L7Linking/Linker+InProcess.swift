@@ -122,7 +122,7 @@ extension Linker {
             }
         }
         // An evicted or lost request never gets rule 1's decision.
-        if responseNs == nil, let cell = request.cell, cell.isPending { cell.decide(cell.fallback) }
+        if responseNs == nil, let cell = request.cell { cell.refuse() }
     }
 
     // MARK: - Calls
@@ -278,12 +278,8 @@ extension Linker {
     /// A pending cell past its deadline: a tentative link is refused (its
     /// check never completed), an undecided request takes its own trace.
     func expire(_ cell: TraceCell) {
-        if case .tentative = cell.state {
-            counters.pendingExpired += 1
-            cell.refuse()
-        } else {
-            cell.decide(cell.fallback)
-        }
+        if case .tentative = cell.state { counters.pendingExpired += 1 }
+        cell.refuse()
     }
 
     // MARK: - Held until final

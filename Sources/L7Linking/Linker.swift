@@ -236,8 +236,10 @@ public final class Linker {
     private func release(_ record: SpanRecord, _ resource: ProcessResource, cell: TraceCell?, follows: TraceCell?,
                          emit: (SpanRecord, ProcessResource) -> Void) {
         if let cell {
-            if let follows { cell.state = .alias(follows) } else { cell.decide(record.traceID) }
-            finish(record, resource, cell: cell, own: false, emit: emit)
+            // Decided already when it waited past its deadline: then the span
+            // follows its cell (a root in the fallback trace its calls took).
+            if let follows { cell.follow(follows) } else { cell.decide(record.traceID) }
+            finish(record, resource, cell: cell, own: true, emit: emit)
         } else if let follows {
             finish(record, resource, cell: follows, own: false, emit: emit)
         } else {

@@ -42,7 +42,8 @@ final class TraceCell {
     /// The trace taken when no decision comes in time, or the link is refused.
     let fallback: TraceID
     let deadlineNs: UInt64
-    /// The tentative link was refused: the span it belongs to is a root.
+    /// Decided as its fallback (a tentative link refused, or no decision in
+    /// time): the span it belongs to is a root. A decided cell never changes.
     private(set) var refused = false
 
     // A tentative link's verification (rule 2).
@@ -68,15 +69,26 @@ final class TraceCell {
         }
     }
 
-    func decide(_ trace: TraceID) { state = .own(trace) }
+    /// Rule 1 decided a server request's trace (ignored once decided).
+    func decide(_ trace: TraceID) {
+        guard case .undecided = state else { return }
+        state = .own(trace)
+    }
+
+    /// Rule 1 decided that a server request's trace is its client's.
+    func follow(_ cell: TraceCell) {
+        guard case .undecided = state else { return }
+        state = .alias(cell)
+    }
 
     func confirm() {
         guard case .tentative(let parent) = state else { return }
         state = .alias(parent)
     }
 
+    /// The fallback, for good: a refused link, or a decision that did not come.
     func refuse() {
-        guard case .tentative = state else { return }
+        guard isPending else { return }
         refused = true
         state = .own(fallback)
     }
@@ -98,7 +110,7 @@ final class TraceCell {
             case .tentative, .undecided:
                 guard nowNs >= cell.deadlineNs else { return nil }
                 expire(cell)
-                if cell.isPending { cell.state = .own(cell.fallback) }
+                cell.refuse()
             }
         }
         state = .own(fallback)

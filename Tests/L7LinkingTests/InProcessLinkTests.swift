@@ -360,10 +360,12 @@ final class InProcessLinkTests: XCTestCase {
     /// curl → nginx → orders → stock, every record in the worst order the
     /// ring allows: each server's exchange ends before its client's, and
     /// the innermost spans end first.
-    func chain(traceparent: String?) -> [SpanRecord] {
+    /// `curlLast`: curl's request record is consumed after everything
+    /// else (one ring, two CPUs: its write's record is written at its exit).
+    func chain(traceparent: String?, curlLast: Bool = false) -> [SpanRecord] {
         servedOnTwoThreads(3)
         let forward = traceparent  // nginx forwards the header; orders does not
-        call(curlToNginx, tid: 10, at: 100, traceparent: traceparent)
+        if !curlLast { call(curlToNginx, tid: 10, at: 100, traceparent: traceparent) }
         read(curlToNginx, tid: 20, at: 101, traceparent: traceparent)
         call(nginxToOrders, tid: 20, at: 110, traceparent: forward)
         read(nginxToOrders, tid: 30, at: 111, traceparent: forward)
@@ -374,6 +376,11 @@ final class InProcessLinkTests: XCTestCase {
         answered(nginxToOrders, tid: 30, readAt: 111, respond: 140, traceparent: forward)
         callEnded(nginxToOrders, tid: 20, wroteAt: 110, end: 146, traceparent: forward)
         answered(curlToNginx, tid: 20, readAt: 101, respond: 150, traceparent: traceparent)
+        if curlLast {
+            XCTAssertEqual(emitted.filter { $0.pid != 3 || $0.attribute("url.path") != .string("/warmup") }.count, 0,
+                           "every span waits for curl's")
+            call(curlToNginx, tid: 10, at: 100, traceparent: traceparent)
+        }
         callEnded(curlToNginx, tid: 10, wroteAt: 100, end: 156, traceparent: traceparent)
         advance(to: 200)
         return [span(1, .client), span(2, .server), span(2, .client), span(3, .server), span(3, .client),
@@ -391,6 +398,16 @@ final class InProcessLinkTests: XCTestCase {
                        [nil, .string("connection"), .string("event_loop"), .string("connection"), .string("thread"),
                         .string("connection")])
         XCTAssertEqual(linker.pendingSpans, 0)
+    }
+
+    func testTheChainLinksWhenCurlsRecordComesLast() {
+        let s = chain(traceparent: nil, curlLast: true)
+        XCTAssertEqual(s.count, 6)
+        guard s.count == 6 else { return }
+        XCTAssertEqual(Set(s.map(\.traceID)).count, 1)
+        for i in 1..<6 { XCTAssertEqual(s[i].parentSpanID, s[i - 1].spanID, "span \(i)") }
+        XCTAssertEqual(linker.pendingSpans, 0)
+        XCTAssertEqual(linker.heldSpans, 0)
     }
 
     func testTheChainWithACurlHeaderIsTheHeadersTraceWithNoIdTwice() {
