@@ -19,11 +19,18 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     /// requests' numbers are then those the other end gives them. Never
     /// set again once cleared.
     var requestPositionsExact: Bool
-    /// Requests (client and server) whose heads were parsed since last drained.
-    /// The first inline (one start per drain is the rule: no array to
-    /// allocate or clear per request), later ones (pipelining) after it.
-    private var firstStarted: RequestStarted?
-    private var moreStarted: [RequestStarted] = []
+    /// Requests (client and server) whose heads were parsed since last
+    /// drained, without their connection (added when drained). The first
+    /// inline (one start per drain is the rule: no array to allocate or
+    /// clear per request), later ones (pipelining) after it.
+    private var firstStarted: PendingStart?
+    private var moreStarted: [PendingStart] = []
+
+    private struct PendingStart {
+        var position: RequestPosition
+        var timing: MessageTiming
+        var traceparent: String?
+    }
 
     init(requests: HTTP1RequestQueue, stitcher: HTTP1Stitcher, requestPositionsExact: Bool) {
         self.requests = requests
@@ -37,23 +44,20 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
         // the linker which thread serves what (calls made meanwhile).
         let linked = stitcher.connection.role != .unknown
         // Read before the head moves into the queue; a String only when the header is there.
-        let traceparent = linked && head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
+        let traceparent = linked && head.headers.notable.contains(.traceparent)
+            ? head.headers.singleValue("traceparent") : nil
         requests.requestBegan(consume head, timing: timing, exact: exact)
         guard let sequence = requests.inProgress else {
             requestPositionsExact = false  // overflowed: counted, but not worth linking after
             return
         }
         if linked {
-            let start = RequestStarted(connection: stitcher.connection,
-                                       position: .http1(sequence: sequence, exact: exact),
-                                       timing: timing, traceparent: traceparent)
+            let start = PendingStart(position: .http1(sequence: sequence, exact: exact), timing: timing,
+                                     traceparent: traceparent)
             if firstStarted == nil { firstStarted = start } else { moreStarted.append(start) }
         }
     }
 
-    private static func singleTraceparent(_ headers: HTTPHeaders) -> String? {
-        headers.singleValue("traceparent")
-    }
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
         let request = requests.takePartner(for: timing)
@@ -160,9 +164,13 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
 
     mutating func drainStarted(_ body: (RequestStarted) -> Void) {
         guard let first = firstStarted.take() else { return }
-        body(first)
+        body(RequestStarted(connection: stitcher.connection, position: first.position, timing: first.timing,
+                            traceparent: first.traceparent))
         guard !moreStarted.isEmpty else { return }
-        for request in moreStarted { body(request) }
+        for request in moreStarted {
+            body(RequestStarted(connection: stitcher.connection, position: request.position, timing: request.timing,
+                                traceparent: request.traceparent))
+        }
         moreStarted.removeAll(keepingCapacity: moreStarted.capacity <= 16)
     }
 
