@@ -91,7 +91,8 @@ extension Linker {
             request = process.open.remove(at: index)
             process.closed(request, atNs: closedNs)
         }
-        close(request, responseNs: response?.firstEnterNs, responseTid: response?.firstTid ?? 0)
+        // Rule 1 decides its cell next, answered or not.
+        close(request, responseNs: response?.firstEnterNs, responseTid: response?.firstTid ?? 0, ended: true)
         return request.cell
     }
 
@@ -110,7 +111,9 @@ extension Linker {
         for request in gone { close(request, responseNs: nil, responseTid: 0) }
     }
 
-    private func close(_ request: OpenServerRequest, responseNs: UInt64?, responseTid: UInt32) {
+    /// `ended`: its exchange ended (rule 1 decides its cell); else it was
+    /// forgotten, and its cell takes its fallback now.
+    private func close(_ request: OpenServerRequest, responseNs: UInt64?, responseTid: UInt32, ended: Bool = false) {
         for call in request.calls {
             if let responseNs {
                 call.serverResponseNs = responseNs
@@ -121,8 +124,8 @@ extension Linker {
                 counters.refusedUnverifiable += 1
             }
         }
-        // An evicted or lost request never gets rule 1's decision.
-        if responseNs == nil, let cell = request.cell { cell.refuse() }
+        // An evicted or dropped request never gets rule 1's decision.
+        if !ended, let cell = request.cell { cell.refuse() }
     }
 
     // MARK: - Calls

@@ -225,6 +225,25 @@ final class InProcessLinkTests: XCTestCase {
         XCTAssertEqual(span(3, .client, path: "/next")?.attribute("l7trace.link"), .string("thread"))
     }
 
+    func testAnUnansweredRequestKeepsItsLinkToItsClient() {
+        call(curlToNginx, tid: 10, at: 100)
+        read(curlToNginx, tid: 20, at: 101)
+        call(nginxToOrders, tid: 20, at: 110)
+        var e = exchange(curlToNginx, .server, 0, path: "/", request: timing(101, tid: 20),
+                         response: timing(150, tid: 20), traceparent: nil)
+        e.response = nil
+        e.responseTiming = nil
+        e.failure = .connectionClosed
+        let record = spans.span(for: e, identity: linker.serverIdentity(for: e))
+        linker.serverSpan(record, resource: ProcessResource(pid: 2, attributes: []), of: e) { r, _ in emitted.append(r) }
+        callEnded(nginxToOrders, tid: 20, wroteAt: 110, end: 150)
+        callEnded(curlToNginx, tid: 10, wroteAt: 100, end: 156)
+        let client = span(1, .client), server = span(2, .server)
+        XCTAssertEqual(server?.parentSpanID, client?.spanID, "rule 1 still links it")
+        XCTAssertEqual(server?.traceID, client?.traceID)
+        XCTAssertNil(span(2, .client)?.parentSpanID, "its call cannot be checked: not linked")
+    }
+
     func testGoProcessesAreNotLinkedInside() {
         linker.isGoProcess = { $0 == 3 }
         let outside = fromOutside(3, connection: 12)
