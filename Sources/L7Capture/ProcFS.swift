@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -119,9 +120,31 @@ public enum ProcFS {
         return ports
     }
 
+    /// TCP ports `pid` itself listens on: its socket fds matched by inode
+    /// with the LISTEN rows of its namespace's tables. nil when its fds
+    /// cannot be read.
+    public static func listeningPorts(ofProcess pid: UInt32) -> Set<UInt16>? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        var inodes = Set<UInt64>()
+        for entry in entries {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)"),
+                  target.hasPrefix("socket:["), target.hasSuffix("]"),
+                  let inode = UInt64(target.dropFirst(8).dropLast())
+            else { continue }
+            inodes.insert(inode)
+        }
+        var ports = Set<UInt16>()
+        for file in ["tcp", "tcp6"] {
+            guard let table = readFile("/proc/\(pid)/net/\(file)", limit: 64 << 20) else { continue }
+            ports.formUnion(listeningPorts(inTable: table, inodes: inodes))
+        }
+        return ports
+    }
+
     /// Parses a /proc/net/tcp-format table: `sl local_address rem_address st …`
     /// with `ADDR:PORT` in hex and state 0A meaning LISTEN.
-    static func listeningPorts(inTable table: [UInt8]) -> Set<UInt16> {
+    /// With `inodes`, only the rows of those sockets (column 10).
+    static func listeningPorts(inTable table: [UInt8], inodes: Set<UInt64>? = nil) -> Set<UInt16> {
         var ports = Set<UInt16>()
         for line in table.split(separator: UInt8(ascii: "\n")).dropFirst() {
             let fields = line.split(separator: UInt8(ascii: " "))
@@ -129,6 +152,10 @@ public enum ProcFS {
                   let colon = fields[1].lastIndex(of: UInt8(ascii: ":")),
                   let port = UInt16(String(decoding: fields[1][(colon + 1)...], as: UTF8.self), radix: 16)
             else { continue }
+            if let inodes {
+                guard fields.count > 9, let inode = UInt64(String(decoding: fields[9], as: UTF8.self)),
+                      inodes.contains(inode) else { continue }
+            }
             ports.insert(port)
         }
         return ports

@@ -31,9 +31,22 @@ import L7Spans
 /// what the bounds cost is counted in `counters`.
 public final class Linker {
     public let limits: LinkLimits
-    public private(set) var counters = LinkCounters()
+    public internal(set) var counters = LinkCounters()
 
-    private var ids: any IDGenerator
+    var ids: any IDGenerator
+    /// Whether a process runs Go (goroutines move between threads: rule 2
+    /// is not used for it). Asked once per process.
+    public var isGoProcess: (UInt32) -> Bool = { _ in false }
+    /// Whether every port a process listens on is selected: otherwise it
+    /// may serve requests the linker never sees, and rule 2b (one request
+    /// in flight) is not used for it. Asked once per process.
+    public var isFullyVisible: (UInt32) -> Bool = { _ in true }
+    /// Processes serving or calling, for rules 2 and 3 (`Linker+InProcess`).
+    var processes: [UInt32: ProcessActivity] = [:]
+    /// Spans whose trace id may still change (`TraceCell`), oldest first.
+    var pending: [PendingSpan] = []
+    /// The last watermark: pending decisions past their deadline by then are taken.
+    var nowNs: UInt64 = 0
     /// Client connections in a slab (read and changed in place, never
     /// copied), found by connection id or by tuple; freed slots are reused.
     private var slab: [ClientConnection] = []
@@ -55,6 +68,9 @@ public final class Linker {
     private var lastLossNs: UInt64?
     /// When each server connection was opened (accepted), for the loss rule.
     private var serverOpenedNs: [UInt64: UInt64] = [:]
+    /// The thread that accepted each server connection: a request read by
+    /// another thread shows a process serving on threads (rule 2a).
+    var serverAcceptTid: [UInt64: UInt32] = [:]
 
     public init(limits: LinkLimits = LinkLimits(), ids: some IDGenerator = RandomIDGenerator()) {
         self.limits = limits
@@ -71,6 +87,8 @@ public final class Linker {
             // Bounded: forgetting them only costs HTTP/1 links after a loss.
             if serverOpenedNs.count >= limits.maxClientConnections { serverOpenedNs.removeAll() }
             serverOpenedNs[opened.key.connectionID] = opened.timestampNs
+            if serverAcceptTid.count >= limits.maxClientConnections { serverAcceptTid.removeAll() }
+            serverAcceptTid[opened.key.connectionID] = opened.tid
             return
         }
         guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
@@ -82,6 +100,7 @@ public final class Linker {
     public func closed(_ connectionID: UInt64, atNs: UInt64) {
         if let i = slotOfConnection[connectionID] { slab[i].closedAtNs = atNs }
         if !serverOpenedNs.isEmpty { serverOpenedNs[connectionID] = nil }
+        if !serverAcceptTid.isEmpty { serverAcceptTid[connectionID] = nil }
         if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
     }
 
@@ -92,31 +111,57 @@ public final class Linker {
 
     // MARK: - Client side
 
-    /// A client request's head was parsed: its span's ids are fixed now.
-    /// Server spans waiting for it are linked and given to `emit`.
+    /// A request's head was parsed: its span's ids are fixed now. A server
+    /// request is open in its process until its exchange ends (rule 2); a
+    /// client request may be the child of one (rules 2, 3), and server spans
+    /// waiting for it are linked (rule 1) and given to `emit`.
     public func requestStarted(_ started: RequestStarted, emit: (SpanRecord, ProcessResource) -> Void) {
         let connection = started.connection
+        if connection.role == .server { return serverStarted(started) }
         guard connection.role == .client, let local = connection.local, let remote = connection.remote else { return }
         let tuple = Tuple(clientLocal: local, clientRemote: remote).canonical
         let id = connection.key.connectionID
         guard let index = register(id, tuple, atNs: started.timing.firstEnterNs) else { return }
-        var identity: SpanIdentity
-        if let header = started.traceparent, let parent = TraceParent(header) {
-            // The header names the span the server will call its parent: this one.
-            identity = SpanIdentity(traceID: parent.traceID, spanID: parent.parentID)
-        } else {
-            identity = SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID())
-        }
-        let node = ClientNode(position: started.position, identity: identity, requestEnterNs: started.timing.firstEnterNs)
+        let (identity, cell, rule) = callIdentity(started)
+        let node = ClientNode(position: started.position, identity: identity, requestEnterNs: started.timing.firstEnterNs,
+                              cell: cell, rule: rule)
         slab[index].store(node, slots: limits.nodesPerConnection)
         if heldCount > 0, let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
     }
 
     /// The identity fixed when the client exchange's request began, if it was seen.
     public func clientIdentity(for exchange: Exchange) -> SpanIdentity? {
+        clientNode(for: exchange)?.identity
+    }
+
+    private func clientNode(for exchange: Exchange) -> ClientNode? {
         guard exchange.connection.role == .client, let position = exchange.position else { return nil }
-        guard let index = slotOfConnection[exchange.connection.key.connectionID] else { return nil }
-        return slab[index].identity(at: position, slots: limits.nodesPerConnection)
+        guard let index = slotOfConnection[exchange.connection.key.connectionID],
+              let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else { return nil }
+        return slab[index].nodes[slot]
+    }
+
+    /// A client exchange ended: its span is built with the identity fixed
+    /// at its start (`build`), named by the rule that gave it a parent in its
+    /// process, and emitted once its trace id is final.
+    public func clientSpan(_ exchange: Exchange, resource: ProcessResource, build: (SpanIdentity?) -> SpanRecord,
+                           emit: (SpanRecord, ProcessResource) -> Void) {
+        guard let node = clientNode(for: exchange) else { return emit(build(nil), resource) }
+        var record = build(node.identity)
+        if let rule = node.rule { record.attributes.append(Attribute("l7trace.link", .string(rule.attribute))) }
+        guard let cell = node.cell else { return emit(record, resource) }
+        if cell.clientEndNs == nil {
+            if exchange.hasResponse && exchange.failure == nil, let response = exchange.responseTiming {
+                cell.clientEndNs = response.lastExitNs
+                verify(cell)
+            } else {
+                // A call that failed has no end to check against its caller's
+                // answer: not linked, and no verdict on the process.
+                counters.refusedUnverifiable += 1
+                refuse(cell, flag: false)
+            }
+        }
+        finish(record, resource, cell: cell, own: true, emit: emit)
     }
 
     /// Registers client connection `id` on `tuple` (canonical) unless it is;
@@ -158,28 +203,47 @@ public final class Linker {
     public func serverSpan(_ record: consuming SpanRecord, resource: ProcessResource, of exchange: Exchange,
                            emit: (SpanRecord, ProcessResource) -> Void) {
         let connection = exchange.connection
+        // The request is answered: calls linked to it are checked (rule 2).
+        let cell = connection.role == .server ? serverEnded(exchange) : nil
         guard connection.role == .server, let local = connection.local, let remote = connection.remote,
               let position = exchange.position
-        else { return emit(record, resource) }
+        else { return release(record, resource, cell: cell, follows: nil, emit: emit) }
         let tuple = Tuple(clientLocal: remote, clientRemote: local).canonical
         let readNs = exchange.requestTiming.firstExitNs
         switch decide(tuple, position, readNs: readNs, server: connection.key.connectionID) {
         case .link(let slot, let client):
-            link(&record, toSlot: slot, of: client)
-            emit(record, resource)
+            let follows = link(&record, toSlot: slot, of: client)
+            release(record, resource, cell: cell, follows: follows, emit: emit)
         case .unlinked:
-            emit(record, resource)
+            release(record, resource, cell: cell, follows: nil, emit: emit)
         case .waitForConnection:
             let peerMayBeTraced = remote.isLoopback || localHosts.contains(Self.host(remote))
             guard peerMayBeTraced, !untracedPeers.contains(connection.key.connectionID) else {
-                return emit(record, resource)
+                return release(record, resource, cell: cell, follows: nil, emit: emit)
             }
             hold(HeldSpan(record: record, resource: resource, tuple: tuple, position: position, readNs: readNs,
-                          serverConnection: connection.key.connectionID), emit: emit)
+                          serverConnection: connection.key.connectionID, cell: cell), emit: emit)
         case .waitForNode:
             // The peer is traced: its request's record is on its way.
             hold(HeldSpan(record: record, resource: resource, tuple: tuple, position: position, readNs: readNs,
-                          serverConnection: connection.key.connectionID), emit: emit)
+                          serverConnection: connection.key.connectionID, cell: cell), emit: emit)
+        }
+    }
+
+    /// A server span whose rule-1 outcome is known: its trace is its own
+    /// (header or fresh), or `follows` its client's, which may be pending.
+    /// `cell`: the request's, if calls took it as parent (decided now).
+    private func release(_ record: SpanRecord, _ resource: ProcessResource, cell: TraceCell?, follows: TraceCell?,
+                         emit: (SpanRecord, ProcessResource) -> Void) {
+        if let cell {
+            // Decided already when it waited past its deadline: then the span
+            // follows its cell (a root in the fallback trace its calls took).
+            if let follows { cell.follow(follows) } else { cell.decide(record.traceID) }
+            finish(record, resource, cell: cell, own: true, emit: emit)
+        } else if let follows {
+            finish(record, resource, cell: follows, own: false, emit: emit)
+        } else {
+            emit(record, resource)
         }
     }
 
@@ -220,18 +284,22 @@ public final class Linker {
 
     /// The connection match sets the parent; a `traceparent` the server
     /// read keeps its trace id (issue 15, rule 4), counted when they differ.
-    private func link(_ record: inout SpanRecord, toSlot slot: Int, of client: Int) {
+    /// Returns the client's cell when the server's trace follows it (the
+    /// client's own link is still being checked).
+    private func link(_ record: inout SpanRecord, toSlot slot: Int, of client: Int) -> TraceCell? {
         slab[client].nodes[slot].linked = true
         let identity = slab[client].nodes[slot].identity
+        let cell = slab[client].nodes[slot].cell
         record.parentSpanID = identity.spanID
-        if record.flags & 0x200 != 0 {
-            if record.traceID != identity.traceID { counters.headerConflicts += 1 }
-        } else {
-            record.traceID = identity.traceID
-            record.flags = 0x301  // sampled; the parent is known, and remote
-        }
         record.attributes.append(Attribute("l7trace.link", .string("connection")))
         counters.links += 1
+        if record.flags & 0x200 != 0 {
+            if cell == nil, record.traceID != identity.traceID { counters.headerConflicts += 1 }
+            return nil
+        }
+        record.traceID = identity.traceID
+        record.flags = 0x301  // sampled; the parent is known, and remote
+        return cell
     }
 
     // MARK: - Holding
@@ -239,7 +307,7 @@ public final class Linker {
     private func hold(_ span: HeldSpan, emit: (SpanRecord, ProcessResource) -> Void) {
         if heldCount >= limits.maxHeldSpans, let oldest = popOldestHeld() {
             counters.holdOverflows += 1
-            emit(oldest.record, oldest.resource)
+            release(oldest.record, oldest.resource, cell: oldest.cell, follows: nil, emit: emit)
         }
         held.append(span)
         heldCount += 1
@@ -272,13 +340,13 @@ public final class Linker {
             case .unlinked:
                 held[i] = nil
                 unhold(span)
-                emit(span.record, span.resource)
+                release(span.record, span.resource, cell: span.cell, follows: nil, emit: emit)
             case .link(let slot, let client):
                 held[i] = nil
                 unhold(span)
                 var record = span.record
-                link(&record, toSlot: slot, of: client)
-                emit(record, span.resource)
+                let follows = link(&record, toSlot: slot, of: client)
+                release(record, span.resource, cell: span.cell, follows: follows, emit: emit)
             }
         }
         compactHeld()
@@ -288,6 +356,7 @@ public final class Linker {
     /// consumed: held spans whose read is older than it by `holdNs` are
     /// exported unlinked; closed connections are forgotten after a while.
     public func advance(watermarkNs: UInt64, emit: (SpanRecord, ProcessResource) -> Void) {
+        nowNs = max(nowNs, watermarkNs)
         if heldCount > 0 {
             for i in heldStart..<held.count {
                 guard let span = held[i], span.readNs &+ limits.holdNs <= watermarkNs else { continue }
@@ -298,20 +367,23 @@ public final class Linker {
                 if byTuple[span.tuple] == nil, untracedPeers.count < limits.maxClientConnections {
                     untracedPeers.insert(span.serverConnection)
                 }
-                emit(span.record, span.resource)
+                release(span.record, span.resource, cell: span.cell, follows: nil, emit: emit)
             }
             compactHeld()
         }
+        releasePending(nowNs: nowNs, emit: emit)
         if watermarkNs >= lastReapNs &+ 1_000_000_000 {
             lastReapNs = watermarkNs
             reap(before: watermarkNs)
         }
     }
 
-    /// Exports every held span unlinked (shutdown).
+    /// Exports every held span unlinked, and every pending decision as
+    /// its fallback (shutdown).
     public func flushAll(emit: (SpanRecord, ProcessResource) -> Void) {
-        while let span = popOldestHeld() { emit(span.record, span.resource) }
+        while let span = popOldestHeld() { release(span.record, span.resource, cell: span.cell, follows: nil, emit: emit) }
         compactHeld()
+        releasePending(nowNs: .max, emit: emit)
     }
 
     private func compactHeld() {
@@ -398,6 +470,8 @@ public final class Linker {
     // MARK: - Inspection
 
     public var heldSpans: Int { heldCount }
+    /// Spans waiting for a rule-2 check (theirs or an ancestor's).
+    public var pendingSpans: Int { pending.count }
     public var clientConnections: Int { slotOfConnection.count }
 
     static func host(_ address: SocketAddress) -> SocketAddress {
@@ -419,6 +493,16 @@ public struct LinkLimits: Sendable {
     public var closedLingerNs: UInt64 = 2_000_000_000
     /// An open client connection with no request for this long is forgotten (nodes only; it comes back).
     public var idleNs: UInt64 = 120_000_000_000
+    /// How long a rule-2 link may wait for its check (long streams): then refused.
+    public var maxPendingNs: UInt64 = 10_000_000_000
+    /// Processes whose serving is followed (rule 2).
+    public var maxProcesses = 4096
+    /// Open server requests remembered per process (the oldest is forgotten).
+    public var maxOpenRequestsPerProcess = 64
+    /// Calls linked to one served request at most.
+    public var maxCallsPerRequest = 64
+    /// A `traceparent` a closed request received still marks calls carrying it as forwards this long.
+    public var recentContextNs: UInt64 = 1_000_000_000
 
     public init() {}
 }
@@ -446,6 +530,41 @@ public struct LinkCounters: Sendable, Equatable {
     /// Linked server spans whose `traceparent` named another trace than the client's.
     public var headerConflicts = 0
 
+    // Inside a process (rules 2 and 3).
+    /// Calls linked by thread (2a) and by event loop (2b), after their check.
+    public var linksThread = 0
+    public var linksEventLoop = 0
+    /// Calls that forwarded the `traceparent` of exactly one served request (2c/3).
+    public var linksHeader = 0
+    /// Calls linked tentatively, waiting for their check.
+    public var tentative = 0
+    /// Calls with several (or, flags aside, no single) candidate requests: no parent.
+    public var refusedAmbiguous = 0
+    /// Calls not linked because their process was flagged by a failed check or an idle call.
+    public var refusedFlagged = 0
+    /// Calls not linked because their process runs Go.
+    public var refusedRuntime = 0
+    /// Checks failed: the call's response came after the request's answer began.
+    public var refusedLate = 0
+    /// Checks failed: the request was answered by another thread (2a).
+    public var refusedThreadHop = 0
+    /// Links refused because the served request was never seen answered.
+    public var refusedUnverifiable = 0
+    /// Checks not done within `maxPendingNs`: refused.
+    public var pendingExpired = 0
+    /// Spans held until their trace id was final (each once).
+    public var pendingHeld = 0
+    /// Pending spans released early (as fallbacks) because `maxHeldSpans` were pending.
+    public var pendingOverflow = 0
+    /// Calls written while their process served nothing (flags it for 2b).
+    public var spontaneousCalls = 0
+    /// Calls whose `traceparent` id a span of their process had taken: new id, parent the header's.
+    public var headerReused = 0
+    /// Server requests not followed because `maxProcesses` were.
+    public var processesFull = 0
+    /// Open server requests forgotten because `maxOpenRequestsPerProcess` were open.
+    public var openRequestsOverflow = 0
+
     public init() {}
 }
 
@@ -469,6 +588,10 @@ struct ClientNode {
     var position: RequestPosition?
     var identity: SpanIdentity
     var requestEnterNs: UInt64
+    /// Set while the call's own link (rule 2) may still be refused.
+    var cell: TraceCell? = nil
+    /// The rule that gave it a parent in its process.
+    var rule: InProcessRule? = nil
     var linked = false
 }
 
@@ -551,4 +674,6 @@ struct HeldSpan {
     /// Exit of the server's read that brought the request's first byte.
     var readNs: UInt64
     var serverConnection: UInt64
+    /// The request's cell, if calls took it as parent.
+    var cell: TraceCell?
 }

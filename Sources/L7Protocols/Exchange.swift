@@ -23,10 +23,13 @@ public struct MessageTiming: Sendable, Equatable {
     public var firstExitNs: UInt64
     public var lastEnterNs: UInt64
     public var lastExitNs: UInt64
+    /// The thread whose call carried the first byte (0 when not known):
+    /// which thread read a request, or began writing a response.
+    public var firstTid: UInt32
 
-    public init(firstEnterNs: UInt64, firstExitNs: UInt64, lastEnterNs: UInt64, lastExitNs: UInt64) {
+    public init(firstEnterNs: UInt64, firstExitNs: UInt64, lastEnterNs: UInt64, lastExitNs: UInt64, firstTid: UInt32 = 0) {
         self.firstEnterNs = firstEnterNs; self.firstExitNs = firstExitNs
-        self.lastEnterNs = lastEnterNs; self.lastExitNs = lastExitNs
+        self.lastEnterNs = lastEnterNs; self.lastExitNs = lastExitNs; self.firstTid = firstTid
     }
 }
 

@@ -149,6 +149,19 @@ public struct HTTPHeaders: Sendable, Equatable {
         return found
     }
 
+    /// The value of `name` when it occurs exactly once (no array is made).
+    public func singleValue(_ name: String) -> String? {
+        var name = name
+        return name.withUTF8 { key -> String? in
+            var found: Entry?
+            for e in entries where Self.nameMatches(bytes, e, key) {
+                if found != nil { return nil }
+                found = e
+            }
+            return found.map { string(bytes, $0.valueStart, $0.valueCount) }
+        }
+    }
+
     public mutating func append(name: String, value: String) {
         var name = name, value = value
         name.withUTF8 { n in value.withUTF8 { v in append(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v)) } }

@@ -65,32 +65,39 @@ extension SpanBuilder {
     /// Ids, parent and flags. OTLP flags: W3C trace flags in the low byte,
     /// 0x100 "whether the parent is remote is known", 0x200 "it is remote".
     ///
-    /// `identity`: a client span's ids fixed when its request began (the
-    /// linking stage derived them from the same `traceparent`, if any).
+    /// `identity`: ids fixed when the request began (the linking stage, which
+    /// read the same `traceparent`): a client span takes all of it; a server
+    /// span its id, and its trace when no header names one.
     func applyTraceContext(to record: inout SpanRecord, headers: HTTPHeaders, identity: SpanIdentity? = nil) {
-        guard let parent = TraceParent(headers: headers) else {
-            if let identity, record.kind == .client {
-                record.traceID = identity.traceID
-                record.spanID = identity.spanID
+        if let identity, record.kind == .client {
+            record.traceID = identity.traceID
+            record.spanID = identity.spanID
+            record.parentSpanID = identity.parentSpanID
+            if let parent = TraceParent(headers: headers) {
+                record.traceState = TraceState.validated(headers)
+                record.flags = UInt32(parent.flags) | 0x100
             } else {
-                record.traceID = ids.generator.nextTraceID()
-                record.spanID = ids.generator.nextSpanID()
+                record.flags = 0x101  // sampled; a parent, if any, is in this process
             }
+            return
+        }
+        guard let parent = TraceParent(headers: headers) else {
+            record.traceID = identity?.traceID ?? ids.generator.nextTraceID()
+            record.spanID = identity?.spanID ?? ids.generator.nextSpanID()
             record.flags = 0x101  // sampled, root
             return
         }
         record.traceID = parent.traceID
-        if let identity, record.kind == .client { record.traceID = identity.traceID }  // fixed from the same header
         record.traceState = TraceState.validated(headers)
         if record.kind == .server {
             // The caller's span is our parent.
-            record.spanID = ids.generator.nextSpanID()
+            record.spanID = identity?.spanID ?? ids.generator.nextSpanID()
             record.parentSpanID = parent.parentID
             record.flags = UInt32(parent.flags) | 0x300
         } else {
             // The header we saw leave names the span the remote server will
             // call its parent: that span is this one.
-            record.spanID = identity?.spanID ?? parent.parentID
+            record.spanID = parent.parentID
             record.parentSpanID = nil
             record.flags = UInt32(parent.flags) | 0x100
         }

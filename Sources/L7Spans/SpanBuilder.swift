@@ -149,13 +149,18 @@ public struct SpanBuilder {
     }
 }
 
-/// The ids a client span gets when its request's head is parsed (see
-/// `SpanBuilder.span(for:closedAtNs:identity:)`).
+/// The ids a span gets when its request's head is parsed (see
+/// `SpanBuilder.span(for:closedAtNs:identity:)`): fixed then, so that spans
+/// that end first (the server's, a call made while serving) can name it.
 public struct SpanIdentity: Sendable, Equatable {
     public var traceID: TraceID
     public var spanID: SpanID
+    /// A client span's parent, when the linker found one in its process.
+    public var parentSpanID: SpanID?
 
-    public init(traceID: TraceID, spanID: SpanID) { self.traceID = traceID; self.spanID = spanID }
+    public init(traceID: TraceID, spanID: SpanID, parentSpanID: SpanID? = nil) {
+        self.traceID = traceID; self.spanID = spanID; self.parentSpanID = parentSpanID
+    }
 }
 
 /// The builder's id generator, shared by reference (see `SpanBuilder`).

@@ -130,6 +130,15 @@ final class SelfTelemetry: @unchecked Sendable {
             ("refused_causality", links.refusedCausality), ("refused_duplicate", links.refusedDuplicate),
             ("refused_after_loss", links.refusedAfterLoss), ("client_connections_full", links.clientConnectionsFull),
             ("header_conflict", links.headerConflicts),
+            ("linked_thread", links.linksThread), ("linked_event_loop", links.linksEventLoop),
+            ("linked_header", links.linksHeader), ("tentative", links.tentative),
+            ("refused_ambiguous", links.refusedAmbiguous), ("refused_flagged", links.refusedFlagged),
+            ("refused_runtime", links.refusedRuntime), ("refused_late", links.refusedLate),
+            ("refused_thread_hop", links.refusedThreadHop), ("refused_unverifiable", links.refusedUnverifiable),
+            ("pending_expired", links.pendingExpired), ("pending_held", links.pendingHeld),
+            ("pending_overflow", links.pendingOverflow), ("spontaneous_call", links.spontaneousCalls),
+            ("header_reused", links.headerReused), ("processes_full", links.processesFull),
+            ("open_requests_overflow", links.openRequestsOverflow),
         ].map { TelemetrySnapshot.ProtocolCount(protocolName: "", reason: $0.0, count: UInt64($0.1)) }
         snapshot.export = processor.counters
         return snapshot

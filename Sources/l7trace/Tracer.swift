@@ -78,9 +78,19 @@ final class Tracer {
             let port = info.role == .client ? info.remote?.port : info.local?.port ?? info.remote?.port
             capture.tlsConnectionUnreadable(pid: info.pid, port: port)
         }
-        // A client request's span ids are fixed when its head is parsed; a
-        // server span waiting for them is released then.
+        // A request's span ids are fixed when its head is parsed: a server
+        // span waiting for its client's is released then, and a call made
+        // while serving a request may name that request's span.
         if configuration.linking {
+            linker.isGoProcess = { pid in
+                (try? ExecutableScan.scan(path: "/proc/\(pid)/exe").get())?.isGo ?? false
+            }
+            // With --port, a process may listen on ports not selected: requests it
+            // serves there are invisible, so "one request in flight" is not known.
+            let selectedPorts = Set(configuration.ports)
+            linker.isFullyVisible = { pid in
+                selectedPorts.isEmpty || (ProcFS.listeningPorts(ofProcess: pid)?.isSubset(of: selectedPorts) ?? false)
+            }
             tracker.onRequestStarted = { [unowned self] started in
                 self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
             }
@@ -115,6 +125,8 @@ final class Tracer {
             let delivered = capture.poll(timeoutMs: timeoutMs) { event in self.handle(event) }
             if delivered < Self.pollBudget {
                 linker.advance(watermarkNs: pollStartNs) { record, resource in processor.add(record, resource: resource) }
+            } else {
+                linker.releaseResolved { record, resource in processor.add(record, resource: resource) }
             }
             noteCaptureLosses()
             tracker.judgeUnreadableTLS(nowNs: MonotonicClock.nowNs())
@@ -154,6 +166,7 @@ final class Tracer {
             return
         case .processExited(let exited):
             tracker.processExited(exited.tgid) { exchange in self.export(exchange) }
+            linker.processExited(exited.tgid)
             processes.forget(exited.tgid)
             decisions[exited.tgid] = nil
             return
@@ -167,6 +180,9 @@ final class Tracer {
             if !closed.shared { linker.closed(closed.key.connectionID, atNs: closed.timestampNs) }
         }
         tracker.handle(event) { exchange in self.export(exchange) }
+        if case .close(let closed) = event, !closed.shared {
+            linker.serverConnectionClosed(tgid: closed.key.tgid, connectionID: closed.key.connectionID)
+        }
     }
 
     /// Records lost by the ring buffer, or calls not followed, may shift an
@@ -200,9 +216,12 @@ final class Tracer {
         guard configuration.linking else { return processor.add(spans.span(for: exchange), resource: resource) }
         switch exchange.connection.role {
         case .client:
-            processor.add(spans.span(for: exchange, identity: linker.clientIdentity(for: exchange)), resource: resource)
+            linker.clientSpan(exchange, resource: resource, build: { spans.span(for: exchange, identity: $0) }) {
+                record, resource in processor.add(record, resource: resource)
+            }
         case .server:
-            linker.serverSpan(spans.span(for: exchange), resource: resource, of: exchange) { record, resource in
+            let record = spans.span(for: exchange, identity: linker.serverIdentity(for: exchange))
+            linker.serverSpan(record, resource: resource, of: exchange) { record, resource in
                 processor.add(record, resource: resource)
             }
         case .unknown:

@@ -20,6 +20,25 @@ final class ProcFSTests: XCTestCase {
            2: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 0 0 0 0 0 3
         """
         XCTAssertEqual(ProcFS.listeningPorts(inTable: Array(table.utf8)), [8080, 443])
+        XCTAssertEqual(ProcFS.listeningPorts(inTable: Array(table.utf8), inodes: [1]), [8080], "a process's own sockets")
+    }
+
+    func testAProcessListensOnItsOwnSocketsOnly() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0
+                && getsockname(fd, $0, &length) == 0 }
+        }
+        XCTAssertTrue(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        XCTAssertEqual(ProcFS.listeningPorts(ofProcess: UInt32(getpid()))?.contains(port), true)
+        XCTAssertNil(ProcFS.listeningPorts(ofProcess: 0x7FFF_FFF0), "no such process")
     }
 
     func testReadsThisProcess() {

@@ -15,10 +15,11 @@ final class ConnectionTrackingTests: XCTestCase {
         let firstWrite = h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".bytes)
         let lastWrite = h.call(key, .egress, "done".bytes)
         let e = h.exchanges.first
+        // The harness's calls are made by thread 4242: the first call's thread travels with the times.
         XCTAssertEqual(e?.requestTiming, MessageTiming(firstEnterNs: firstRead.enter, firstExitNs: firstRead.exit,
-                                                       lastEnterNs: lastRead.enter, lastExitNs: lastRead.exit))
+                                                       lastEnterNs: lastRead.enter, lastExitNs: lastRead.exit, firstTid: 4242))
         XCTAssertEqual(e?.responseTiming, MessageTiming(firstEnterNs: firstWrite.enter, firstExitNs: firstWrite.exit,
-                                                        lastEnterNs: lastWrite.enter, lastExitNs: lastWrite.exit))
+                                                        lastEnterNs: lastWrite.enter, lastExitNs: lastWrite.exit, firstTid: 4242))
         XCTAssertEqual(e?.connection.local, SocketAddress(ipv4: 127, 0, 0, 1, port: 18080))
         XCTAssertEqual(e?.connection.pid, 4242)
     }

@@ -34,16 +34,36 @@ final class RequestPositionTests: XCTestCase {
         XCTAssertEqual(h.exchanges.map(\.position), h.started.map(\.position))
     }
 
-    func testServerConnectionsReportPositionsButNoStarts() {
+    /// A server's starts tell the linker which thread read which request (rule 2).
+    func testServerConnectionsReportStartsWithTheReadingThread() {
         let h = TrackerHarness()
         let key = TrackerHarness.key(1)
         h.open(key, role: .server)
+        let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
         h.call(key, .ingress, get)
         h.call(key, .egress, ok)
-        h.call(key, .ingress, get)
+        h.call(key, .ingress, "GET / HTTP/1.1\r\nHost: x\r\ntraceparent: \(header)\r\n\r\n")
         h.call(key, .egress, ok)
-        XCTAssertTrue(h.started.isEmpty)
-        XCTAssertEqual(h.exchanges.map(\.position), [.http1(sequence: 0, exact: true), .http1(sequence: 1, exact: true)])
+        XCTAssertEqual(h.started.map(\.position), [.http1(sequence: 0, exact: true), .http1(sequence: 1, exact: true)])
+        XCTAssertEqual(h.exchanges.map(\.position), h.started.map(\.position))
+        XCTAssertEqual(h.started.map(\.connection.role), [.server, .server])
+        XCTAssertEqual(h.started.map(\.timing.firstTid), [4242, 4242])
+        XCTAssertEqual(h.started.map(\.traceparent), [nil, header])
+        XCTAssertEqual(h.started[0].timing.firstExitNs, h.exchanges[0].requestTiming.firstExitNs)
+    }
+
+    /// Which thread read a request and which began its answer: what rule 2 checks.
+    func testTimingsNameTheThreadOfTheirFirstCall() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server)
+        h.call(key, .ingress, "POST /t HTTP/1.1\r\nContent-Length: 2\r\n\r\n", tid: 7)
+        h.call(key, .ingress, "ab", tid: 8)
+        h.call(key, .egress, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", tid: 9)
+        h.call(key, .egress, "ok", tid: 10)
+        XCTAssertEqual(h.started.first?.timing.firstTid, 7)
+        XCTAssertEqual(h.exchanges.first?.requestTiming.firstTid, 7)
+        XCTAssertEqual(h.exchanges.first?.responseTiming?.firstTid, 9)
     }
 
     func testTraceparentTravelsWithTheStart() {
@@ -99,5 +119,23 @@ final class RequestPositionTests: XCTestCase {
         XCTAssertEqual(h.started.map(\.traceparent), [nil, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", nil])
         XCTAssertEqual(h.exchanges.map(\.request.target), ["/c", "/a", "/b"])
         XCTAssertEqual(h.exchanges.map(\.position), [.http2(stream: 5), .http2(stream: 1), .http2(stream: 3)])
+    }
+
+    func testHTTP2ServerStartsCarryTheirStreamAndReadingThread() {
+        let h = TrackerHarness()
+        let key = TrackerHarness.key(1)
+        h.open(key, role: .server)
+        let enc = HPACKEncoder(), dec = HPACKEncoder()
+        h.call(key, .ingress, H2.preface + H2.settings()
+               + H2.headers(enc.encode(H2.request("GET", "/a")), stream: 1, endStream: true)
+               + H2.headers(enc.encode(H2.request("GET", "/b")), stream: 3, endStream: true), tid: 21)
+        h.call(key, .egress, H2.settings()
+               + H2.headers(dec.encode([(":status", "200")]), stream: 3, endStream: true)
+               + H2.headers(dec.encode([(":status", "200")]), stream: 1, endStream: true), tid: 22)
+        XCTAssertEqual(h.started.map(\.position), [.http2(stream: 1), .http2(stream: 3)])
+        XCTAssertEqual(h.started.map(\.timing.firstTid), [21, 21])
+        XCTAssertEqual(h.exchanges.map(\.responseTiming?.firstTid), [22, 22])
+        // The responses (written by the server) start no request.
+        XCTAssertEqual(h.started.count, 2)
     }
 }

@@ -37,11 +37,11 @@ final class TrackerHarness {
     /// One read or write call that moved `bytes` (plus `hole` uncaptured bytes after them).
     @discardableResult
     func call(_ key: ConnectionKey, _ direction: Direction, _ bytes: [UInt8], hole: Int = 0,
-              source: DataSource = .syscall, fd: Int32 = 7) -> (enter: UInt64, exit: UInt64) {
+              source: DataSource = .syscall, fd: Int32 = 7, tid: UInt32? = nil) -> (enter: UInt64, exit: UInt64) {
         now += 100
         let enter = now, exit = now + 10
         bytes.withUnsafeBytes { buffer in
-            let chunk = DataChunk(key: key, tid: key.tgid, fd: fd, direction: direction, source: source,
+            let chunk = DataChunk(key: key, tid: tid ?? key.tgid, fd: fd, direction: direction, source: source,
                                   enterNs: enter, exitNs: exit, returnedLength: bytes.count + hole, bytes: buffer)
             tracker.handle(.data(chunk)) { exchanges.append($0) }
         }
@@ -49,8 +49,8 @@ final class TrackerHarness {
     }
 
     func call(_ key: ConnectionKey, _ direction: Direction, _ text: String, hole: Int = 0,
-              source: DataSource = .syscall, fd: Int32 = 7) {
-        call(key, direction, Array(text.utf8), hole: hole, source: source, fd: fd)
+              source: DataSource = .syscall, fd: Int32 = 7, tid: UInt32? = nil) {
+        call(key, direction, Array(text.utf8), hole: hole, source: source, fd: fd, tid: tid)
     }
 
     /// One call whose capture was split into several chunks (offsets given).

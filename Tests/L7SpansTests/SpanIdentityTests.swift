@@ -24,9 +24,29 @@ final class SpanIdentityTests: XCTestCase {
         XCTAssertEqual(span.traceID, identity.traceID)
     }
 
-    func testAServerSpanIgnoresAnIdentity() {
+    func testAClientSpanTakesTheParentTheLinkerFound() {
+        let child = SpanIdentity(traceID: identity.traceID, spanID: SpanID(0x99), parentSpanID: SpanID(0x1234))
+        let span = Fixtures.builder().span(for: Fixtures.exchange(role: .client), identity: child)
+        XCTAssertEqual(span.parentSpanID, SpanID(0x1234))
+        XCTAssertEqual(span.spanID, SpanID(0x99))
+        XCTAssertEqual(span.flags, 0x101, "a parent in this process: not remote")
+    }
+
+    /// A server span's id is fixed at its read (calls made while serving it name it).
+    func testAServerSpanTakesTheIdentitysIdAndTraceWithoutAHeader() {
         let span = Fixtures.builder().span(for: Fixtures.exchange(role: .server), identity: identity)
-        XCTAssertNotEqual(span.spanID, identity.spanID)
-        XCTAssertNotEqual(span.traceID, identity.traceID)
+        XCTAssertEqual(span.spanID, identity.spanID)
+        XCTAssertEqual(span.traceID, identity.traceID)
+        XCTAssertNil(span.parentSpanID)
+    }
+
+    func testAServerSpanWithAHeaderKeepsTheHeadersTraceAndParent() {
+        let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        let span = Fixtures.builder().span(for: Fixtures.exchange(role: .server, headers: [("traceparent", header)]),
+                                           identity: identity)
+        XCTAssertEqual(span.spanID, identity.spanID)
+        XCTAssertEqual(span.traceID.description, "0af7651916cd43dd8448eb211c80319c")
+        XCTAssertEqual(span.parentSpanID, SpanID(0xb7ad6b7169203331))
+        XCTAssertEqual(span.flags, 0x301)
     }
 }

@@ -155,7 +155,7 @@ final class TrackedConnection {
             return watchCiphertext(chunk)
         }
 
-        let timing = CallTiming(enterNs: chunk.enterNs, exitNs: chunk.exitNs)
+        let timing = CallTiming(enterNs: chunk.enterNs, exitNs: chunk.exitNs, tid: chunk.tid)
         switch state {
         case .http2(let session):
             session.feed(chunk.direction, chunk.bytes, place(chunk), timing: timing)
@@ -253,7 +253,7 @@ final class TrackedConnection {
     /// Hands over the exchanges and counters gathered since the last call.
     /// `spares`: an HTTP/1 session gives back the buffers it was lent when
     /// fed (`handle(_:spares:)`) if they are empty again.
-    /// `started` gets the client requests whose heads were parsed, before
+    /// `started` gets the requests (both roles) whose heads were parsed, before
     /// any exchange (a request's start always comes before its exchange).
     func drain(into stats: inout ProtocolStats, http2 http2Stats: inout ProtocolStats,
                spares: inout HTTP1SpareBuffers, started: (RequestStarted) -> Void = { _ in },

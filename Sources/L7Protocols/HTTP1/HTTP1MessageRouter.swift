@@ -19,8 +19,18 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     /// requests' numbers are then those the other end gives them. Never
     /// set again once cleared.
     var requestPositionsExact: Bool
-    /// Client requests whose heads were parsed since last drained.
-    private var started: [RequestStarted] = []
+    /// Requests (client and server) whose heads were parsed since last
+    /// drained, without their connection (added when drained). The first
+    /// inline (one start per drain is the rule: no array to allocate or
+    /// clear per request), later ones (pipelining) after it.
+    private var firstStarted: PendingStart?
+    private var moreStarted: [PendingStart] = []
+
+    private struct PendingStart {
+        var position: RequestPosition
+        var timing: MessageTiming
+        var traceparent: String?
+    }
 
     init(requests: HTTP1RequestQueue, stitcher: HTTP1Stitcher, requestPositionsExact: Bool) {
         self.requests = requests
@@ -30,25 +40,24 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
 
     mutating func requestBegan(_ head: consuming HTTPRequestHead, timing: MessageTiming) {
         let exact = requestPositionsExact
-        let isClient = stitcher.connection.role == .client
-        // Read before the head moves into the queue; a String only on a client, when the header is there.
-        let traceparent = isClient && head.headers.notable.contains(.traceparent) ? Self.singleTraceparent(head.headers) : nil
+        // Both ends: a client's request fixes its span's ids; a server's tells
+        // the linker which thread serves what (calls made meanwhile).
+        let linked = stitcher.connection.role != .unknown
+        // Read before the head moves into the queue; a String only when the header is there.
+        let traceparent = linked && head.headers.notable.contains(.traceparent)
+            ? head.headers.singleValue("traceparent") : nil
         requests.requestBegan(consume head, timing: timing, exact: exact)
         guard let sequence = requests.inProgress else {
             requestPositionsExact = false  // overflowed: counted, but not worth linking after
             return
         }
-        if isClient {
-            started.append(RequestStarted(connection: stitcher.connection,
-                                          position: .http1(sequence: sequence, exact: exact),
-                                          timing: timing, traceparent: traceparent))
+        if linked {
+            let start = PendingStart(position: .http1(sequence: sequence, exact: exact), timing: timing,
+                                     traceparent: traceparent)
+            if firstStarted == nil { firstStarted = start } else { moreStarted.append(start) }
         }
     }
 
-    private static func singleTraceparent(_ headers: HTTPHeaders) -> String? {
-        let values = headers.values("traceparent")
-        return values.count == 1 ? values[0] : nil
-    }
 
     mutating func responseBegan(_ head: consuming HTTPResponseHead, timing: MessageTiming) -> HTTP1RequestContext {
         let request = requests.takePartner(for: timing)
@@ -154,9 +163,15 @@ struct HTTP1MessageRouter: HTTP1ParserSink {
     }
 
     mutating func drainStarted(_ body: (RequestStarted) -> Void) {
-        guard !started.isEmpty else { return }
-        for request in started { body(request) }
-        started.removeAll(keepingCapacity: started.capacity <= 16)
+        guard let first = firstStarted.take() else { return }
+        body(RequestStarted(connection: stitcher.connection, position: first.position, timing: first.timing,
+                            traceparent: first.traceparent))
+        guard !moreStarted.isEmpty else { return }
+        for request in moreStarted {
+            body(RequestStarted(connection: stitcher.connection, position: request.position, timing: request.timing,
+                                traceparent: request.traceparent))
+        }
+        moreStarted.removeAll(keepingCapacity: moreStarted.capacity <= 16)
     }
 
     mutating func drain(into stats: inout ProtocolStats, emit: (Exchange) -> Void) {

@@ -105,7 +105,7 @@ struct HTTP1Parser {
 
     var messageTiming: MessageTiming {
         MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
-                      lastEnterNs: last.enterNs, lastExitNs: last.exitNs)
+                      lastEnterNs: last.enterNs, lastExitNs: last.exitNs, firstTid: first.tid)
     }
 
     // MARK: - Input
@@ -190,7 +190,8 @@ struct HTTP1Parser {
                 // A start line cut by the capture (longer than what the
                 // kernel copied): a message was seen, and is lost.
                 let timing = MessageTiming(firstEnterNs: candidateTiming.enterNs, firstExitNs: candidateTiming.exitNs,
-                                           lastEnterNs: timing.enterNs, lastExitNs: timing.exitNs)
+                                           lastEnterNs: timing.enterNs, lastExitNs: timing.exitNs,
+                                           firstTid: candidateTiming.tid)
                 sink.messageDropped(kind ?? .request, reason: .hole, headReported: false, timing: timing)
                 discardCandidate()
             }

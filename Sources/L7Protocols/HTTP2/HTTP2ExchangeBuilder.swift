@@ -207,7 +207,7 @@ struct HTTP2ExchangeBuilder {
 
     static func timing(_ first: CallTiming, _ last: CallTiming) -> MessageTiming {
         MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs, lastEnterNs: last.enterNs,
-                      lastExitNs: last.exitNs)
+                      lastExitNs: last.exitNs, firstTid: first.tid)
     }
 }
 

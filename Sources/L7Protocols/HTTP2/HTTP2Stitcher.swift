@@ -96,23 +96,29 @@ struct HTTP2Stitcher: HTTP2FrameSink {
             if opened { dropStream(at: i) }
             return
         }
-        if direction == .egress && connection.role == .client && streams[i][direction].head == nil
-            && !streams[i][direction].headerBlockLost {
-            // The stream id is the position both ends agree on, whatever the capture lost.
-            started.append(RequestStarted(connection: connection, position: .http2(stream: id),
-                                          timing: MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
-                                                                lastEnterNs: last.enterNs, lastExitNs: last.exitNs),
-                                          traceparent: streams[i].fields.value(of: "traceparent", in: range)))
-        }
+        var isHead = false
         modifyStream(at: i) { stream in
             // After a lost head, a later block is its trailers: never taken for the head.
             if stream[direction].head == nil && !stream[direction].headerBlockLost {
                 stream[direction].head = range
+                isHead = true
             } else {
                 stream[direction].trailers = range
             }
             stream[direction].touch(first, last)
             if endStream { stream[direction].ended = true }
+        }
+        // A request's head: written by a client, read by a server. (The
+        // stream's flags are read in place above: a read of `streams[i]`
+        // here would copy the stream.)
+        let isClient = connection.role == .client
+        if isHead && connection.role != .unknown && (direction == .egress) == isClient {
+            // The stream id is the position both ends agree on, whatever the capture lost.
+            started.append(RequestStarted(connection: connection, position: .http2(stream: id),
+                                          timing: MessageTiming(firstEnterNs: first.enterNs, firstExitNs: first.exitNs,
+                                                                lastEnterNs: last.enterNs, lastExitNs: last.exitNs,
+                                                                firstTid: first.tid),
+                                          traceparent: fields.value(of: "traceparent", in: range)))
         }
     }
 

@@ -7,9 +7,9 @@ import L7Spans
 
 // What linking adds per request (issue 15's budget: ~0.3 µs): the spans of
 // both ends of keep-alive HTTP/1.1 requests on a few connections, built as
-// the tracer builds them, once without the linker and once through it (the
-// request's start, the client's identity, the server span's match, the
-// watermark's advance). Thread CPU time, median of rounds, both in turn.
+// the tracer builds them, once without the linker and once through it (both
+// requests' starts, the server span's identity and match, the client span's
+// identity, the watermark's advance). Thread CPU time, both in turn.
 //
 //   LinkBench [--json] [--rounds N] [--requests N] [--only spans|linked]
 //
@@ -78,12 +78,18 @@ func run(linking: Bool) -> (ns: UInt64, linked: Int) {
         let client = exchange(clientInfos[connection], sequence, at: t)
         let server = exchange(serverInfos[connection], sequence, at: t + 50)
         if linking {
+            // As the tracer does: both requests start (the client's write, the
+            // server's read), the server's exchange ends, then the client's.
             linker.requestStarted(RequestStarted(connection: client.connection, position: client.position!,
                                                  timing: client.requestTiming)) { _, _ in sink += 1 }
-            let clientSpan = builder.span(for: client, identity: linker.clientIdentity(for: client))
-            sink &+= clientSpan.name.utf8.count
-            linker.serverSpan(builder.span(for: server), resource: resource, of: server) { record, _ in
+            linker.requestStarted(RequestStarted(connection: server.connection, position: server.position!,
+                                                 timing: server.requestTiming)) { _, _ in sink += 1 }
+            let serverRecord = builder.span(for: server, identity: linker.serverIdentity(for: server))
+            linker.serverSpan(serverRecord, resource: resource, of: server) { record, _ in
                 if record.parentSpanID != nil { linked += 1 }
+                sink &+= record.name.utf8.count
+            }
+            linker.clientSpan(client, resource: resource, build: { builder.span(for: client, identity: $0) }) { record, _ in
                 sink &+= record.name.utf8.count
             }
             if n % 1024 == 1023 { linker.advance(watermarkNs: t) { _, _ in sink += 1 } }
