@@ -15,7 +15,10 @@ measures:
   3. completeness: spans against completed requests at 5,000 requests/s;
   4. the tracer's memory while 10,000 idle keep-alive connections are open;
   5. the tracer's CPU per gRPC call to a grpcio server (Tests/e2e/servers),
-     next to the server's own CPU per call.
+     next to the server's own CPU per call;
+  6. what linking costs (issue 15): the tracer selecting both ends (h2load's
+     client connections and nginx), with and without `--no-link`, CPU per
+     request; the difference is the linker's share (goal: ≤ 0.3 µs).
 
 `--baseline-bin PATH` adds an A/B comparison with another build (issue 14's
 "not worse, side by side with the previous build on the same run"): every
@@ -32,9 +35,10 @@ connections plus steady traffic for N minutes, the tracer's RSS sampled
 every 30 s (`make bench-memory` runs it for 10 minutes).
 
 The machine is shared and noisy, so every figure is put next to a baseline
-taken in the same run. The tracer always runs with `--pid <nginx> --port
-<port>`: it sees only the nginx we started (not the load generator's client
-side, nor the machine's other traffic). It exports as users run it: OTLP/HTTP
+taken in the same run. The tracer runs with `--pid <nginx> --port <port>`:
+it sees only the nginx we started (not the load generator's client side,
+nor the machine's other traffic), except in figure 6, which selects the
+port alone so both ends are traced. It exports as users run it: OTLP/HTTP
 protobuf to a local collector stand-in (Tests/e2e/otlp_receiver.py in a
 process of its own, whose CPU is not the tracer's); the CPU rows also run
 `--exporter none` beside it, the floor, and print the export's share.
@@ -207,11 +211,13 @@ COLLECTOR = None  # started in main()
 class Tracer:
     """l7trace selecting the nginx on one port; stopped by SIGTERM."""
 
-    def __init__(self, binary, nginx, port, more_ports=(), more_args=(), export="otlp"):
+    def __init__(self, binary, nginx, port, more_ports=(), more_args=(), export="otlp", both_ends=False):
         # The worker is named too: --pid follows the children forked after the tracer started.
+        # `both_ends`: the port alone, so the load generator's client side is traced as well.
         ports = [arg for p in (port, *more_ports) for arg in ("--port", str(p))]
+        pids = [] if both_ends else ["--pid", str(nginx.proc.pid), "--pid", str(nginx.worker)]
         export_args, env = COLLECTOR.exporter(export)
-        self.proc = start([binary, "--pid", str(nginx.proc.pid), "--pid", str(nginx.worker), *ports,
+        self.proc = start([binary, *pids, *ports,
                            *export_args, *more_args],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
         self.lines = []
@@ -564,6 +570,38 @@ def measure_grpc(binary, workdir, rate, seconds, rows, runs=1, baseline=None):
         rows.insert(-1, ab_row("tracer CPU per call, gRPC unary", "µs", tracer_by["new"], tracer_by["base"]))
 
 
+def measure_linking(binary, nginx, rate, seconds, rows, runs):
+    """Figure 6: the tracer sees both ends of every request (h2load's client
+    connections and nginx's), with linking and with `--no-link`, in turn;
+    CPU per request (two spans each), medians of `runs` repetitions."""
+    for name, url_of, h1, _, _ in PROTOCOLS:
+        if name not in ("HTTP/1.1", "h2c"):
+            continue
+        url = url_of(nginx)
+        by = {"on": [], "off": []}
+        for repetition in range(runs):
+            for side in in_turn(["on", "off"], repetition):
+                tracer = Tracer(binary, nginx, port_of(url), both_ends=True,
+                                more_args=[] if side == "on" else ["--no-link"])
+                time.sleep(0.5)
+                before = cpu_ns(tracer.pid)
+                done = fixed_rate(url, h1, rate, seconds)
+                time.sleep(0.7)
+                by[side].append((cpu_ns(tracer.pid) - before) / max(done, 1) / 1000)
+                stats = tracer.stop()
+                if stats["exchanges"] != 2 * done:
+                    print(f"  note: linking {name} ({side}): {stats['exchanges']} exchanges for {done} requests, "
+                          f"both ends ({stats['line']})", file=sys.stderr)
+                if side == "on" and f"span links linked {done}" not in stats["line"]:
+                    print(f"  note: linking {name}: not every server span linked ({stats['line']})", file=sys.stderr)
+        print(f"  linking {name} @ {rate}/s: tracer µs/request on {[round(x, 2) for x in by['on']]}, "
+              f"off {[round(x, 2) for x in by['off']]}", file=sys.stderr)
+        on, off = statistics.median(by["on"]), statistics.median(by["off"])
+        rows.append((f"tracer CPU per request, both ends traced, {name} @ {rate}/s, linking", f"{on:.2f} µs",
+                     f"--no-link {off:.2f} µs", f"linking {on - off:+.2f} µs", "≤ 0.3 µs",
+                     "ok" if on - off <= 0.3 else "MISSED"))
+
+
 # ---------------------------------------------------------------- memory over minutes
 
 def churn(nginx, stopping):
@@ -717,6 +755,8 @@ def main():
             measure_memory(opts.bin, nginx, 1000 if opts.quick else 10000, 3 if opts.quick else 15, rows)
             print("bench: gRPC…", file=sys.stderr)
             measure_grpc(opts.bin, Path(tmp), 1000, seconds, rows, runs=runs, baseline=opts.baseline_bin)
+            print("bench: linking…", file=sys.stderr)
+            measure_linking(opts.bin, nginx, 2000, seconds, rows, runs=max(runs, 3))
             if not opts.skip_parsers:
                 print("bench: parser throughput…", file=sys.stderr)
                 try:
