@@ -67,6 +67,9 @@ struct L7TraceCommand: ParsableCommand {
     @Option(name: .customLong("capture-bytes"), help: "Bytes of each read or write copied from the kernel (256-16384).")
     var captureBytes: Int = 4096
 
+    @Flag(name: .customLong("no-link"), help: "Do not link spans across processes and inside them: each span keeps the trace its request's headers give it.")
+    var noLink = false
+
     @Flag(name: .customLong("dump-events"), help: "Print every capture event (debugging).")
     var dumpEvents = false
 
@@ -124,6 +127,7 @@ struct L7TraceCommand: ParsableCommand {
         configuration.metricsPort = metricsPort
         configuration.metricsAddress = metricsAddress
         configuration.statsInterval = interval
+        configuration.linking = !noLink
 
         let tracer: Tracer
         do {

@@ -80,8 +80,10 @@ final class Tracer {
         }
         // A client request's span ids are fixed when its head is parsed; a
         // server span waiting for them is released then.
-        tracker.onRequestStarted = { [unowned self] started in
-            self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
+        if configuration.linking {
+            tracker.onRequestStarted = { [unowned self] started in
+                self.linker.requestStarted(started) { record, resource in self.processor.add(record, resource: resource) }
+            }
         }
         // HTTPS: OpenSSL probes on the libraries of the processes selected.
         capture.traceTLS { [unowned self] pid in self.isSelected(pid) }
@@ -195,6 +197,7 @@ final class Tracer {
     private func export(_ exchange: Exchange) {
         telemetry.record(exchange)
         let resource = processes.resource(of: exchange.connection.pid)
+        guard configuration.linking else { return processor.add(spans.span(for: exchange), resource: resource) }
         switch exchange.connection.role {
         case .client:
             processor.add(spans.span(for: exchange, identity: linker.clientIdentity(for: exchange)), resource: resource)

@@ -10,6 +10,9 @@ struct TracerConfiguration {
     var captureBytesPerCall: Int
     var duration: Double?
     var dumpEvents: Bool
+    /// Whether server spans are linked to the traced client spans that sent
+    /// their requests (`--no-link` turns it off: each span keeps the trace its headers give it).
+    var linking = true
     /// Self-telemetry: the Prometheus endpoint (nil: none) and the stats line's period (0: never).
     var metricsPort: UInt16? = nil
     var metricsAddress = "127.0.0.1"
