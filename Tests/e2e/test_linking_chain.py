@@ -45,6 +45,13 @@ def curl_order(front, item, *headers):
                             stdout=subprocess.PIPE)
 
 
+def name_of(span):
+    """The span's service; curl may exit before the tracer reads its name
+    (`unknown_service`), and it is the only other process here."""
+    name = service(span)
+    return name if name in ("nginx", "orders", "stock") else "curl"
+
+
 def chains(spans, items):
     """For each item, its six spans in the chain's order."""
     found = {}
@@ -52,7 +59,7 @@ def chains(spans, items):
         chain = []
         for name, kind, prefix in CHAIN:
             matches = [s for s in of_kind(spans, kind)
-                       if service(s) == name and attrs(s).get("url.path") == f"{prefix}{item}"]
+                       if name_of(s) == name and attrs(s).get("url.path") == f"{prefix}{item}"]
             assert len(matches) == 1, (item, name, kind, [(service(s), s["kind"], attrs(s).get("url.path")) for s in spans])
             chain.append(matches[0])
         found[item] = chain
@@ -64,10 +71,10 @@ def assert_inside(child, parent):
     assert child["end_time_unix_nano"] <= parent["end_time_unix_nano"], (parent["name"], child["name"])
 
 
-def assert_whole_chain(chain):
+def assert_whole_chain(chain, links=LINKS):
     """Six spans, one trace, each the child of the one before, inside it."""
     assert len({s["trace_id"] for s in chain}) == 1, [s["trace_id"] for s in chain]
-    for parent, child, link in zip(chain, chain[1:], LINKS):
+    for parent, child, link in zip(chain, chain[1:], links):
         assert child["parent_span_id"] == parent["span_id"], (service(parent), service(child), link)
         assert attrs(child)["l7trace.link"] == link
         assert_inside(child, parent)
@@ -138,5 +145,6 @@ def test_a_traceparent_sent_by_curl_is_the_trace_of_the_whole_chain(processes, r
     assert all(s["trace_id"] == trace for s in chain)
     assert chain[0]["span_id"] == parent, "curl's span has the header's id"
     assert chain[2]["span_id"] != parent
-    assert_whole_chain(chain)
+    # nginx forwards the header: its call is linked by it (rule 3), the rest as without it.
+    assert_whole_chain(chain, links=["connection", "header", "connection", "thread", "connection"])
     assert_no_span_id_twice(spans)
