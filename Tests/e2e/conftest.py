@@ -87,14 +87,16 @@ class Processes:
         return proc
 
     def nginx(self, directory, listen, port, server_lines=(), worker_connections=64, keepalive_requests=100,
-              files=None, gzip=False):
+              files=None, gzip=False, http_lines=()):
         """nginx with one worker answering `return 200 "hello"`, all its
         files in `directory`; `listen` is the directive's argument. The
         files of the directory `files` (readable by nginx's worker user) are
         served under /files/; `gzip` compresses text as nginx's default
-        configuration does (chunked responses)."""
+        configuration does (chunked responses). `server_lines` go in the
+        server block, `http_lines` (upstreams) in the http block."""
         conf = directory / "nginx.conf"
         extra = "".join(f"        {line}\n" for line in server_lines)
+        http_extra = "".join(f"    {line}\n" for line in http_lines)
         if files:
             extra += f"        location /files/ {{ alias {files}/; }}\n"
         if gzip:
@@ -113,7 +115,7 @@ http {{
     uwsgi_temp_path {directory};
     scgi_temp_path {directory};
     keepalive_requests {keepalive_requests};
-    server {{
+{http_extra}    server {{
         listen {listen};
 {extra}        location / {{ return 200 "hello\\n"; }}
     }}
