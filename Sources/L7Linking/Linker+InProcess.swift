@@ -26,8 +26,9 @@ import L7Spans
 /// Anything else: no parent.
 ///
 /// A rule-2 link is checked when both exchanges ended: the call's response
-/// must have been read before the request's response began (the request
-/// was still being served), and under 2a that response must be written by
+/// must have been read before the request's answer ended (its last write
+/// began: the request was still being served; a streaming proxy answers
+/// while its call still reads), and under 2a the answer must be begun by
 /// T. A failed check refuses the link and flags P (`hopsThreads`,
 /// `initiatesCalls`) so the rule is not used for it again. Until then the
 /// call's span, and every span that took its trace by rule 1, is held, so
@@ -36,7 +37,7 @@ import L7Spans
 /// "Open" ends when the request's exchange ends (its response complete),
 /// not when its response begins: a request looks open a little longer,
 /// which can only add candidates (more refusals), never change the one
-/// chosen; the check uses the response's real first write.
+/// chosen; the check uses the answer's real writes.
 extension Linker {
     // MARK: - Server requests
 
@@ -92,7 +93,7 @@ extension Linker {
             process.closed(request, atNs: closedNs)
         }
         // Rule 1 decides its cell next, answered or not.
-        close(request, responseNs: response?.firstEnterNs, responseTid: response?.firstTid ?? 0, ended: true)
+        close(request, responseNs: response?.lastEnterNs, responseTid: response?.firstTid ?? 0, ended: true)
         return request.cell
     }
 
@@ -116,7 +117,7 @@ extension Linker {
     private func close(_ request: OpenServerRequest, responseNs: UInt64?, responseTid: UInt32, ended: Bool = false) {
         for call in request.calls {
             if let responseNs {
-                call.serverResponseNs = responseNs
+                call.serverEndNs = responseNs
                 call.serverResponseTid = responseTid
                 verify(call)
             } else {
@@ -245,7 +246,7 @@ extension Linker {
 
     /// Checks a tentative link once what it needs is known.
     func verify(_ cell: TraceCell) {
-        guard case .tentative = cell.state, let responseNs = cell.serverResponseNs else { return }
+        guard case .tentative = cell.state, let servedEndNs = cell.serverEndNs else { return }
         guard let endNs = cell.clientEndNs else {
             // The request was answered and the call's response not read yet.
             // On one thread the read would have come first: refuse now.
@@ -255,7 +256,10 @@ extension Linker {
             }
             return
         }
-        if endNs > responseNs {
+        // The call must lie inside the request it serves: its response read
+        // before the answer's last write. A proxy streaming a large response
+        // begins answering before its call ends, so not "before the answer began".
+        if endNs > servedEndNs {
             counters.refusedLate += 1
             refuse(cell, flag: true)
         } else if cell.rule == .thread && cell.serverResponseTid != cell.clientTid {

@@ -544,7 +544,7 @@ public struct LinkCounters: Sendable, Equatable {
     public var refusedFlagged = 0
     /// Calls not linked because their process runs Go.
     public var refusedRuntime = 0
-    /// Checks failed: the call's response came after the request's answer began.
+    /// Checks failed: the call's response came after the request's answer ended.
     public var refusedLate = 0
     /// Checks failed: the request was answered by another thread (2a).
     public var refusedThreadHop = 0

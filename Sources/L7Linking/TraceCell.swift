@@ -52,8 +52,9 @@ final class TraceCell {
     var clientTid: UInt32 = 0
     /// When the call's response was read (nil: not yet; `.max`: never).
     var clientEndNs: UInt64?
-    /// When and on which thread the served request's response began.
-    var serverResponseNs: UInt64?
+    /// When the served request's answer ended (its last write began), and
+    /// on which thread the answer began.
+    var serverEndNs: UInt64?
     var serverResponseTid: UInt32 = 0
 
     init(_ state: State, fallback: TraceID, deadlineNs: UInt64) {

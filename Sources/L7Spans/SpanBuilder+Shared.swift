@@ -53,11 +53,15 @@ extension SpanBuilder {
     }
 
     /// Server: from the exit of the read that brought the first request byte
-    /// to the exit of the last response write. Client: from the entry of the
+    /// to the entry of the last response write. Client: from the entry of the
     /// first request write to the exit of the read that completed the response.
     static func times(_ exchange: Exchange, kind: SpanKind, closedAtNs: UInt64?) -> (start: UInt64, end: UInt64) {
         let startNs = kind == .server ? exchange.requestTiming.firstExitNs : exchange.requestTiming.firstEnterNs
-        var endNs = exchange.responseTiming?.lastExitNs ?? exchange.requestTiming.lastExitNs
+        // A server's span ends when it hands its last response bytes to the
+        // kernel (the write's entry): on loopback the client's read may return
+        // before that write does, and the server span must lie inside its client's.
+        let responseEndNs = kind == .server ? exchange.responseTiming?.lastEnterNs : exchange.responseTiming?.lastExitNs
+        var endNs = responseEndNs ?? exchange.requestTiming.lastExitNs
         if let closedAtNs, !exchange.hasResponse || exchange.failure != nil { endNs = max(endNs, closedAtNs) }
         return (startNs, max(endNs, startNs))
     }

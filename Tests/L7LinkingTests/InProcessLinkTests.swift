@@ -86,11 +86,13 @@ final class InProcessLinkTests: XCTestCase {
     }
 
     /// The server began answering at `respond` on `responseTid` and finished at `respond + 5`.
+    /// `lastWrite`: when the response's last write began (by default just after its first).
     func answered(_ hop: Hop, _ n: UInt64 = 0, path: String = "/", tid: UInt32, readAt t: UInt64, respond: UInt64,
-                  responseTid: UInt32? = nil, traceparent: String? = nil) {
+                  lastWrite: UInt64? = nil, responseTid: UInt32? = nil, traceparent: String? = nil) {
+        let last = lastWrite ?? respond + 4
         let e = exchange(hop, .server, n, path: path, request: timing(t, tid: tid),
-                         response: MessageTiming(firstEnterNs: respond, firstExitNs: respond + 1, lastEnterNs: respond + 4,
-                                                 lastExitNs: respond + 5, firstTid: responseTid ?? tid),
+                         response: MessageTiming(firstEnterNs: respond, firstExitNs: respond + 1, lastEnterNs: last,
+                                                 lastExitNs: last + 1, firstTid: responseTid ?? tid),
                          traceparent: traceparent)
         let record = spans.span(for: e, identity: linker.serverIdentity(for: e))
         linker.serverSpan(record, resource: ProcessResource(pid: hop.server, attributes: []), of: e) { r, _ in
@@ -265,6 +267,18 @@ final class InProcessLinkTests: XCTestCase {
         answered(outside, tid: 20, readAt: 100, respond: 160)
         assertChild(span(2, .client), of: span(2, .server), by: "event_loop")
         XCTAssertEqual(linker.counters.linksEventLoop, 1)
+    }
+
+    /// nginx streams a large upstream response: it begins answering before
+    /// its call's response is fully read, and ends after. Still nested.
+    func testAStreamingProxyWhoseAnswerBeganBeforeItsCallEndedLinks() {
+        let outside = fromOutside(2, connection: 11)
+        read(outside, tid: 20, at: 100)
+        call(nginxToOrders, tid: 20, at: 110)
+        callEnded(nginxToOrders, tid: 20, wroteAt: 110, end: 150)
+        answered(outside, tid: 20, readAt: 100, respond: 130, lastWrite: 160)
+        assertChild(span(2, .client), of: span(2, .server), by: "event_loop")
+        XCTAssertEqual(linker.counters.refusedLate, 0)
     }
 
     func testAnEventLoopWithTwoRequestsInFlightDoesNotLink() {
