@@ -43,26 +43,22 @@ extension Linker {
 
     func serverStarted(_ started: RequestStarted) {
         let tgid = started.connection.pid
-        guard processes[tgid] != nil || processes.count < limits.maxProcesses else {
-            counters.processesFull += 1
-            return
-        }
+        guard let process = activity(tgid, create: true) else { return }
         let tid = started.timing.firstTid
         let request = OpenServerRequest(
             connectionID: started.connection.key.connectionID, position: started.position,
             identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
             readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) })
         var evicted: OpenServerRequest?
-        let acceptTid = serverAcceptTid[started.connection.key.connectionID]
-        modifyProcess(tgid) { process in
-            // Read by another thread than the one that accepted it, or than
-            // an earlier request: the process serves on threads.
-            if let acceptTid, acceptTid != tid { process.severalReaders = true }
-            if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
-            if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
-            if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }
-            process.open.append(request)
-        }
+        // Once known to serve on threads, the acceptor is not asked again.
+        let acceptTid = process.severalReaders ? nil : serverAcceptTid[started.connection.key.connectionID]
+        // Read by another thread than the one that accepted it, or than
+        // an earlier request: the process serves on threads.
+        if let acceptTid, acceptTid != tid { process.severalReaders = true }
+        if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
+        if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
+        if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }
+        process.open.append(request)
         if let evicted {
             counters.openRequestsOverflow += 1
             close(evicted, responseNs: nil, responseTid: 0)
@@ -71,7 +67,9 @@ extension Linker {
 
     /// The server span's identity fixed at its read, if the read was seen.
     public func serverIdentity(for exchange: Exchange) -> SpanIdentity? {
-        guard let position = exchange.position, let process = processes[exchange.connection.pid] else { return nil }
+        guard let position = exchange.position, let process = activity(exchange.connection.pid, create: false) else {
+            return nil
+        }
         let id = exchange.connection.key.connectionID
         return process.open.first { $0.connectionID == id && $0.position == position }?.identity
     }
@@ -80,18 +78,17 @@ extension Linker {
     /// calls linked to it are checked. Its cell, if calls took it, is returned
     /// for rule 1 to decide.
     func serverEnded(_ exchange: Exchange) -> TraceCell? {
-        guard let position = exchange.position, let process = processes[exchange.connection.pid] else { return nil }
+        guard let position = exchange.position, let process = activity(exchange.connection.pid, create: false) else {
+            return nil
+        }
         let id = exchange.connection.key.connectionID
         guard let index = process.open.firstIndex(where: { $0.connectionID == id && $0.position == position }) else {
             return nil
         }
         let response = exchange.hasResponse ? exchange.responseTiming : nil
         let closedNs = response?.lastExitNs ?? exchange.requestTiming.lastExitNs
-        var request: OpenServerRequest!
-        modifyProcess(exchange.connection.pid) { process in
-            request = process.open.remove(at: index)
-            process.closed(request, atNs: closedNs)
-        }
+        let request = process.open.remove(at: index)
+        process.closed(request, atNs: closedNs)
         // Rule 1 decides its cell next, answered or not.
         close(request, responseNs: response?.lastEnterNs, responseTid: response?.firstTid ?? 0, ended: true)
         return request.cell
@@ -101,14 +98,10 @@ extension Linker {
     /// still open on it will never end (dropped by the capture), and would
     /// make every later call of the process ambiguous.
     public func serverConnectionClosed(tgid: UInt32, connectionID: UInt64) {
-        guard let process = processes[tgid], process.open.contains(where: { $0.connectionID == connectionID }) else {
-            return
-        }
-        var gone: [OpenServerRequest] = []
-        modifyProcess(tgid) { process in
-            gone = process.open.filter { $0.connectionID == connectionID }
-            process.open.removeAll { $0.connectionID == connectionID }
-        }
+        guard let process = activity(tgid, create: false),
+              process.open.contains(where: { $0.connectionID == connectionID }) else { return }
+        let gone = process.open.filter { $0.connectionID == connectionID }
+        process.open.removeAll { $0.connectionID == connectionID }
         for request in gone { close(request, responseNs: nil, responseTid: 0) }
     }
 
@@ -140,14 +133,12 @@ extension Linker {
         }
         let fresh = SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID())
         let tid = started.timing.firstTid
-        guard let process = processes[tgid], !process.open.isEmpty else {
-            if processes[tgid] != nil || processes.count < limits.maxProcesses {
-                modifyProcess(tgid) { $0.markSpontaneous(thread: tid) }
-            }
+        guard let process = activity(tgid, create: true), !process.open.isEmpty else {
+            activity(tgid, create: false)?.markSpontaneous(thread: tid)
             counters.spontaneousCalls += 1
             return (fresh, nil, nil)
         }
-        if isGo(tgid) {
+        if isGo(process, tgid) {
             counters.refusedRuntime += 1
             return (fresh, nil, nil)
         }
@@ -161,7 +152,7 @@ extension Linker {
         let threadPerRequest = process.severalReaders && !process.multiplexes && !process.hopsThreads
         if onThread == 1, tid != 0, threadPerRequest, !process.spontaneousThreads.contains(tid) {
             rule = .thread
-        } else if onThread <= 1, process.open.count == 1, !process.initiatesCalls, servesVisibly(tgid) {
+        } else if onThread <= 1, process.open.count == 1, !process.initiatesCalls, servesVisibly(process, tgid) {
             rule = .eventLoop
             candidate = 0
         } else {
@@ -180,10 +171,8 @@ extension Linker {
         cell.rule = rule
         cell.tgid = tgid
         cell.clientTid = tid
-        modifyProcess(tgid) { process in
-            process.open[candidate].cell = parentCell
-            process.open[candidate].calls.append(cell)
-        }
+        process.open[candidate].cell = parentCell
+        process.open[candidate].calls.append(cell)
         counters.tentative += 1
         return (SpanIdentity(traceID: fresh.traceID, spanID: fresh.spanID, parentSpanID: served.identity.spanID), cell, rule)
     }
@@ -192,7 +181,8 @@ extension Linker {
     private func forwardedIdentity(_ tgid: UInt32, _ context: TraceParent, atNs: UInt64) -> (SpanIdentity, TraceCell?, InProcessRule?) {
         var matches = 0
         var parent = SpanID(0)
-        if let process = processes[tgid] {
+        let process = activity(tgid, create: true)
+        if let process {
             for request in process.open where request.context.map({ Self.same($0, context) }) ?? false {
                 matches += 1
                 parent = request.identity.spanID
@@ -212,14 +202,12 @@ extension Linker {
             counters.refusedAmbiguous += 1
             return (SpanIdentity(traceID: context.traceID, spanID: ids.nextSpanID()), nil, nil)
         }
-        if processes[tgid]?.adopted.contains(context.parentID) ?? false {
+        if process?.adopted.contains(context.parentID) ?? false {
             // The application sends one context with several calls: each its own span, under it.
             counters.headerReused += 1
             return (SpanIdentity(traceID: context.traceID, spanID: ids.nextSpanID(), parentSpanID: context.parentID), nil, nil)
         }
-        if processes[tgid] != nil || processes.count < limits.maxProcesses {
-            modifyProcess(tgid) { $0.adopt(context.parentID) }
-        }
+        process?.adopt(context.parentID)
         // The header names the span the server will call its parent: this one.
         return (SpanIdentity(traceID: context.traceID, spanID: context.parentID), nil, nil)
     }
@@ -228,17 +216,17 @@ extension Linker {
         a.traceID == b.traceID && a.parentID == b.parentID
     }
 
-    private func servesVisibly(_ tgid: UInt32) -> Bool {
-        if let known = processes[tgid]?.fullyVisible { return known }
+    private func servesVisibly(_ process: ProcessActivity, _ tgid: UInt32) -> Bool {
+        if let known = process.fullyVisible { return known }
         let visible = isFullyVisible(tgid)
-        modifyProcess(tgid) { $0.fullyVisible = visible }
+        process.fullyVisible = visible
         return visible
     }
 
-    private func isGo(_ tgid: UInt32) -> Bool {
-        if let known = processes[tgid]?.isGo { return known }
+    private func isGo(_ process: ProcessActivity, _ tgid: UInt32) -> Bool {
+        if let known = process.isGo { return known }
         let go = isGoProcess(tgid)
-        modifyProcess(tgid) { $0.isGo = go }
+        process.isGo = go
         return go
     }
 
@@ -275,11 +263,8 @@ extension Linker {
     func refuse(_ cell: TraceCell, flag: Bool) {
         guard case .tentative = cell.state else { return }
         cell.refuse()
-        guard flag, processes[cell.tgid] != nil else { return }
-        let rule = cell.rule
-        modifyProcess(cell.tgid) { process in
-            if rule == .thread { process.hopsThreads = true } else { process.initiatesCalls = true }
-        }
+        guard flag, let process = activity(cell.tgid, create: false) else { return }
+        if cell.rule == .thread { process.hopsThreads = true } else { process.initiatesCalls = true }
     }
 
     /// A pending cell past its deadline: a tentative link is refused (its
@@ -343,10 +328,35 @@ extension Linker {
     /// The process is gone: what it served stays pending until its deadline.
     public func processExited(_ tgid: UInt32) {
         processes[tgid] = nil
+        if lastActivity?.tgid == tgid { lastActivity = nil }
+        if previousActivity?.tgid == tgid { previousActivity = nil }
     }
 
-    func modifyProcess(_ tgid: UInt32, _ body: (inout ProcessActivity) -> Void) {
-        body(&processes[tgid, default: ProcessActivity()])
+    /// What `tgid` has shown; with `create`, a new record unless
+    /// `maxProcesses` are kept (counted). Consecutive events mostly come from
+    /// a client and its server: the last two found are checked before any hashing.
+    @discardableResult
+    func activity(_ tgid: UInt32, create: Bool) -> ProcessActivity? {
+        if let last = lastActivity, last.tgid == tgid { return last.process }
+        if let previous = previousActivity, previous.tgid == tgid {
+            swap(&lastActivity, &previousActivity)
+            return previous.process
+        }
+        if let process = processes[tgid] {
+            previousActivity = lastActivity
+            lastActivity = (tgid, process)
+            return process
+        }
+        guard create else { return nil }
+        guard processes.count < limits.maxProcesses else {
+            counters.processesFull += 1
+            return nil
+        }
+        let process = ProcessActivity()
+        processes[tgid] = process
+        previousActivity = lastActivity
+        lastActivity = (tgid, process)
+        return process
     }
 }
 

@@ -43,6 +43,10 @@ public final class Linker {
     public var isFullyVisible: (UInt32) -> Bool = { _ in true }
     /// Processes serving or calling, for rules 2 and 3 (`Linker+InProcess`).
     var processes: [UInt32: ProcessActivity] = [:]
+    /// The two processes `activity(_:create:)` found last (a client's and
+    /// its server's events alternate).
+    var lastActivity: (tgid: UInt32, process: ProcessActivity)?
+    var previousActivity: (tgid: UInt32, process: ProcessActivity)?
     /// Spans whose trace id may still change (`TraceCell`), oldest first.
     var pending: [PendingSpan] = []
     /// The last watermark: pending decisions past their deadline by then are taken.
