@@ -86,6 +86,23 @@ class Processes:
         wait_for_port(port)
         return proc
 
+    def nghttpd(self, directory):
+        """nghttpd over h2c serving `hello.txt` from `directory`/docroot: its port."""
+        port = free_port()
+        docroot = directory / "docroot"
+        docroot.mkdir(exist_ok=True)
+        (docroot / "hello.txt").write_text("hello over h2c\n")
+        self.start(["nghttpd", "--no-tls", "-d", str(docroot), str(port)])
+        wait_for_port(port)
+        return port
+
+    def grpc_server(self):
+        """servers/grpc_server.py (grpcio over h2c), named grpc-server: its port."""
+        port = free_port()
+        self.start([sys.executable, str(SERVERS / "grpc_server.py"), str(port)], env={"OTEL_SERVICE_NAME": "grpc-server"})
+        wait_for_port(port)
+        return port
+
     def nginx(self, directory, listen, port, server_lines=(), worker_connections=64, keepalive_requests=100,
               files=None, gzip=False, http_lines=()):
         """nginx with one worker answering `return 200 "hello"`, all its
@@ -333,6 +350,13 @@ def tracers():
 
 def run(args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, timeout=60, **kwargs)
+
+
+def grpc_client(port, *args):
+    """servers/grpc_client.py, named grpc-client: the words of each line it printed."""
+    out = run([sys.executable, str(SERVERS / "grpc_client.py"), str(port), *args],
+              env={"OTEL_SERVICE_NAME": "grpc-client", "PATH": "/usr/bin:/bin"}).stdout.decode()
+    return [line.split() for line in out.splitlines() if line.strip()]
 
 
 def curl(*args):

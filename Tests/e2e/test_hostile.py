@@ -88,14 +88,6 @@ def start_sink(processes):
     return port
 
 
-def nghttpd(processes, tmp_path):
-    port = free_port()
-    docroot = tmp_path / "docroot"
-    docroot.mkdir(exist_ok=True)
-    (docroot / "hello.txt").write_text("hello over h2c\n")
-    processes.start(["nghttpd", "--no-tls", "-d", str(docroot), str(port)])
-    wait_for_port(port)
-    return port
 
 
 def h2c_get(port, path):
@@ -120,7 +112,7 @@ def attack_tracer(tracers, receiver, *ports):
 
 def test_hpack_amplification_to_a_reading_server(processes, receiver, tracers, tmp_path):
     attacked = start_sink(processes)
-    normal = nghttpd(processes, tmp_path)
+    normal = processes.nghttpd(tmp_path)
     tracer, metrics_port, before, sampler = attack_tracer(tracers, receiver, attacked, normal)
     start = PREFACE + frame(SETTINGS, 0, 0, b"")
     # The attacks: 64 KiB blocks (one amplifying, eight of BE);

@@ -7,37 +7,20 @@ import time
 
 import pytest
 
-from conftest import CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, self_signed_cert, traced, wait_for_port, wait_until
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, grpc_client, of_kind, run, self_signed_cert, traced,
+                      wait_until)
 
 ERROR, UNSET = 2, 0
 
 
-def nghttpd(processes, tmp_path):
-    port = free_port()
-    docroot = tmp_path / "docroot"
-    docroot.mkdir()
-    (docroot / "hello.txt").write_text("hello over h2c\n")
-    processes.start(["nghttpd", "--no-tls", "-d", str(docroot), str(port)])
-    wait_for_port(port)
-    return port
 
 
-def grpc_server(processes):
-    port = free_port()
-    processes.start([sys.executable, str(SERVERS / "grpc_server.py"), str(port)],
-                    env={"OTEL_SERVICE_NAME": "grpc-server"})
-    wait_for_port(port)
-    return port
 
 
-def grpc_client(port, *args):
-    out = run([sys.executable, str(SERVERS / "grpc_client.py"), str(port), *args],
-              env={"OTEL_SERVICE_NAME": "grpc-client", "PATH": "/usr/bin:/bin"}).stdout.decode()
-    return [line.split() for line in out.splitlines() if line.strip()]
 
 
 def test_curl_h2c_prior_knowledge_to_nghttpd(processes, receiver, tracers, tmp_path):
-    port = nghttpd(processes, tmp_path)
+    port = processes.nghttpd(tmp_path)
     tracer = traced(tracers, receiver, "--port", str(port))
     start = time.time_ns()
     for _ in range(3):
@@ -67,7 +50,7 @@ def test_curl_h2c_prior_knowledge_to_nghttpd(processes, receiver, tracers, tmp_p
 
 
 def test_h2load_many_streams_per_connection(processes, receiver, tracers, tmp_path):
-    port = nghttpd(processes, tmp_path)
+    port = processes.nghttpd(tmp_path)
     tracer = traced(tracers, receiver, "--port", str(port))
     out = run(["h2load", "-n", "300", "-c", "3", "-m", "25", f"http://127.0.0.1:{port}/hello.txt"]).stdout.decode()
     assert "300 succeeded" in out, out
@@ -80,7 +63,7 @@ def test_h2load_many_streams_per_connection(processes, receiver, tracers, tmp_pa
 
 
 def test_grpc_calls_of_every_kind_on_both_sides(processes, receiver, tracers):
-    port = grpc_server(processes)
+    port = processes.grpc_server()
     tracer = traced(tracers, receiver, "--port", str(port))
     results = grpc_client(port, "all")
     assert results == [["Unary", "OK"], ["NotFound", "NOT_FOUND"], ["Internal", "INTERNAL"],
@@ -122,7 +105,7 @@ def test_grpc_calls_of_every_kind_on_both_sides(processes, receiver, tracers):
 
 
 def test_grpc_stable_conventions_opt_in(processes, receiver, tracers):
-    port = grpc_server(processes)
+    port = processes.grpc_server()
     tracer = traced(tracers, receiver, "--port", str(port), env={"OTEL_SEMCONV_STABILITY_OPT_IN": "rpc"})
     grpc_client(port, "all")
     assert wait_until(lambda: len(receiver.spans()) >= 12)
@@ -136,7 +119,7 @@ def test_grpc_stable_conventions_opt_in(processes, receiver, tracers):
 
 
 def test_large_reply_shares_the_connection_with_concurrent_calls(processes, receiver, tracers):
-    port = grpc_server(processes)
+    port = processes.grpc_server()
     tracer = traced(tracers, receiver, "--port", str(port))
     results = grpc_client(port, "large")
     assert sorted(results) == sorted([["Big", "OK"]] + [["Unary", "OK"]] * 10)
@@ -156,7 +139,7 @@ def test_grpc_channel_opened_before_the_tracer(processes, receiver, tracers):
     to evict the old ones, then exact; never wrong. gRPC's encoder inserts a
     :path the first time it sends it, so a run of calls to methods the
     server lacks turns the table over."""
-    port = grpc_server(processes)
+    port = processes.grpc_server()
     rounds = 60
     client = subprocess.Popen([sys.executable, str(SERVERS / "grpc_client.py"), str(port), "mid", str(rounds)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -5,7 +5,7 @@ connection's addresses and the request's position (HTTP/1) or stream
 (HTTP/2). Real probes, real servers and clients, real OTLP receiver."""
 import sys
 
-from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, of_kind, run, service, traced, wait_for_port,
+from conftest import (CLIENT, SERVER, SERVERS, attrs, free_port, grpc_client, of_kind, run, service, traced,
                       wait_until)
 
 
@@ -95,22 +95,12 @@ def test_python_keep_alive_client_to_a_threading_server(processes, receiver, tra
     assert_no_span_id_twice(spans)
 
 
-def grpc_server(processes):
-    port = free_port()
-    processes.start([sys.executable, str(SERVERS / "grpc_server.py"), str(port)],
-                    env={"OTEL_SERVICE_NAME": "grpc-server"})
-    wait_for_port(port)
-    return port
 
 
-def grpc_client(port, *args):
-    out = run([sys.executable, str(SERVERS / "grpc_client.py"), str(port), *args],
-              env={"OTEL_SERVICE_NAME": "grpc-client", "PATH": "/usr/bin:/bin"}).stdout.decode()
-    return [line.split() for line in out.splitlines() if line.strip()]
 
 
 def test_grpc_server_spans_are_children_of_their_client_spans_by_stream(processes, receiver, tracers):
-    port = grpc_server(processes)
+    port = processes.grpc_server()
     tracer = traced(tracers, receiver, "--port", str(port))
     assert len(grpc_client(port, "all")) == 6
     # Eleven concurrent calls on one channel: interleaved streams.
@@ -171,12 +161,7 @@ def test_a_server_whose_client_is_not_traced_keeps_its_own_trace(processes, rece
 
 
 def test_h2load_concurrent_streams_pair_one_to_one(processes, receiver, tracers, tmp_path):
-    port = free_port()
-    docroot = tmp_path / "docroot"
-    docroot.mkdir()
-    (docroot / "hello.txt").write_text("hello over h2c\n")
-    processes.start(["nghttpd", "--no-tls", "-d", str(docroot), str(port)])
-    wait_for_port(port)
+    port = processes.nghttpd(tmp_path)
     tracer = traced(tracers, receiver, "--port", str(port))
     out = run(["h2load", "-n", "100", "-c", "2", "-m", "10", f"http://127.0.0.1:{port}/hello.txt"]).stdout.decode()
     assert "100 succeeded" in out, out
