@@ -66,6 +66,20 @@ def chains(spans, items):
     return found
 
 
+def tree(chain):
+    """The chain as a trace tree, as the receiver got it (printed with `pytest -s`)."""
+    lines = [f"trace {chain[0]['trace_id']}"]
+    start = chain[0]["start_time_unix_nano"]
+    for depth, span in enumerate(chain):
+        kind = "SERVER" if span["kind"] == SERVER else "CLIENT"
+        offset = (span["start_time_unix_nano"] - start) / 1000
+        duration = (span["end_time_unix_nano"] - span["start_time_unix_nano"]) / 1000
+        link = attrs(span).get("l7trace.link", "root")
+        lines.append(f"{'  ' * depth}└─ {name_of(span)} {kind} {span['name']}  span {span['span_id']} "
+                     f"parent {span['parent_span_id'] or '-'}  +{offset:.0f} µs, {duration:.0f} µs  ({link})")
+    return "\n".join(lines)
+
+
 def assert_inside(child, parent):
     assert parent["start_time_unix_nano"] <= child["start_time_unix_nano"], (parent["name"], child["name"])
     assert child["end_time_unix_nano"] <= parent["end_time_unix_nano"], (parent["name"], child["name"])
@@ -100,6 +114,7 @@ def test_each_request_through_the_chain_is_one_trace_of_six_spans(processes, rec
     for chain in chains(spans, items).values():
         assert chain[0]["parent_span_id"] == "", "curl's span is the root"
         assert_whole_chain(chain)
+    print(tree(chains(spans, items)[0]))
     assert len({s["trace_id"] for s in spans}) == len(items)
     assert_no_span_id_twice(spans)
 
