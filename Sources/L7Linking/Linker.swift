@@ -161,7 +161,7 @@ public final class Linker {
     private func nodeIndex(for exchange: Exchange) -> (client: Int, slot: Int)? {
         guard exchange.connection.role == .client, let position = exchange.position,
               let index = slotIndex(of: exchange.connection.key.connectionID),
-              let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else { return nil }
+              let slot = nodeSlot(of: position, in: index) else { return nil }
         return (index, slot)
     }
 
@@ -241,12 +241,21 @@ public final class Linker {
     @inline(__always)
     private func connectionIndex(on tuple: Tuple) -> Int? {
         // In use on this tuple and not superseded on it: the slot `byTuple` names.
-        if let index = tupleCache.value(for: tuple.portsKey), index < slab.count, slab[index].isCurrent(on: tuple) {
+        if let index = tupleCache.value(for: tuple.portsKey), index < slab.count, slab[index].isInUse,
+           !slab[index].isSuperseded, slab[index].tuple == tuple {
             return index
         }
         guard let index = byTuple[tuple] else { return nil }
         tupleCache.store(index, for: tuple.portsKey)
         return index
+    }
+
+    /// `slab[index].slot(of:slots:)`, its fields read in place (a method
+    /// called on the element copied the connection).
+    @inline(__always)
+    private func nodeSlot(of position: RequestPosition, in index: Int) -> Int? {
+        let slot = ClientConnection.slot(of: position, slots: limits.nodesPerConnection)
+        return slot < slab[index].nodes.count && slab[index].nodes[slot].position == position ? slot : nil
     }
 
     // MARK: - Server side
@@ -321,7 +330,7 @@ public final class Linker {
             counters.refusedAfterLoss += 1
             return .unlinked
         }
-        guard let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else {
+        guard let slot = nodeSlot(of: position, in: index) else {
             return slab[index].isNewer(position) ? .waitForNode : .unlinked
         }
         guard slab[index].nodes[slot].requestEnterNs <= readNs else {
@@ -685,9 +694,6 @@ struct ClientConnection {
         newestHTTP1 = nil
         newestStream = nil
     }
-
-    /// Whether it is the connection `byTuple[tuple]` names.
-    func isCurrent(on tuple: Tuple) -> Bool { isInUse && !isSuperseded && self.tuple == tuple }
 
     static func slot(of position: RequestPosition, slots: Int) -> Int {
         switch position {
