@@ -45,10 +45,6 @@ extension Linker {
         let tgid = started.connection.pid
         guard let process = activity(tgid, create: true) else { return }
         let tid = started.timing.firstTid
-        let request = OpenServerRequest(
-            connectionID: started.connection.key.connectionID, position: started.position,
-            identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
-            readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) })
         var evicted: OpenServerRequest?
         // Once known to serve on threads, the acceptor is not asked again.
         let acceptTid = process.severalReaders ? nil : acceptingThread(of: started.connection.key.connectionID)
@@ -58,7 +54,11 @@ extension Linker {
         if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
         if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
         if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }
-        process.open.append(request)
+        // Made in place (a request made first was copied into the list).
+        process.open.append(OpenServerRequest(
+            connectionID: started.connection.key.connectionID, position: started.position,
+            identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
+            readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) }))
         if let evicted {
             counters.openRequestsOverflow += 1
             close(evicted, responseNs: nil, responseTid: 0)
