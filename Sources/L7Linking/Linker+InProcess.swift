@@ -45,33 +45,40 @@ extension Linker {
         let tgid = started.connection.pid
         guard let process = activity(tgid, create: true) else { return }
         let tid = started.timing.firstTid
-        let request = OpenServerRequest(
-            connectionID: started.connection.key.connectionID, position: started.position,
-            identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
-            readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) })
         var evicted: OpenServerRequest?
         // Once known to serve on threads, the acceptor is not asked again.
-        let acceptTid = process.severalReaders ? nil : serverAcceptTid[started.connection.key.connectionID]
+        let acceptTid = process.severalReaders ? nil : acceptingThread(of: started.connection.key.connectionID)
         // Read by another thread than the one that accepted it, or than
         // an earlier request: the process serves on threads.
         if let acceptTid, acceptTid != tid { process.severalReaders = true }
         if process.open.count >= limits.maxOpenRequestsPerProcess { evicted = process.open.removeFirst() }
         if tid != 0, process.open.contains(where: { $0.tid == tid }) { process.multiplexes = true }
         if process.firstReader == 0 { process.firstReader = tid } else if tid != process.firstReader { process.severalReaders = true }
-        process.open.append(request)
+        // Made in place (a request made first was copied into the list).
+        process.open.append(OpenServerRequest(
+            connectionID: started.connection.key.connectionID, position: started.position,
+            identity: SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID()), tid: tid,
+            readNs: started.timing.firstExitNs, context: started.traceparent.flatMap { TraceParent($0) }))
         if let evicted {
             counters.openRequestsOverflow += 1
             close(evicted, responseNs: nil, responseTid: 0)
         }
     }
 
+    /// `serverAcceptTid[id]`, through its cache (asked for each request of
+    /// a process not yet known to serve on threads: every request of nginx).
+    func acceptingThread(of id: UInt64) -> UInt32? {
+        if let known = acceptTidCache.value(for: id) { return known }
+        let tid = serverAcceptTid.isEmpty ? nil : serverAcceptTid[id]
+        acceptTidCache.store(tid, for: id)
+        return tid
+    }
+
     /// The server span's identity fixed at its read, if the read was seen.
     public func serverIdentity(for exchange: Exchange) -> SpanIdentity? {
-        guard let position = exchange.position, let process = activity(exchange.connection.pid, create: false) else {
-            return nil
-        }
-        let id = exchange.connection.key.connectionID
-        return process.open.first { $0.connectionID == id && $0.position == position }?.identity
+        guard let position = exchange.position, let process = activity(exchange.connection.pid, create: false),
+              let index = process.openIndex(exchange.connection.key.connectionID, position) else { return nil }
+        return process.open[index].identity  // read in place, not the request copied
     }
 
     /// The server exchange ended: its request is no longer open, and the
@@ -81,10 +88,7 @@ extension Linker {
         guard let position = exchange.position, let process = activity(exchange.connection.pid, create: false) else {
             return nil
         }
-        let id = exchange.connection.key.connectionID
-        guard let index = process.open.firstIndex(where: { $0.connectionID == id && $0.position == position }) else {
-            return nil
-        }
+        guard let index = process.openIndex(exchange.connection.key.connectionID, position) else { return nil }
         let response = exchange.hasResponse ? exchange.responseTiming : nil
         let closedNs = response?.lastExitNs ?? exchange.requestTiming.lastExitNs
         let request = process.open.remove(at: index)
@@ -133,8 +137,12 @@ extension Linker {
         }
         let fresh = SpanIdentity(traceID: ids.nextTraceID(), spanID: ids.nextSpanID())
         let tid = started.timing.firstTid
-        guard let process = activity(tgid, create: true), !process.open.isEmpty else {
-            activity(tgid, create: false)?.markSpontaneous(thread: tid)
+        guard let process = activity(tgid, create: true) else {
+            counters.spontaneousCalls += 1
+            return (fresh, nil, nil)
+        }
+        guard !process.open.isEmpty else {
+            process.markSpontaneous(thread: tid)
             counters.spontaneousCalls += 1
             return (fresh, nil, nil)
         }

@@ -57,6 +57,12 @@ public final class Linker {
     private var freeSlots: [Int] = []
     private var slotOfConnection: [UInt64: Int] = [:]
     private var byTuple: [Tuple: Int] = [:]
+    /// In front of `slotOfConnection` and `byTuple` (each hashed lookup cost
+    /// ~170 instructions, several a request). What they return is checked
+    /// against the slab (`slotIndex(of:)`, `connectionIndex(on:)`), so a stale
+    /// or colliding entry is a miss, never another connection.
+    private var slotCache = IDCache<Int>()
+    private var tupleCache = IDCache<Int>()
     /// Hosts (port 0) that client connections were seen leaving from: a
     /// server's peer there may be traced.
     private var localHosts: Set<SocketAddress> = []
@@ -75,6 +81,8 @@ public final class Linker {
     /// The thread that accepted each server connection: a request read by
     /// another thread shows a process serving on threads (rule 2a).
     var serverAcceptTid: [UInt64: UInt32] = [:]
+    /// In front of `serverAcceptTid`, changed with it; a stored nil: not in it.
+    var acceptTidCache = IDCache<UInt32?>()
 
     public init(limits: LinkLimits = LinkLimits(), ids: some IDGenerator = RandomIDGenerator()) {
         self.limits = limits
@@ -91,8 +99,12 @@ public final class Linker {
             // Bounded: forgetting them only costs HTTP/1 links after a loss.
             if serverOpenedNs.count >= limits.maxClientConnections { serverOpenedNs.removeAll() }
             serverOpenedNs[opened.key.connectionID] = opened.timestampNs
-            if serverAcceptTid.count >= limits.maxClientConnections { serverAcceptTid.removeAll() }
+            if serverAcceptTid.count >= limits.maxClientConnections {
+                serverAcceptTid.removeAll()
+                acceptTidCache.removeAll()
+            }
             serverAcceptTid[opened.key.connectionID] = opened.tid
+            acceptTidCache.store(opened.tid, for: opened.key.connectionID)
             return
         }
         guard opened.role == .client, let local = opened.local, let remote = opened.remote else { return }
@@ -102,9 +114,10 @@ public final class Linker {
 
     /// The connection ended at `atNs` (its last fd closed).
     public func closed(_ connectionID: UInt64, atNs: UInt64) {
-        if let i = slotOfConnection[connectionID] { slab[i].closedAtNs = atNs }
+        if let i = slotIndex(of: connectionID) { slab[i].closedAtNs = atNs }
         if !serverOpenedNs.isEmpty { serverOpenedNs[connectionID] = nil }
         if !serverAcceptTid.isEmpty { serverAcceptTid[connectionID] = nil }
+        acceptTidCache.remove(connectionID)
         if !untracedPeers.isEmpty { untracedPeers.remove(connectionID) }
     }
 
@@ -123,26 +136,33 @@ public final class Linker {
         let connection = started.connection
         if connection.role == .server { return serverStarted(started) }
         guard connection.role == .client, let local = connection.local, let remote = connection.remote else { return }
-        let tuple = Tuple(clientLocal: local, clientRemote: remote).canonical
         let id = connection.key.connectionID
-        guard let index = register(id, tuple, atNs: started.timing.firstEnterNs) else { return }
+        // Known (the common case): its tuple is not needed.
+        guard let index = slotIndex(of: id)
+                ?? register(id, Tuple(clientLocal: local, clientRemote: remote).canonical, atNs: started.timing.firstEnterNs)
+        else { return }
         let (identity, cell, rule) = callIdentity(started)
         let node = ClientNode(position: started.position, identity: identity, requestEnterNs: started.timing.firstEnterNs,
                               cell: cell, rule: rule)
         slab[index].store(node, slots: limits.nodesPerConnection)
-        if heldCount > 0, let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
+        if heldCount > 0 {
+            let tuple = Tuple(clientLocal: local, clientRemote: remote).canonical
+            if let count = waiting[tuple], count > 0 { releaseWaiting(for: tuple, emit: emit) }
+        }
     }
 
     /// The identity fixed when the client exchange's request began, if it was seen.
     public func clientIdentity(for exchange: Exchange) -> SpanIdentity? {
-        clientNode(for: exchange)?.identity
+        nodeIndex(for: exchange).map { slab[$0.client].nodes[$0.slot].identity }
     }
 
-    private func clientNode(for exchange: Exchange) -> ClientNode? {
-        guard exchange.connection.role == .client, let position = exchange.position else { return nil }
-        guard let index = slotOfConnection[exchange.connection.key.connectionID],
-              let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else { return nil }
-        return slab[index].nodes[slot]
+    /// Where the client exchange's node is (read in place: a node copied out
+    /// costs its cell's retain and release).
+    private func nodeIndex(for exchange: Exchange) -> (client: Int, slot: Int)? {
+        guard exchange.connection.role == .client, let position = exchange.position,
+              let index = slotIndex(of: exchange.connection.key.connectionID),
+              let slot = nodeSlot(of: position, in: index) else { return nil }
+        return (index, slot)
     }
 
     /// A client exchange ended: its span is built with the identity fixed
@@ -150,10 +170,12 @@ public final class Linker {
     /// process, and emitted once its trace id is final.
     public func clientSpan(_ exchange: Exchange, resource: ProcessResource, build: (SpanIdentity?) -> SpanRecord,
                            emit: (SpanRecord, ProcessResource) -> Void) {
-        guard let node = clientNode(for: exchange) else { return emit(build(nil), resource) }
-        var record = build(node.identity)
-        if let rule = node.rule { record.attributes.append(Attribute("l7trace.link", .string(rule.attribute))) }
-        guard let cell = node.cell else { return emit(record, resource) }
+        guard let at = nodeIndex(for: exchange) else { return emit(build(nil), resource) }
+        var record = build(slab[at.client].nodes[at.slot].identity)
+        if let rule = slab[at.client].nodes[at.slot].rule {
+            record.attributes.append(Attribute("l7trace.link", .string(rule.attribute)))
+        }
+        guard let cell = slab[at.client].nodes[at.slot].cell else { return emit(record, resource) }
         if cell.clientEndNs == nil {
             if exchange.hasResponse && exchange.failure == nil, let response = exchange.responseTiming {
                 cell.clientEndNs = response.lastExitNs
@@ -172,14 +194,15 @@ public final class Linker {
     /// its slab index, or nil when full.
     @discardableResult
     private func register(_ id: UInt64, _ tuple: Tuple, atNs: UInt64) -> Int? {
-        if let index = slotOfConnection[id] { return index }
+        if let index = slotIndex(of: id) { return index }
         guard slotOfConnection.count < limits.maxClientConnections else {
             counters.clientConnectionsFull += 1
             return nil
         }
-        if let previous = byTuple[tuple], slab[previous].closedAtNs == nil {
+        if let previous = byTuple[tuple] {
             // A 4-tuple is open once: the old connection ended before this one began.
-            slab[previous].closedAtNs = atNs
+            if slab[previous].closedAtNs == nil { slab[previous].closedAtNs = atNs }
+            slab[previous].isSuperseded = true
         }
         let connection = ClientConnection(id: id, tuple: tuple, openedNs: atNs)
         let index: Int
@@ -191,13 +214,48 @@ public final class Linker {
             slab.append(connection)
         }
         slotOfConnection[id] = index
+        slotCache.store(index, for: id)
         byTuple[tuple] = index
+        tupleCache.store(index, for: tuple.portsKey)
         if localHosts.count < 1024 {
             var host = tuple.clientLocal
             host.port = 0
             localHosts.insert(host)
         }
         return index
+    }
+
+    /// `slotOfConnection[id]`, through its cache.
+    @inline(__always)
+    private func slotIndex(of id: UInt64) -> Int? {
+        // In use with this id: the slot `slotOfConnection` names (an id is registered once).
+        if let index = slotCache.value(for: id), index < slab.count, slab[index].isInUse, slab[index].id == id {
+            return index
+        }
+        guard let index = slotOfConnection[id] else { return nil }
+        slotCache.store(index, for: id)
+        return index
+    }
+
+    /// `byTuple[tuple]`, through its cache.
+    @inline(__always)
+    private func connectionIndex(on tuple: Tuple) -> Int? {
+        // In use on this tuple and not superseded on it: the slot `byTuple` names.
+        if let index = tupleCache.value(for: tuple.portsKey), index < slab.count, slab[index].isInUse,
+           !slab[index].isSuperseded, slab[index].tuple == tuple {
+            return index
+        }
+        guard let index = byTuple[tuple] else { return nil }
+        tupleCache.store(index, for: tuple.portsKey)
+        return index
+    }
+
+    /// `slab[index].slot(of:slots:)`, its fields read in place (a method
+    /// called on the element copied the connection).
+    @inline(__always)
+    private func nodeSlot(of position: RequestPosition, in index: Int) -> Int? {
+        let slot = ClientConnection.slot(of: position, slots: limits.nodesPerConnection)
+        return slot < slab[index].nodes.count && slab[index].nodes[slot].position == position ? slot : nil
     }
 
     // MARK: - Server side
@@ -265,14 +323,14 @@ public final class Linker {
             counters.inexactPositions += 1
             return .unlinked
         }
-        guard let index = byTuple[tuple] else { return .waitForConnection }
+        guard let index = connectionIndex(on: tuple) else { return .waitForConnection }
         if let closed = slab[index].closedAtNs, closed < readNs { return .unlinked }  // a reused tuple's older connection
         if case .http1 = position, let loss = lastLossNs,
            slab[index].openedNs <= loss || (serverOpenedNs[server] ?? 0) <= loss {
             counters.refusedAfterLoss += 1
             return .unlinked
         }
-        guard let slot = slab[index].slot(of: position, slots: limits.nodesPerConnection) else {
+        guard let slot = nodeSlot(of: position, in: index) else {
             return slab[index].isNewer(position) ? .waitForNode : .unlinked
         }
         guard slab[index].nodes[slot].requestEnterNs <= readNs else {
@@ -410,6 +468,7 @@ public final class Linker {
             let expired = slab[index].closedAtNs.map { $0 < closedLimit } ?? (slab[index].lastActiveNs < idleLimit)
             guard expired else { continue }
             slotOfConnection[slab[index].id] = nil
+            slotCache.remove(slab[index].id)
             if byTuple[slab[index].tuple] == index { byTuple[slab[index].tuple] = nil }
             slab[index].free()
             freeSlots.append(index)
@@ -469,6 +528,9 @@ public final class Linker {
         freeSlots = []
         slotOfConnection = bySlot
         byTuple = tuples
+        // Indexes moved.
+        slotCache.removeAll()
+        tupleCache.removeAll()
     }
 
     // MARK: - Inspection
@@ -586,6 +648,9 @@ struct Tuple: Hashable {
     func hash(into hasher: inout Hasher) {
         hasher.combine(UInt32(clientLocal.port) << 16 | UInt32(clientRemote.port))
     }
+
+    /// The two ports in one word: the tuple cache's key (equality checked after).
+    var portsKey: UInt64 { UInt64(clientLocal.port) << 16 | UInt64(clientRemote.port) }
 }
 
 struct ClientNode {
@@ -606,6 +671,8 @@ struct ClientConnection {
     private(set) var id: UInt64
     private(set) var tuple: Tuple
     private(set) var isInUse = true
+    /// A newer connection was registered on its tuple: the tuple's lookup no longer names it.
+    var isSuperseded = false
     var nodes: [ClientNode] = []
     var closedAtNs: UInt64?
     /// When it was registered (its open record, or its first request).

@@ -69,6 +69,11 @@ final class ProcessActivity {
     static let maxAdopted = 4096
     static let maxSpontaneousThreads = 256
 
+    /// The first open request read on `connectionID` at `position`.
+    func openIndex(_ connectionID: UInt64, _ position: RequestPosition) -> Int? {
+        open.firstIndex { $0.connectionID == connectionID && $0.position == position }
+    }
+
     func adopt(_ id: SpanID) {
         guard adopted.insert(id).inserted else { return }
         if adoptedOrder.count < Self.maxAdopted {

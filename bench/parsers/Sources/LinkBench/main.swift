@@ -50,12 +50,19 @@ let request = HTTPRequestHead(method: "GET", target: "/orders/42", version: "1.1
 let response = HTTPResponseHead(status: 200, reason: "OK", version: "1.1", headers: HTTPHeaders())
 let resource = ProcessResource(pid: 2, attributes: [Attribute("service.name", .string("bench"))])
 
-func exchange(_ info: ConnectionInfo, _ sequence: UInt64, at t: UInt64) -> Exchange {
+/// The client's calls are made by thread 1, the server's by thread 2 (one
+/// thread serving every connection, as nginx's worker does): the rules that
+/// look at threads run as they do for it.
+let clientTid: UInt32 = 1
+let serverTid: UInt32 = 2
+
+func exchange(_ info: ConnectionInfo, _ sequence: UInt64, at t: UInt64, tid: UInt32) -> Exchange {
     var exchange = Exchange(connection: info, request: request, response: response, requestBodySize: 0,
                             responseBodySize: 5, requestTiming: MessageTiming(firstEnterNs: t, firstExitNs: t + 100,
-                                                                              lastEnterNs: t, lastExitNs: t + 100),
+                                                                              lastEnterNs: t, lastExitNs: t + 100,
+                                                                              firstTid: tid),
                             responseTiming: MessageTiming(firstEnterNs: t + 300, firstExitNs: t + 400,
-                                                          lastEnterNs: t + 300, lastExitNs: t + 400))
+                                                          lastEnterNs: t + 300, lastExitNs: t + 400, firstTid: tid))
     exchange.position = .http1(sequence: sequence, exact: true)
     return exchange
 }
@@ -67,16 +74,20 @@ func run(linking: Bool) -> (ns: UInt64, linked: Int) {
     var sink = 0
     var linked = 0
     for info in clientInfos {
-        linker.opened(ConnectionOpened(key: info.key, tid: 1, fd: 3, role: .client, local: info.local,
+        linker.opened(ConnectionOpened(key: info.key, tid: clientTid, fd: 3, role: .client, local: info.local,
                                        remote: info.remote, timestampNs: 1))
+    }
+    for info in serverInfos {  // accepted by the thread that serves them
+        linker.opened(ConnectionOpened(key: info.key, tid: serverTid, fd: 4, role: .server, local: info.local,
+                                       remote: info.remote, timestampNs: 2))
     }
     let start = ThreadCPUClock.now()
     for n in 0..<requests {
         let connection = n % connections
         let sequence = UInt64(n / connections)
         let t = UInt64(n) * 1_000 + 1_000
-        let client = exchange(clientInfos[connection], sequence, at: t)
-        let server = exchange(serverInfos[connection], sequence, at: t + 50)
+        let client = exchange(clientInfos[connection], sequence, at: t, tid: clientTid)
+        let server = exchange(serverInfos[connection], sequence, at: t + 50, tid: serverTid)
         if linking {
             // As the tracer does: both requests start (the client's write, the
             // server's read), the server's exchange ends, then the client's.
